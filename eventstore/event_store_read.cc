@@ -1,0 +1,233 @@
+// The read path. Every read runs on the caller's thread against a RocksDB
+// snapshot (explicit, or an iterator's implicit one), so it sees whole groups
+// of appends and never blocks the committer. Every loop checks the
+// iterator's status afterwards: a corrupt block must surface as kDataLoss,
+// never as a silently shorter stream (shared/reliability-notes.md).
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/strings.h"
+#include "common/coding.h"
+#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/record_codec.h"
+#include "eventstore/internal/rocksdb_status.h"
+
+namespace annals {
+namespace {
+
+// Releases a RocksDB snapshot when it goes out of scope.
+class ScopedSnapshot {
+ public:
+  explicit ScopedSnapshot(rocksdb::DB* db) : db_(db), snapshot_(db->GetSnapshot()) {}
+  ~ScopedSnapshot() { db_->ReleaseSnapshot(snapshot_); }
+  ScopedSnapshot(const ScopedSnapshot&) = delete;
+  ScopedSnapshot& operator=(const ScopedSnapshot&) = delete;
+  const rocksdb::Snapshot* get() const { return snapshot_; }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+absl::Status Damaged(uint64_t position, std::string_view what) {
+  return absl::DataLossError(StrCat("record at position ", position, " is damaged: ", what,
+                                          "; run annals verify"));
+}
+
+// Positions per MultiGet when reading a stream.
+constexpr size_t kStreamReadChunk = 128;
+
+}  // namespace
+
+absl::StatusOr<StreamInfo> EventStore::Impl::GetStream(std::string_view stream) {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), families_[internal::kHeadsFamily], stream, &value);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(StrCat("stream '", stream, "' has no events"));
+  }
+  if (!s.ok()) return internal::FromRocksDb(s, StrCat("reading stream '", stream, "'"));
+  internal::Head head;
+  if (!internal::DecodeHead(value, &head)) {
+    return absl::DataLossError(StrCat("head of stream '", stream, "' is malformed"));
+  }
+  return StreamInfo{std::string(stream), head.version, head.last_position};
+}
+
+absl::Status EventStore::Impl::ListStreams(std::string_view prefix,
+                                           absl::FunctionRef<bool(const StreamInfo&)> visit) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), families_[internal::kHeadsFamily]));
+  StreamInfo info;
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+    const std::string_view name(it->key().data(), it->key().size());
+    if (!name.starts_with(prefix)) break;
+    internal::Head head;
+    if (!internal::DecodeHead(std::string_view(it->value().data(), it->value().size()), &head)) {
+      return absl::DataLossError(StrCat("head of stream '", name, "' is malformed"));
+    }
+    info.stream.assign(name);
+    info.version = head.version;
+    info.last_position = head.last_position;
+    if (!visit(info)) break;
+  }
+  return internal::FromRocksDb(it->status(), "listing streams");
+}
+
+absl::Status EventStore::Impl::ScanStream(std::string_view stream,
+                                          const ReadStreamOptions& options,
+                                          absl::FunctionRef<bool(const EventView&)> visit) {
+  ScopedSnapshot snapshot(db_.get());
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.get();
+
+  std::string value;
+  rocksdb::Status s = db_->Get(ro, families_[internal::kHeadsFamily], stream, &value);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(StrCat("stream '", stream, "' has no events"));
+  }
+  if (!s.ok()) return internal::FromRocksDb(s, StrCat("reading stream '", stream, "'"));
+  internal::Head head;
+  if (!internal::DecodeHead(value, &head)) {
+    return absl::DataLossError(StrCat("head of stream '", stream, "' is malformed"));
+  }
+
+  const bool forward = options.direction == Direction::kForward;
+  uint64_t first, last;  // Inclusive version range, in reading order.
+  if (forward) {
+    first = std::max<uint64_t>(1, options.from_version);
+    if (first > head.version) return absl::OkStatus();
+    last = head.version;
+    if (options.limit != 0 && last - first + 1 > options.limit) last = first + options.limit - 1;
+  } else {
+    first = options.from_version == 0 ? head.version : std::min(options.from_version, head.version);
+    if (first == 0) return absl::OkStatus();
+    last = 1;
+    if (options.limit != 0 && first - last + 1 > options.limit) last = first - options.limit + 1;
+  }
+
+  // Versions -> positions from the stream index, in chunks; records by MultiGet.
+  std::unique_ptr<rocksdb::Iterator> index(
+      db_->NewIterator(ro, families_[internal::kStreamIndexFamily]));
+  const std::string start_key = internal::StreamIndexKey(head.stream_id, first);
+  if (forward) {
+    index->Seek(start_key);
+  } else {
+    index->SeekForPrev(start_key);
+  }
+  std::vector<uint64_t> positions;
+  std::vector<std::string> keys;
+  std::vector<rocksdb::Slice> key_slices;
+  std::vector<rocksdb::PinnableSlice> values;
+  std::vector<rocksdb::Status> statuses;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  EventView view;
+  uint64_t expected_version = first;
+  const uint64_t count = forward ? last - first + 1 : first - last + 1;
+  uint64_t delivered = 0;
+  while (delivered < count) {
+    positions.clear();
+    while (positions.size() < kStreamReadChunk && delivered + positions.size() < count) {
+      if (!index->Valid()) break;
+      const rocksdb::Slice k = index->key();
+      const uint64_t version = k.size() == 16
+                                   ? coding::DecodeBigEndian64(std::string_view(k.data() + 8, 8))
+                                   : 0;
+      if (k.size() != 16 ||
+          coding::DecodeBigEndian64(std::string_view(k.data(), 8)) != head.stream_id ||
+          version != expected_version || index->value().size() != 8) {
+        break;
+      }
+      positions.push_back(
+          coding::DecodeBigEndian64(std::string_view(index->value().data(), 8)));
+      expected_version = forward ? expected_version + 1 : expected_version - 1;
+      if (forward) {
+        index->Next();
+      } else {
+        index->Prev();
+      }
+    }
+    if (!index->status().ok()) {
+      return internal::FromRocksDb(index->status(),
+                                   StrCat("reading the index of stream '", stream, "'"));
+    }
+    if (positions.empty()) {
+      return absl::DataLossError(StrCat("stream index of '", stream, "' lacks version ",
+                                              expected_version, " (head says ", head.version,
+                                              "); run annals verify"));
+    }
+    keys.resize(positions.size());
+    key_slices.resize(positions.size());
+    for (size_t i = 0; i < positions.size(); ++i) {
+      keys[i] = coding::BigEndian64(positions[i]);
+      key_slices[i] = keys[i];
+    }
+    values.clear();
+    values.resize(positions.size());
+    statuses.assign(positions.size(), rocksdb::Status());
+    cfs.assign(positions.size(), families_[internal::kLogFamily]);
+    db_->MultiGet(ro, positions.size(), cfs.data(), key_slices.data(), values.data(),
+                  statuses.data());
+    for (size_t i = 0; i < positions.size(); ++i) {
+      if (statuses[i].IsNotFound()) {
+        return Damaged(positions[i], "missing from the log but listed in the stream index");
+      }
+      if (!statuses[i].ok()) {
+        return internal::FromRocksDb(statuses[i],
+                                     StrCat("reading position ", positions[i]));
+      }
+      absl::Status st =
+          internal::DecodeRecord(std::string_view(values[i].data(), values[i].size()),
+                                 options_.verify_checksums_on_read, &view);
+      if (!st.ok()) return Damaged(positions[i], StdSv(st.message()));
+      if (view.stream != stream || view.position != positions[i]) {
+        return Damaged(positions[i], "it belongs to another stream than its index entry says");
+      }
+      if (!visit(view)) return absl::OkStatus();
+    }
+    delivered += positions.size();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
+                                       absl::FunctionRef<bool(const EventView&)> visit) {
+  rocksdb::ReadOptions ro;
+  ro.adaptive_readahead = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, families_[internal::kLogFamily]));
+  uint64_t expected = std::max<uint64_t>(1, options.from_position);
+  char start[8];
+  coding::EncodeBigEndian64(start, expected);
+  uint64_t delivered = 0;
+  EventView view;
+  for (it->Seek(rocksdb::Slice(start, 8)); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const uint64_t position =
+        key.size() == 8 ? coding::DecodeBigEndian64(std::string_view(key.data(), 8)) : 0;
+    if (position != expected) {
+      return absl::DataLossError(StrCat("the global log has a gap or a bad key at position ",
+                                              expected, "; run annals verify"));
+    }
+    ++expected;
+    absl::Status st = internal::DecodeRecord(
+        std::string_view(it->value().data(), it->value().size()),
+        options_.verify_checksums_on_read, &view);
+    if (!st.ok()) return Damaged(position, StdSv(st.message()));
+    if (view.position != position) return Damaged(position, "its key and content disagree");
+    if (!options.event_type.empty() && view.type != options.event_type) continue;
+    if (!options.stream_prefix.empty() && !view.stream.starts_with(options.stream_prefix)) {
+      continue;
+    }
+    if (!visit(view)) break;
+    if (options.limit != 0 && ++delivered >= options.limit) break;
+  }
+  if (!it->status().ok()) {
+    return internal::FromRocksDb(it->status(),
+                                 StrCat("reading the global log near position ", expected));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace annals

@@ -1,0 +1,158 @@
+// File: eventstore/internal/event_store_impl.h
+//
+// EventStore::Impl: the RocksDB-backed store. Split by concern:
+//   event_store_open.cc    opening, options, format checks, recovery
+//   event_store_append.cc  validation and the committer (group commit)
+//   event_store_read.cc    stream and global-log reads
+//   event_store_verify.cc  Verify() and Stats()
+//
+// Threading: any number of appender threads enqueue requests under queue_mu_;
+// the single committer thread owns ordering state (next position, chain hash,
+// head cache) without locks because nobody else touches it. Readers use only
+// RocksDB (each read is a consistent RocksDB snapshot) and the atomic
+// committed position.
+
+#ifndef ANNALS_EVENTSTORE_INTERNAL_EVENT_STORE_IMPL_H_
+#define ANNALS_EVENTSTORE_INTERNAL_EVENT_STORE_IMPL_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "annals/event_store.h"
+#include "common/sha256.h"
+#include "eventstore/internal/keys.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+namespace annals::internal {
+
+// A hook the committer calls for every event it is about to commit (inline
+// projections). Writes a hook adds to `batch` commit atomically with the
+// events. Hooks run on the committer thread, one event at a time, in position
+// order; they must not call back into the EventStore's append path.
+class CommitHook {
+ public:
+  virtual ~CommitHook() = default;
+
+  // Called for each event of an append. A non-OK status fails that append:
+  // its events and every hook write made for it are rolled back, and the
+  // appender receives the status.
+  virtual absl::Status OnEvent(const EventView& event, rocksdb::WriteBatch& batch) = 0;
+
+  // Called after the events of one append were rolled back (a hook failed),
+  // so a hook may drop state it cached for them.
+  virtual void OnRollback() {}
+
+  // Called after the group's batch was written (ok) or failed to be written.
+  virtual void OnGroupDone(bool written) { (void)written; }
+};
+
+}  // namespace annals::internal
+
+namespace annals {
+
+class EventStore::Impl {
+ public:
+  static absl::StatusOr<std::unique_ptr<Impl>> Open(std::string_view path,
+                                                    const Options& options);
+  ~Impl();
+
+  // --- append path (event_store_append.cc) ---
+  absl::StatusOr<std::vector<AppendResult>> AppendMulti(absl::Span<const StreamAppend> parts);
+
+  // Registers a hook; the store keeps a non-owning pointer. Must be called
+  // before the first append that should reach it, and the hook must outlive
+  // the store or be removed first.
+  void AddCommitHook(internal::CommitHook* hook) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  void RemoveCommitHook(internal::CommitHook* hook) ABSL_LOCKS_EXCLUDED(queue_mu_);
+
+  // --- read path (event_store_read.cc) ---
+  absl::Status ScanStream(std::string_view stream, const ReadStreamOptions& options,
+                          absl::FunctionRef<bool(const EventView&)> visit);
+  absl::Status ScanAll(const ReadAllOptions& options,
+                       absl::FunctionRef<bool(const EventView&)> visit);
+  absl::StatusOr<StreamInfo> GetStream(std::string_view stream);
+  absl::Status ListStreams(std::string_view prefix,
+                           absl::FunctionRef<bool(const StreamInfo&)> visit);
+  uint64_t last_position() const { return committed_position_.load(std::memory_order_acquire); }
+  bool WaitForPosition(uint64_t position, absl::Duration timeout);
+  absl::Status CatchUp();
+
+  // --- audit (event_store_verify.cc) ---
+  absl::StatusOr<VerifyReport> Verify();
+  absl::StatusOr<StoreStats> Stats();
+
+  bool read_only() const { return options_.read_only; }
+  const std::string& path() const { return path_; }
+  const Options& options() const { return options_; }
+  rocksdb::DB* db() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* family(internal::Family f) { return families_[f]; }
+
+  // The sticky write error, OK while appends are accepted.
+  absl::Status write_error() const ABSL_LOCKS_EXCLUDED(queue_mu_);
+
+  // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync
+  // had failed, without writing anything.
+  void TEST_FailNextWrite() { test_fail_next_write_.store(true); }
+
+ private:
+  struct Request;
+  struct GroupState;
+
+  Impl(std::string path, const Options& options);
+
+  absl::Status OpenDb();
+  absl::Status LoadState();
+  void CommitterLoop();
+  void CommitGroup(std::vector<Request*>& group);
+  absl::Status StageRequest(Request& request, GroupState& group, rocksdb::WriteBatch& batch);
+  absl::StatusOr<internal::Head> LookupHead(std::string_view stream, const GroupState& group);
+  void PublishPosition(uint64_t position);
+
+  const std::string path_;
+  const Options options_;
+  std::string secondary_path_;  // Scratch dir of a read-only follower.
+
+  std::shared_ptr<rocksdb::Cache> block_cache_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::array<rocksdb::ColumnFamilyHandle*, internal::kFamilyCount> families_{};
+  rocksdb::WriteOptions write_options_;
+
+  // Committed position: written by the committer (or CatchUp), read by all.
+  std::atomic<uint64_t> committed_position_{0};
+  absl::Mutex position_mu_;
+  uint64_t notified_position_ ABSL_GUARDED_BY(position_mu_) = 0;
+
+  // The append queue.
+  mutable absl::Mutex queue_mu_;
+  std::deque<Request*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(queue_mu_) = false;
+  absl::Status write_error_ ABSL_GUARDED_BY(queue_mu_);
+  std::vector<internal::CommitHook*> hooks_ ABSL_GUARDED_BY(queue_mu_);
+
+  // Committer-thread state: touched only by the committer thread after Open.
+  uint64_t next_position_ = 1;
+  uint64_t next_stream_id_ = 1;
+  std::string last_hash_;
+  absl::flat_hash_map<std::string, internal::Head> head_cache_;
+  std::vector<internal::CommitHook*> group_hooks_;  // hooks_ as of the current group
+  Sha256 sha_;
+  std::atomic<bool> test_fail_next_write_{false};
+
+  std::thread committer_;
+};
+
+}  // namespace annals
+
+#endif  // ANNALS_EVENTSTORE_INTERNAL_EVENT_STORE_IMPL_H_

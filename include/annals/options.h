@@ -1,0 +1,91 @@
+// File: annals/options.h
+//
+// Options: how an EventStore is opened. Every field states its default and the
+// trade-off it controls. Per-call options live next to the calls
+// (AppendOptions is not needed: durability is a property of the store so that
+// one group commit never mixes synced and unsynced acknowledgements).
+//
+// Thread-safety: plain value types.
+
+#ifndef ANNALS_OPTIONS_H_
+#define ANNALS_OPTIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace annals {
+
+// When an append is acknowledged.
+enum class Durability : uint8_t {
+  // Append returns OK only after its events are in a synced (fsync'ed) WAL:
+  // survives a process crash and a power loss.
+  kSync,
+  // Append returns after the OS has the WAL write: survives a process crash,
+  // not a power loss or kernel crash.
+  kBuffered,
+};
+
+// Compression of the log's SST files. The newest data (L0/L1) is always kept
+// uncompressed or LZ4 for speed; this chooses the bottom level.
+enum class Compression : uint8_t {
+  kNone,
+  kLz4,
+  kZstd,
+};
+
+struct Options {
+  // Default: Durability::kSync. See Durability.
+  Durability durability = Durability::kSync;
+
+  // Create the store when `path` does not hold one.
+  // Default: true. With false, opening a missing store fails with kNotFound.
+  bool create_if_missing = true;
+
+  // Open as a read-only follower (RocksDB secondary instance): works while
+  // another process has the store open for writing; sees a growing,
+  // contiguous prefix of the log, refreshed by EventStore::CatchUp().
+  // Append fails with kFailedPrecondition.
+  // Default: false.
+  bool read_only = false;
+
+  // Shared LRU block cache for all column families. Bounds read memory.
+  // Default: 64 MiB. Larger values help random reads (stream reads of cold
+  // streams, event-id lookups); scans do not need it.
+  size_t block_cache_bytes = 64u << 20;
+
+  // Memtable size per column family; RocksDB keeps up to 2 per family.
+  // Default: 32 MiB. Larger values mean fewer, bigger flushes and longer
+  // recovery after a crash.
+  size_t write_buffer_bytes = 32u << 20;
+
+  // Default: Compression::kZstd (bottommost level; upper levels use LZ4).
+  Compression compression = Compression::kZstd;
+
+  // Largest accepted event (payload + metadata + ids + type), in bytes.
+  // Appends with a larger event fail with kInvalidArgument.
+  // Default: 16 MiB.
+  size_t max_event_bytes = 16u << 20;
+
+  // Largest total size of one append call, in bytes.
+  // Default: 64 MiB.
+  size_t max_append_bytes = 64u << 20;
+
+  // Upper bound on the bytes the committer puts into one WriteBatch. A group
+  // commit takes queued appends until this is reached (one append is never
+  // split). Default: 8 MiB.
+  size_t max_group_commit_bytes = 8u << 20;
+
+  // Number of stream heads (stream -> id, version) kept in memory by the
+  // committer. Heads beyond it are read from RocksDB on demand, so memory does
+  // not grow with the number of streams. Default: 1,000,000 (~100 MiB max).
+  size_t stream_head_cache_entries = 1'000'000;
+
+  // Verify each record's CRC32C when it is read (in addition to RocksDB's
+  // block checksums). Costs ~1% of scan speed.
+  // Default: true.
+  bool verify_checksums_on_read = true;
+};
+
+}  // namespace annals
+
+#endif  // ANNALS_OPTIONS_H_

@@ -1,0 +1,40 @@
+#include "tests/testutil/temp_dir.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+namespace annals::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/annals-test-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (mkdtemp(buf.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+uint64_t TestSeed() {
+  uint64_t seed;
+  if (const char* env = std::getenv("ANNALS_TEST_SEED"); env != nullptr) {
+    seed = std::strtoull(env, nullptr, 10);
+  } else {
+    seed = std::random_device()();
+  }
+  std::fprintf(stderr, "random seed: %llu (replay with ANNALS_TEST_SEED=%llu)\n",
+               static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
+  return seed;
+}
+
+}  // namespace annals::testing

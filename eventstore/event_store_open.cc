@@ -265,6 +265,7 @@ EventStore::Impl::~Impl() {
 
 absl::Status EventStore::Impl::CatchUp() {
   if (!options_.read_only) return absl::OkStatus();
+  absl::MutexLock lock(&follower_mu_);
   rocksdb::Status s = db_->TryCatchUpWithPrimary();
   if (!s.ok()) return FromRocksDb(s, "catching up with the writer");
   std::unique_ptr<rocksdb::Iterator> it(

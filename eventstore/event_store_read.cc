@@ -17,11 +17,16 @@
 namespace annals {
 namespace {
 
-// Releases a RocksDB snapshot when it goes out of scope.
+// Releases a RocksDB snapshot when it goes out of scope. A read-only
+// follower (RocksDB secondary) has no snapshots: then get() is null and the
+// caller holds follower_mu_ instead.
 class ScopedSnapshot {
  public:
-  explicit ScopedSnapshot(rocksdb::DB* db) : db_(db), snapshot_(db->GetSnapshot()) {}
-  ~ScopedSnapshot() { db_->ReleaseSnapshot(snapshot_); }
+  ScopedSnapshot(rocksdb::DB* db, bool follower)
+      : db_(db), snapshot_(follower ? nullptr : db->GetSnapshot()) {}
+  ~ScopedSnapshot() {
+    if (snapshot_ != nullptr) db_->ReleaseSnapshot(snapshot_);
+  }
   ScopedSnapshot(const ScopedSnapshot&) = delete;
   ScopedSnapshot& operator=(const ScopedSnapshot&) = delete;
   const rocksdb::Snapshot* get() const { return snapshot_; }
@@ -79,7 +84,8 @@ absl::Status EventStore::Impl::ListStreams(std::string_view prefix,
 absl::Status EventStore::Impl::ScanStream(std::string_view stream,
                                           const ReadStreamOptions& options,
                                           absl::FunctionRef<bool(const EventView&)> visit) {
-  ScopedSnapshot snapshot(db_.get());
+  absl::ReaderMutexLock follower_lock(&follower_mu_);
+  ScopedSnapshot snapshot(db_.get(), options_.read_only);
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.get();
 

@@ -45,12 +45,16 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
     return report;
   };
 
-  // One consistent view for the whole check.
-  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  // One consistent view for the whole check: a snapshot, or for a follower
+  // (no snapshots in RocksDB secondaries) the exclusion of CatchUp().
+  absl::ReaderMutexLock follower_lock(&follower_mu_);
+  const rocksdb::Snapshot* snapshot = options_.read_only ? nullptr : db_->GetSnapshot();
   struct Release {
     rocksdb::DB* db;
     const rocksdb::Snapshot* s;
-    ~Release() { db->ReleaseSnapshot(s); }
+    ~Release() {
+      if (s != nullptr) db->ReleaseSnapshot(s);
+    }
   } release{db_.get(), snapshot};
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;

@@ -123,6 +123,10 @@ class EventStore::Impl {
   const std::string path_;
   const Options options_;
   std::string secondary_path_;  // Scratch dir of a read-only follower.
+  // A RocksDB secondary has no snapshots; instead, multi-step reads of a
+  // follower hold this shared and CatchUp() holds it exclusively, so a read
+  // never sees half of a catch-up.
+  absl::Mutex follower_mu_;
 
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -12,7 +12,11 @@ packages=(
 )
 # Extra packages for the comparison benchmarks (bench/run_comparison.sh --with-peers).
 if [[ "${ANNALS_BENCH_PEERS:-0}" == "1" ]]; then
-  packages+=(gnuplot-nox postgresql-15 nodejs npm)
+  packages+=(gnuplot-nox postgresql-15 python3)
+  # Node.js may come from elsewhere (e.g. NodeSource's nodejs ships its own npm and conflicts
+  # with Debian's npm package): install Debian's only when the command is missing.
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
 fi
 
 missing=()

@@ -1,0 +1,255 @@
+// annals_bench_driver: runs ONE measurement of one workload on one system in
+// this process and prints one JSON line, so that the comparison runner
+// (bench/run_comparison.py) can read each measurement's peak RSS from the
+// process and alternate systems fairly. See docs/benchmarks.md.
+//
+//   annals_bench_driver --system annals|rocksdb|sqlite --dir DIR --op OP [flags]
+//
+// OPs:
+//   append       appenders (--threads) append batches (--batch) of events to
+//                their own streams with exact expected versions, for
+//                --seconds or until --events in total; --durable 1|0.
+//                --interleave K: each appender rotates over K open streams;
+//                --stream-events: a stream is closed after this many events.
+//                --segment N: also report the rate of every N events
+//                ("segments", for the growth workload; single appender only).
+//   read-stream  reads stream --stream forward, --repeat times.
+//   scan-all     reads the global log in order, --repeat times.
+//
+// Output: {"events":N,"seconds":S,"events_per_s":R,"peak_rss_mb":M[,"segments":[...]]}
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/driver/backend.h"
+
+namespace annals::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Flags {
+  std::map<std::string, std::string> values;
+  std::string Get(const std::string& k, const std::string& def = "") const {
+    auto it = values.find(k);
+    return it == values.end() ? def : it->second;
+  }
+  double Num(const std::string& k, double def) const {
+    auto it = values.find(k);
+    return it == values.end() ? def : std::strtod(it->second.c_str(), nullptr);
+  }
+};
+
+[[noreturn]] void Die(const std::string& msg) {
+  std::fprintf(stderr, "annals_bench_driver: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+uint64_t SplitMix(uint64_t& s) {
+  uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+double PeakRssMb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux.
+}
+
+// Random, incompressible payload bytes; payloads are 200-byte windows at
+// random offsets.
+class PayloadPool {
+ public:
+  PayloadPool(uint64_t seed, size_t payload_bytes) : payload_bytes_(payload_bytes) {
+    bytes_.resize(1 << 20);
+    for (size_t i = 0; i + 8 <= bytes_.size(); i += 8) {
+      const uint64_t v = SplitMix(seed);
+      std::memcpy(&bytes_[i], &v, 8);
+    }
+  }
+  std::string_view Pick(uint64_t r) const {
+    return std::string_view(bytes_).substr(r % (bytes_.size() - payload_bytes_), payload_bytes_);
+  }
+
+ private:
+  std::string bytes_;
+  size_t payload_bytes_;
+};
+
+struct AppendResult {
+  uint64_t events = 0;
+  std::vector<double> segments;  // events/s of each --segment events.
+};
+
+struct AppendSpec {
+  int threads = 1;
+  int batch = 1;
+  double seconds = 0;      // > 0: time-bounded.
+  uint64_t events = 0;     // Otherwise: count-bounded (total over all threads).
+  int interleave = 1;
+  uint64_t stream_events = 1000;
+  uint64_t segment = 0;
+  uint64_t seed = 1;
+};
+
+void RunAppender(Backend& backend, const AppendSpec& spec, const PayloadPool& pool, int thread,
+                 Clock::time_point deadline, uint64_t quota, std::atomic<bool>& failed,
+                 AppendResult& out) {
+  uint64_t rng = spec.seed * 1000003 + thread;
+  struct Open {
+    std::string name;
+    uint64_t version = 0;
+  };
+  uint64_t next_stream = 0;
+  std::vector<Open> open(spec.interleave);
+  for (auto& o : open) o.name = "t" + std::to_string(thread) + "-s" + std::to_string(next_stream++);
+  std::vector<std::string> ids(spec.batch, std::string(16, '\0'));
+  std::vector<BenchEvent> events(spec.batch);
+  uint64_t done = 0;
+  uint64_t segment_start_events = 0;
+  Clock::time_point segment_start = Clock::now();
+  for (size_t k = 0; !failed.load(std::memory_order_relaxed); ++k) {
+    if (spec.seconds > 0 ? Clock::now() >= deadline : done >= quota) break;
+    Open& o = open[k % open.size()];
+    if (o.version >= spec.stream_events) {
+      o.name = "t" + std::to_string(thread) + "-s" + std::to_string(next_stream++);
+      o.version = 0;
+    }
+    const size_t n = spec.seconds > 0 ? spec.batch
+                                      : std::min<uint64_t>(spec.batch, quota - done);
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t a = SplitMix(rng), b = SplitMix(rng);
+      std::memcpy(ids[i].data(), &a, 8);
+      std::memcpy(ids[i].data() + 8, &b, 8);
+      events[i].id = ids[i];
+      events[i].type = "BenchEvent";
+      events[i].payload = pool.Pick(a);
+    }
+    absl::Status s = backend.Append(thread, o.name, o.version,
+                                    absl::MakeConstSpan(events.data(), n));
+    if (!s.ok()) {
+      std::fprintf(stderr, "append failed: %s\n", std::string(s.message()).c_str());
+      failed = true;
+      break;
+    }
+    o.version += n;
+    done += n;
+    if (spec.segment > 0 && done - segment_start_events >= spec.segment) {
+      const Clock::time_point now = Clock::now();
+      out.segments.push_back(static_cast<double>(done - segment_start_events) /
+                             std::chrono::duration<double>(now - segment_start).count());
+      segment_start = now;
+      segment_start_events = done;
+    }
+  }
+  out.events = done;
+}
+
+int Main(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0 || i + 1 >= argc) Die("usage: --flag value ... (see the source)");
+    flags.values[a.substr(2)] = argv[++i];
+  }
+  const std::string system = flags.Get("system");
+  const std::string op = flags.Get("op");
+  BackendOptions bo;
+  bo.dir = flags.Get("dir");
+  bo.durable = flags.Num("durable", 0) != 0;
+  if (bo.dir.empty()) Die("--dir is required");
+
+  absl::StatusOr<std::unique_ptr<Backend>> backend;
+  if (system == "annals") {
+    backend = OpenAnnals(bo);
+  } else if (system == "rocksdb") {
+    backend = OpenRocksDb(bo);
+  } else if (system == "sqlite") {
+    backend = OpenSqlite(bo);
+  } else {
+    Die("--system must be annals, rocksdb or sqlite");
+  }
+  if (!backend.ok()) Die(std::string(backend.status().message()));
+
+  uint64_t events = 0;
+  double seconds = 0;
+  std::vector<double> segments;
+  if (op == "append") {
+    AppendSpec spec;
+    spec.threads = static_cast<int>(flags.Num("threads", 1));
+    spec.batch = static_cast<int>(flags.Num("batch", 1));
+    spec.seconds = flags.Num("seconds", 0);
+    spec.events = static_cast<uint64_t>(flags.Num("events", 0));
+    spec.interleave = static_cast<int>(flags.Num("interleave", 1));
+    spec.stream_events = static_cast<uint64_t>(flags.Num("stream-events", 1000));
+    spec.segment = static_cast<uint64_t>(flags.Num("segment", 0));
+    spec.seed = static_cast<uint64_t>(flags.Num("seed", 1));
+    if (spec.threads < 1 || spec.batch < 1 || spec.interleave < 1 ||
+        (spec.seconds <= 0 && spec.events == 0)) {
+      Die("append needs --threads >= 1, --batch >= 1 and --seconds or --events");
+    }
+    PayloadPool pool(spec.seed, static_cast<size_t>(flags.Num("payload-bytes", 200)));
+    std::vector<AppendResult> results(spec.threads);
+    std::vector<std::thread> threads;
+    std::atomic<bool> failed{false};
+    const Clock::time_point start = Clock::now();
+    const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(spec.seconds));
+    for (int t = 0; t < spec.threads; ++t) {
+      const uint64_t quota = spec.events / spec.threads + (t < static_cast<int>(spec.events % spec.threads));
+      threads.emplace_back([&, t, quota] {
+        RunAppender(**backend, spec, pool, t, deadline, quota, failed, results[t]);
+      });
+    }
+    for (auto& th : threads) th.join();
+    seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (failed) Die("an append failed");
+    for (auto& r : results) events += r.events;
+    segments = results[0].segments;
+  } else if (op == "read-stream" || op == "scan-all") {
+    const int repeat = static_cast<int>(flags.Num("repeat", 1));
+    const std::string stream = flags.Get("stream", "t0-s0");
+    const Clock::time_point start = Clock::now();
+    for (int i = 0; i < repeat; ++i) {
+      absl::StatusOr<uint64_t> n =
+          op == "scan-all" ? (*backend)->ScanAll() : (*backend)->ReadStream(stream);
+      if (!n.ok()) Die(std::string(n.status().message()));
+      events += *n;
+    }
+    seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  } else {
+    Die("--op must be append, read-stream or scan-all");
+  }
+  backend->reset();  // Close (flush, join) before reading the peak RSS.
+
+  std::string json = "{\"events\":" + std::to_string(events) +
+                     ",\"seconds\":" + std::to_string(seconds) + ",\"events_per_s\":" +
+                     std::to_string(seconds > 0 ? events / seconds : 0.0) +
+                     ",\"peak_rss_mb\":" + std::to_string(PeakRssMb());
+  if (!segments.empty()) {
+    json += ",\"segments\":[";
+    for (size_t i = 0; i < segments.size(); ++i) {
+      json += (i ? "," : "") + std::to_string(segments[i]);
+    }
+    json += "]";
+  }
+  json += "}";
+  std::printf("%s\n", json.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace annals::bench
+
+int main(int argc, char** argv) { return annals::bench::Main(argc, argv); }

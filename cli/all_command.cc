@@ -1,0 +1,42 @@
+// annals all <store> [--from P] [--limit N] [--type T] [--prefix P]
+//
+// Writes the global log (every stream, in position order) as JSON Lines.
+
+#include "cli/cli_internal.h"
+
+namespace annals::cli {
+namespace {
+
+struct AllArgs {
+  std::string store;
+  ReadAllOptions read;
+};
+
+int RunAll(CliContext& ctx, const AllArgs& a) {
+  absl::StatusOr<std::unique_ptr<EventStore>> store = OpenStore(a.store, /*read_only=*/true);
+  if (!store.ok()) return ReportError(ctx, store.status());
+  absl::Status status = (*store)->ScanAll(a.read, [&](const EventView& e) {
+    WriteJsonLine(ctx.out, RenderEvent(e, ctx.options, RenderMode::kDisplay));
+    return true;
+  });
+  if (!status.ok()) return ReportError(ctx, status);
+  return kExitOk;
+}
+
+}  // namespace
+
+void DefineAllCommand(CLI::App& root, CommandSet& commands) {
+  auto args = std::make_shared<AllArgs>();
+  CLI::App* app =
+      root.add_subcommand("all", "Write the global log (all streams, in position order) as JSON Lines");
+  AddStoreArg(*app, args->store);
+  AddCount(*app, "--from", args->read.from_position, "First position (default: 1)");
+  AddCount(*app, "--limit", args->read.limit,
+                  "Most events to write, after filtering (default: all)");
+  app->add_option("--type", args->read.event_type, "Only events of this type");
+  app->add_option("--prefix", args->read.stream_prefix,
+                  "Only events of streams whose name starts with this");
+  commands.Add(app, [args](CliContext& ctx) { return RunAll(ctx, *args); });
+}
+
+}  // namespace annals::cli

@@ -1,0 +1,202 @@
+// annals append <store> <stream> [--expect E] [--type T --data JSON | --data-file F]
+//
+// Appends one event given by flags, or every JSON Lines event on stdin, in one
+// atomic append (all or nothing) with Durability::kSync.
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "annals/errors.h"
+#include "cli/cli_internal.h"
+#include "common/strings.h"
+
+namespace annals::cli {
+namespace {
+
+struct AppendArgs {
+  std::string store;
+  std::string stream;
+  std::string expect = "any";
+  std::string type;
+  std::string data;
+  std::string data_file;
+  std::string id;
+  uint32_t schema_version = 1;
+  std::string correlation_id;
+  std::string causation_id;
+  std::vector<std::string> metadata;  // key=value
+};
+
+absl::StatusOr<ExpectedVersion> ParseExpect(const std::string& text) {
+  if (text == "any") return ExpectedVersion::Any();
+  if (text == "no-stream") return ExpectedVersion::NoStream();
+  if (text == "exists") return ExpectedVersion::StreamExists();
+  uint64_t n = 0;
+  if (!text.empty() && text[0] != '-' && text[0] != '+' && absl::SimpleAtoi(text, &n)) {
+    return ExpectedVersion::Exact(n);
+  }
+  return absl::InvalidArgumentError(StrCat(
+      "--expect '", text, "' is not any, no-stream, exists or a version number"));
+}
+
+std::string ExpectHint(const WrongExpectedVersion& w) {
+  return w.actual == 0 ? "no-stream" : StrCat(w.actual);
+}
+
+// Builds the single event of the flag form; returns a usage error message.
+absl::StatusOr<ParsedEvent> FlagEvent(const AppendArgs& a) {
+  std::string text = a.data;
+  if (!a.data_file.empty()) {
+    std::ifstream file(a.data_file, std::ios::binary);
+    if (!file) {
+      return absl::NotFoundError(StrCat("cannot read --data-file '", a.data_file,
+                                        "'; check the path"));
+    }
+    text.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  }
+  Json data = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (data.is_discarded()) {
+    return absl::InvalidArgumentError(
+        StrCat(a.data_file.empty() ? "--data" : "--data-file",
+               " is not valid JSON; give a JSON value, e.g. '{\"qty\":2}'"));
+  }
+  Json event = Json::object();
+  event["type"] = a.type;
+  event["data"] = std::move(data);
+  if (!a.id.empty()) event["id"] = a.id;
+  event["schema_version"] = a.schema_version;
+  if (!a.correlation_id.empty()) event["correlation_id"] = a.correlation_id;
+  if (!a.causation_id.empty()) event["causation_id"] = a.causation_id;
+  if (!a.metadata.empty()) {
+    Json m = Json::object();
+    for (const std::string& kv : a.metadata) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return absl::InvalidArgumentError(StrCat("--meta '", kv, "' is not key=value"));
+      }
+      m[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    event["metadata"] = std::move(m);
+  }
+  return ParseEvent(event);
+}
+
+// Parses JSON Lines from `in`; blank lines are skipped.
+absl::StatusOr<std::vector<ParsedEvent>> StdinEvents(std::istream& in) {
+  std::vector<ParsedEvent> events;
+  std::string line;
+  for (size_t n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    Json object = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (object.is_discarded()) {
+      return absl::InvalidArgumentError(
+          StrCat("stdin line ", n, " is not valid JSON; give one event object per line"));
+    }
+    absl::StatusOr<ParsedEvent> e = ParseEvent(object);
+    if (!e.ok()) {
+      return absl::InvalidArgumentError(StrCat("stdin line ", n, ": ", e.status().message()));
+    }
+    events.push_back(std::move(*e));
+  }
+  if (in.bad()) return absl::DataLossError("reading stdin failed");
+  return events;
+}
+
+int RunAppend(CliContext& ctx, const AppendArgs& a, bool flag_form) {
+  absl::StatusOr<ExpectedVersion> expected = ParseExpect(a.expect);
+  if (!expected.ok()) return ReportError(ctx, kExitUsage, StdSv(expected.status().message()));
+
+  std::vector<ParsedEvent> events;
+  if (flag_form) {
+    if (a.type.empty()) {
+      return ReportError(ctx, kExitUsage, "--data and --data-file need --type T");
+    }
+    absl::StatusOr<ParsedEvent> e = FlagEvent(a);
+    if (!e.ok()) {
+      return ReportError(ctx, e.status().code() == absl::StatusCode::kInvalidArgument
+                                  ? kExitUsage
+                                  : kExitError,
+                         StdSv(e.status().message()));
+    }
+    events.push_back(std::move(*e));
+  } else {
+    if (!a.type.empty()) {
+      return ReportError(ctx, kExitUsage,
+                         "--type needs --data JSON or --data-file F (or give JSON Lines on stdin "
+                         "without --type)");
+    }
+    absl::StatusOr<std::vector<ParsedEvent>> parsed = StdinEvents(ctx.in);
+    if (!parsed.ok()) return ReportError(ctx, kExitError, StdSv(parsed.status().message()));
+    events = std::move(*parsed);
+    if (events.empty()) {
+      return ReportError(ctx, kExitUsage,
+                         "no events: give --type T --data JSON, or JSON Lines on stdin");
+    }
+  }
+  for (const ParsedEvent& e : events) {
+    if (!e.stream.empty() && e.stream != a.stream) {
+      return ReportError(ctx, kExitError,
+                         StrCat("an event on stdin names stream '", e.stream, "' but the command "
+                                "appends to '", a.stream, "'; append one stream per command"));
+    }
+  }
+
+  absl::StatusOr<std::unique_ptr<EventStore>> store = OpenStore(a.store, /*read_only=*/false);
+  if (!store.ok()) return ReportError(ctx, store.status());
+  std::vector<NewEvent> views;
+  views.reserve(events.size());
+  for (const ParsedEvent& e : events) views.push_back(e.View(/*keep_recorded_at=*/false));
+  absl::StatusOr<AppendResult> result = (*store)->Append(a.stream, *expected, views);
+  if (!result.ok()) {
+    if (std::optional<WrongExpectedVersion> w = GetWrongExpectedVersion(result.status())) {
+      return ReportError(ctx, kExitConflict,
+                         StrCat("wrong expected version for stream '", w->stream, "': expected ",
+                                w->expected.ToString(), ", actual ", w->actual,
+                                "; nothing was appended. Read the stream and retry with --expect ",
+                                ExpectHint(*w)));
+    }
+    return ReportError(ctx, result.status());
+  }
+  Json out;
+  out["stream"] = a.stream;
+  out["first_version"] = result->first_version;
+  out["last_version"] = result->last_version;
+  out["first_position"] = result->first_position;
+  out["last_position"] = result->last_position;
+  if (result->idempotent_replay) out["idempotent_replay"] = true;
+  WriteJsonLine(ctx.out, out);
+  return kExitOk;
+}
+
+}  // namespace
+
+void DefineAppendCommand(CLI::App& root, CommandSet& commands) {
+  auto args = std::make_shared<AppendArgs>();
+  CLI::App* app = root.add_subcommand(
+      "append",
+      "Append one event (--type/--data) or JSON Lines from stdin to a stream, atomically; "
+      "creates the store when missing");
+  AddStoreArg(*app, args->store);
+  app->add_option("stream", args->stream, "Stream name")->required();
+  app->add_option("--expect", args->expect,
+                  "Expected version: any (default), no-stream, exists, or N (the stream's "
+                  "current last version; 0 = no-stream)");
+  app->add_option("--type", args->type, "Event type (with --data or --data-file)");
+  CLI::Option* data = app->add_option("--data", args->data, "Event data as JSON text");
+  CLI::Option* file = app->add_option("--data-file", args->data_file,
+                                      "File holding the event data as JSON");
+  data->excludes(file);
+  app->add_option("--id", args->id, "Event id (UUID) for an idempotent retry; default: new UUIDv7");
+  app->add_option("--schema-version", args->schema_version, "Schema version of the data")
+      ->check(CLI::Range(1u, 0xffffffffu));
+  app->add_option("--correlation-id", args->correlation_id, "Correlation id");
+  app->add_option("--causation-id", args->causation_id, "Causation id");
+  app->add_option("--meta", args->metadata, "Metadata entry key=value (repeatable)");
+  commands.Add(app, [args, data, file](CliContext& ctx) {
+    return RunAppend(ctx, *args, data->count() > 0 || file->count() > 0);
+  });
+}
+
+}  // namespace annals::cli

@@ -65,7 +65,11 @@ def log(msg):
 #   binary     driver executable for the C++ systems, looked up in the build
 #              dir (default annals_bench_driver); the postgres system always
 #              runs bench/peers/emmett_driver.mjs
+#   node_script  Node.js driver for the postgres system, in bench/peers/
+#              (default emmett_driver.mjs)
 #   curve      x value for the durable-appenders plot, or absent
+#   <system>   {"prepare": {...}, "measure": {...}} overrides for one system
+#              in full (non-quick) runs
 # --------------------------------------------------------------------------
 
 def builtin_workloads():
@@ -351,7 +355,8 @@ class PostgresSystem:
                  check=False)
 
     def run(self, workload, store, flags, timeout):
-        cmd = ["node", os.path.join(PEERS, "emmett_driver.mjs"), "--dir", store] + \
+        script = os.path.join(PEERS, workload.get("node_script", "emmett_driver.mjs"))
+        cmd = ["node", script, "--dir", store] + \
             flags_to_args(flags)
         return run_measured(cmd, timeout)
 

@@ -9,10 +9,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libssl-dev
   libsqlite3-dev
+  python3  # bench/run_comparison.py (the quick benchmark test)
 )
 # Extra packages for the comparison benchmarks (bench/run_comparison.sh --with-peers).
 if [[ "${ANNALS_BENCH_PEERS:-0}" == "1" ]]; then
-  packages+=(gnuplot-nox postgresql-15 python3)
+  packages+=(gnuplot-nox postgresql-15)
   # Node.js may come from elsewhere (e.g. NodeSource's nodejs ships its own npm and conflicts
   # with Debian's npm package): install Debian's only when the command is missing.
   command -v node >/dev/null || packages+=(nodejs)

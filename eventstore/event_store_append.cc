@@ -1,5 +1,6 @@
-// The append path: input validation on the caller's thread, then the single
-// committer thread that orders, checks and writes groups of appends.
+// The append path: input validation on the caller's thread, then one
+// committer at a time (the leader among waiting appenders) that orders,
+// checks and writes groups of appends.
 //
 // Why one committer: it is the only writer, so its in-memory view of stream
 // heads is exact, and it assigns global positions in the same order in which
@@ -173,32 +174,37 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
   }
   if (shutting_down_) return absl::FailedPreconditionError("store is closing");
   queue_.push_back(&request);
-  queue_mu_.Await(absl::Condition(&request.done));
+  // Leader/follower group commit: the appender that finds no commit in
+  // progress becomes the committer for everything queued so far; the others
+  // wait until their request is done or the committer role is free again.
+  // Uncontended, an append is committed on its own thread with no hand-off.
+  auto done_or_free = [&request, this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+    return request.done || !committing_;
+  };
+  while (!request.done) {
+    queue_mu_.Await(absl::Condition(&done_or_free));
+    if (request.done) break;
+    committing_ = true;
+    std::vector<Request*> group = TakeGroup();
+    queue_mu_.Unlock();
+    CommitGroup(group);
+    queue_mu_.Lock();
+    committing_ = false;
+  }
   if (!request.status.ok()) return request.status;
   return std::move(request.results);
 }
 
-void EventStore::Impl::CommitterLoop() {
+std::vector<EventStore::Impl::Request*> EventStore::Impl::TakeGroup() {
   std::vector<Request*> group;
-  for (;;) {
-    {
-      absl::MutexLock lock(&queue_mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-        return !queue_.empty() || shutting_down_;
-      };
-      queue_mu_.Await(absl::Condition(&ready));
-      if (queue_.empty()) return;  // Shutting down with nothing queued.
-      size_t bytes = 0;
-      group.clear();
-      while (!queue_.empty() &&
-             (group.empty() || bytes + queue_.front()->bytes <= options_.max_group_commit_bytes)) {
-        bytes += queue_.front()->bytes;
-        group.push_back(queue_.front());
-        queue_.pop_front();
-      }
-    }
-    CommitGroup(group);
+  size_t bytes = 0;
+  while (!queue_.empty() &&
+         (group.empty() || bytes + queue_.front()->bytes <= options_.max_group_commit_bytes)) {
+    bytes += queue_.front()->bytes;
+    group.push_back(queue_.front());
+    queue_.pop_front();
   }
+  return group;
 }
 
 absl::StatusOr<internal::Head> EventStore::Impl::LookupHead(std::string_view stream,

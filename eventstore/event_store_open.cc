@@ -1,7 +1,9 @@
 // Opening a store: RocksDB options, column families, format checks and the
 // recovery of the committer's state (next position, chain hash, stream ids).
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -68,6 +70,62 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const Options& options,
   return cf;
 }
 
+// Creates a complete store (every column family and format_version) under a
+// temporary sibling name and renames it into place, so that a crash during
+// creation never leaves a half-made store at `path` (a leftover
+// "<name>.creating-*" directory is all a crash can leave behind).
+absl::Status CreateStore(const std::string& path, rocksdb::DBOptions db_options,
+                         const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) {
+  std::error_code ec;
+  fs::path target = fs::absolute(path, ec).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();
+  const fs::path parent = target.parent_path();
+  fs::create_directories(parent, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        StrCat("cannot create directory '", parent.string(), "': ", ec.message()));
+  }
+  std::string tmpl = (parent / (target.filename().string() + ".creating-XXXXXX")).string();
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    return absl::InvalidArgumentError(
+        StrCat("cannot create a store next to '", path, "' (is the directory writable?)"));
+  }
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, tmpl, descriptors, &handles, &raw);
+  if (s.ok()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = raw->Put(wo, handles[internal::kDefaultFamily], internal::kFormatVersionKey,
+                 StrCat(internal::kFormatVersion));
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    rocksdb::Status closed = raw->Close();
+    if (s.ok()) s = closed;
+    delete raw;
+  }
+  if (!s.ok()) {
+    fs::remove_all(tmpl, ec);
+    return FromRocksDb(s, StrCat("creating store '", path, "'"));
+  }
+  // An existing empty directory may be the target; rename() needs it gone.
+  if (fs::exists(target, ec)) fs::remove(target, ec);
+  fs::rename(tmpl, target, ec);
+  if (ec) {
+    fs::remove_all(tmpl, ec);
+    return absl::InternalError(
+        StrCat("cannot move the new store into place at '", path, "': ", ec.message()));
+  }
+  // Make the rename durable before anything is acknowledged in the store.
+  const int dir = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return absl::OkStatus();
+}
+
 bool IsRocksDbDir(const std::string& path) {
   std::error_code ec;
   return fs::exists(fs::path(path) / "CURRENT", ec);
@@ -88,7 +146,6 @@ absl::StatusOr<std::unique_ptr<EventStore::Impl>> EventStore::Impl::Open(
   auto impl = std::unique_ptr<Impl>(new Impl(std::string(path), options));
   RETURN_IF_ERROR(impl->OpenDb());
   RETURN_IF_ERROR(impl->LoadState());
-  if (!options.read_only) impl->committer_ = std::thread([p = impl.get()] { p->CommitterLoop(); });
   return impl;
 }
 
@@ -113,8 +170,9 @@ absl::Status EventStore::Impl::OpenDb() {
   }
 
   rocksdb::DBOptions db_options;
-  db_options.create_if_missing = !options_.read_only && options_.create_if_missing;
-  db_options.create_missing_column_families = !options_.read_only;
+  // Stores are created complete by CreateStore(), never here.
+  db_options.create_if_missing = false;
+  db_options.create_missing_column_families = false;
   // Measured on RocksDB 7.8 (shared/reliability-notes.md): the default
   // kPointInTimeRecovery silently dropped synced events after a flipped WAL
   // bit; this mode refuses to open instead, and tolerates only a torn tail.
@@ -137,7 +195,9 @@ absl::Status EventStore::Impl::OpenDb() {
         FamilyOptions(options_, block_cache_, static_cast<internal::Family>(f)));
   }
 
-  if (is_db) {
+  if (!is_db) {
+    RETURN_IF_ERROR(CreateStore(path_, db_options, descriptors));
+  } else {
     std::vector<std::string> existing;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path_, &existing);
     if (!s.ok()) return FromRocksDb(s, StrCat("listing column families of '", path_, "'"));
@@ -150,7 +210,7 @@ absl::Status EventStore::Impl::OpenDb() {
             "family '", name, "'), or one written by a newer annals; use a newer annals"));
       }
     }
-    if (existing.size() != internal::kFamilyNames.size() && options_.read_only) {
+    if (existing.size() != internal::kFamilyNames.size()) {
       return absl::InvalidArgumentError(StrCat(
           "'", path_, "' is not a complete annals store (", existing.size(), " of ",
           internal::kFamilyNames.size(), " column families)"));
@@ -184,15 +244,8 @@ absl::Status EventStore::Impl::OpenDb() {
   s = db_->Get(rocksdb::ReadOptions(), families_[internal::kDefaultFamily],
                internal::kFormatVersionKey, &version);
   if (s.IsNotFound()) {
-    if (is_db) {
-      return absl::InvalidArgumentError(StrCat(
-          "'", path_, "' is a RocksDB database but not an annals store (no format_version)"));
-    }
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    s = db_->Put(wo, families_[internal::kDefaultFamily], internal::kFormatVersionKey,
-                 StrCat(internal::kFormatVersion));
-    if (!s.ok()) return FromRocksDb(s, "writing the format version");
+    return absl::InvalidArgumentError(StrCat(
+        "'", path_, "' is a RocksDB database but not an annals store (no format_version)"));
   } else if (!s.ok()) {
     return FromRocksDb(s, "reading the format version");
   } else {
@@ -245,10 +298,14 @@ absl::Status EventStore::Impl::LoadState() {
 
 EventStore::Impl::~Impl() {
   {
+    // Appends still in flight finish; new ones are refused.
     absl::MutexLock lock(&queue_mu_);
     shutting_down_ = true;
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+      return queue_.empty() && !committing_;
+    };
+    queue_mu_.Await(absl::Condition(&idle));
   }
-  if (committer_.joinable()) committer_.join();
   if (db_ != nullptr) {
     for (auto* h : families_) {
       if (h != nullptr) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();

@@ -6,9 +6,13 @@
 //   event_store_read.cc    stream and global-log reads
 //   event_store_verify.cc  Verify() and Stats()
 //
-// Threading: any number of appender threads enqueue requests under queue_mu_;
-// the single committer thread owns ordering state (next position, chain hash,
-// head cache) without locks because nobody else touches it. Readers use only
+// Threading: any number of appender threads enqueue requests under queue_mu_.
+// One of them at a time is the committer (committing_ is true while it works,
+// leader/follower style as in RocksDB's own write path): it takes the queue as
+// one group and owns the ordering state (next position, chain hash, head
+// cache). That state needs no lock of its own: only the thread that set
+// committing_ under queue_mu_ touches it, and the mutex hand-off orders one
+// committer's writes before the next one's reads. Readers use only
 // RocksDB (each read is a consistent RocksDB snapshot) and the atomic
 // committed position.
 
@@ -39,8 +43,10 @@ namespace annals::internal {
 
 // A hook the committer calls for every event it is about to commit (inline
 // projections). Writes a hook adds to `batch` commit atomically with the
-// events. Hooks run on the committer thread, one event at a time, in position
-// order; they must not call back into the EventStore's append path.
+// events. Hooks run on the committing thread (an appender thread acting as
+// committer), one group at a time and one event at a time, in position
+// order, never concurrently; they must not call back into the EventStore's
+// append path.
 class CommitHook {
  public:
   virtual ~CommitHook() = default;
@@ -114,7 +120,7 @@ class EventStore::Impl {
 
   absl::Status OpenDb();
   absl::Status LoadState();
-  void CommitterLoop();
+  std::vector<Request*> TakeGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
   void CommitGroup(std::vector<Request*>& group);
   absl::Status StageRequest(Request& request, GroupState& group, rocksdb::WriteBatch& batch);
   absl::StatusOr<internal::Head> LookupHead(std::string_view stream, const GroupState& group);
@@ -142,10 +148,11 @@ class EventStore::Impl {
   mutable absl::Mutex queue_mu_;
   std::deque<Request*> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool shutting_down_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;  // A committer is at work.
   absl::Status write_error_ ABSL_GUARDED_BY(queue_mu_);
   std::vector<internal::CommitHook*> hooks_ ABSL_GUARDED_BY(queue_mu_);
 
-  // Committer-thread state: touched only by the committer thread after Open.
+  // Committer state: touched only by the current committer (see above).
   uint64_t next_position_ = 1;
   uint64_t next_stream_id_ = 1;
   std::string last_hash_;
@@ -154,7 +161,6 @@ class EventStore::Impl {
   Sha256 sha_;
   std::atomic<bool> test_fail_next_write_{false};
 
-  std::thread committer_;
 };
 
 }  // namespace annals

@@ -47,6 +47,10 @@ REQUIRED_KEYS = {"workload": str, "system": str, "round": int, "events": int,
                  "peak_rss_mb": (int, float)}
 
 
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def log(msg):
     print(f"[run_comparison] {msg}", file=sys.stderr, flush=True)
 
@@ -110,8 +114,11 @@ def builtin_workloads():
                     "events": 10_000_000, "stream-events": 1000, "segment": 1_000_000},
         "quick": {"measure": {"events": 40_000, "segment": 10_000}},
         # Emmett appends ~10k events/s here: 10M events would take ~20 min per
-        # round. It grows to 1M (segments of 100k) unless --full-postgres-growth.
+        # round. It grows to 1M (segments of 100k) unless --full-peer-growth.
         "postgres": {"measure": {"events": 1_000_000, "segment": 100_000}},
+        # SQLite's B-trees (random event ids) slow it to ~20k events/s on a
+        # loaded 2-core machine: 2M events keep a round under 2 minutes.
+        "sqlite": {"measure": {"events": 2_000_000, "segment": 200_000}},
     })
     return w
 
@@ -131,7 +138,7 @@ def load_plugin_workloads():
     return found
 
 
-def resolved(workload, quick, system, full_pg_growth):
+def resolved(workload, quick, system, full_peer_growth):
     """Returns (prepare, measure) flag dicts for one system."""
     prepare = dict(workload.get("prepare") or {}) or None
     measure = dict(workload["measure"])
@@ -140,7 +147,7 @@ def resolved(workload, quick, system, full_pg_growth):
         if prepare is not None:
             prepare.update(q.get("prepare", {}))
         measure.update(q.get("measure", {}))
-    elif system in workload and not (workload["name"] == "growth" and full_pg_growth):
+    elif system in workload and not (workload["name"] == "growth" and full_peer_growth):
         o = workload[system]
         if prepare is not None:
             prepare.update(o.get("prepare", {}))
@@ -409,13 +416,17 @@ def machine_info():
     return f"{cpu}, {os.cpu_count()} cores, {mem}, Linux {platform.release()}"
 
 
-def render_markdown(rows, workloads, systems, args, started, finished, skipped):
+def render_markdown(rows, workloads, systems, runs, skipped):
     med = medians(rows)
     out = []
-    out.append(f"Run: {started} to {finished} UTC, on {machine_info()}.  ")
-    out.append(f"Command: `{args.command_line}`  ")
-    out.append(f"Rounds: {args.rounds} (systems alternate within each round; "
-               f"medians below){' — QUICK MODE, figures not meaningful' if args.quick else ''}.")
+    for run in runs:
+        out.append(f"- Run {run['started']} to {run['finished']} UTC on {run['machine']}, "
+                   f"annals {run['source']}: `{run['command']}`"
+                   f"{' — QUICK MODE, figures not meaningful' if run.get('quick') else ''}")
+    rounds = sorted({r["round"] for r in rows})
+    out.append("")
+    out.append(f"Rounds: {len(rounds)}; systems alternate within each round; every figure "
+               "is the median over the rounds.")
     if skipped:
         out.append("")
         for s, why in skipped.items():
@@ -575,6 +586,51 @@ def check_output(out_dir, expected):
     return problems
 
 
+def source_version():
+    """The annals commit measured (git, or a COMMIT file in an exported tree)."""
+    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                       text=True)
+    if r.returncode == 0:
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return f"commit {r.stdout.strip()}{' + uncommitted changes' if dirty else ''}"
+    path = os.path.join(ROOT, "COMMIT")
+    if os.path.exists(path):
+        return f"commit {open(path).read().strip()} (exported tree)"
+    return "unknown version"
+
+
+def render_only(args):
+    """--from-jsonl: tables and plot from the results of earlier runs (e.g. a
+    long workload run separately), each with its run.json beside it."""
+    rows, runs, skipped = [], [], {}
+    for path in args.from_jsonl.split(","):
+        with open(path) as f:
+            rows += [json.loads(l) for l in f if l.strip()]
+        info = os.path.join(os.path.dirname(path), "run.json")
+        if os.path.exists(info):
+            run = json.load(open(info))
+            runs.append(run)
+            skipped.update(run.get("skipped", {}))
+    known = {w["name"]: w for w in builtin_workloads() + load_plugin_workloads()}
+    names = []
+    for r in rows:
+        if r["workload"] not in names:
+            names.append(r["workload"])
+    workloads = [known.get(n, {"name": n}) for n in names]
+    systems = [s for s in SYSTEMS if any(r["system"] == s for r in rows)]
+    out_dir = args.out or os.path.dirname(args.from_jsonl.split(",")[0])
+    os.makedirs(out_dir, exist_ok=True)
+    md = render_markdown(rows, workloads, systems, runs, skipped)
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write(md)
+    png = write_plot(out_dir, rows, systems)
+    print(md)
+    if args.doc:
+        update_doc(args.doc, md, png)
+    return 0
+
+
 def update_doc(doc, md, png):
     text = open(doc).read()
     begin, end = "<!-- results:begin -->", "<!-- results:end -->"
@@ -606,9 +662,12 @@ def main():
                    help="do not install peers (apt, npm); skip what is missing")
     p.add_argument("--check", action="store_true", help="fail unless the output is well-formed")
     p.add_argument("--doc", default=None, help="also write results.md into this markdown file")
-    p.add_argument("--full-postgres-growth", action="store_true",
-                   help="grow postgres to 10M events too (hours)")
+    p.add_argument("--full-peer-growth", action="store_true",
+                   help="grow sqlite and postgres to 10M events too (hours)")
     p.add_argument("--timeout", type=int, default=3600, help="per measurement, seconds")
+    p.add_argument("--from-jsonl", default=None,
+                   help="run nothing: render tables/plot from these results.jsonl files "
+                        "(comma-separated; their run.json is read too)")
     args = p.parse_args()
     args.command_line = "bench/run_comparison.sh " + " ".join(sys.argv[1:])
     if args.rounds < 1:
@@ -632,9 +691,12 @@ def main():
     if "annals" not in systems:
         systems.insert(0, "annals")  # Ratios are to annals.
 
-    started = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")
+    if args.from_jsonl:
+        return render_only(args)
+
+    started = utcnow()
     out_dir = args.out or os.path.join(args.build_dir, "bench-results",
-                                       datetime.datetime.utcnow().strftime("%Y%m%d-%H%M%S"))
+                                       datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out_dir, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix="annals-bench-", dir=args.scratch)
     install = not args.no_install
@@ -665,7 +727,7 @@ def main():
             ws = [s for s in active if s in w.get("systems", SYSTEMS)]
             prepared = {}
             for s in ws:
-                prepare, _ = resolved(w, args.quick, s, args.full_postgres_growth)
+                prepare, _ = resolved(w, args.quick, s, args.full_peer_growth)
                 if prepare is not None:
                     store = impls[s].new_store(w["name"])
                     t0 = time.monotonic()
@@ -674,14 +736,14 @@ def main():
                     prepared[s] = store
             for rnd in range(1, args.rounds + 1):
                 for s in ws:
-                    _, measure = resolved(w, args.quick, s, args.full_postgres_growth)
+                    _, measure = resolved(w, args.quick, s, args.full_peer_growth)
                     store = prepared.get(s) or impls[s].new_store(w["name"])
                     try:
                         result, rss = impls[s].run(w, store, measure, args.timeout)
                     finally:
                         if s not in prepared:
                             impls[s].drop_store(store)
-                    row = {"workload": w["name"], "system": s, "round": rnd,
+                    row = {"utc": utcnow(), "workload": w["name"], "system": s, "round": rnd,
                            "events": int(result["events"]), "seconds": float(result["seconds"]),
                            "events_per_s": float(result["events_per_s"]),
                            "peak_rss_mb": round(rss, 1)}
@@ -702,8 +764,12 @@ def main():
             impl.stop()
         shutil.rmtree(scratch, ignore_errors=True)
 
-    finished = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")
-    md = render_markdown(rows, workloads, active, args, started, finished, skipped)
+    run = {"started": started, "finished": utcnow(), "machine": machine_info(),
+           "source": source_version(), "command": args.command_line, "quick": args.quick,
+           "skipped": skipped}
+    with open(os.path.join(out_dir, "run.json"), "w") as f:
+        json.dump(run, f, indent=1)
+    md = render_markdown(rows, workloads, active, [run], skipped)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(md)
     png = write_plot(out_dir, rows, active)

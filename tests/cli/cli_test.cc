@@ -1,0 +1,612 @@
+// The `annals` binary as users run it: each test spawns the built binary
+// ($ANNALS_CLI) with posix_spawn and checks its JSON output and exit code
+// against shared/cli-contract.md.
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "annals/event_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testutil/temp_dir.h"
+
+extern char** environ;
+
+namespace annals {
+namespace {
+
+using Json = nlohmann::ordered_json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+  std::string err;
+
+  // stdout as one JSON object.
+  Json json() const {
+    Json j = Json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << "stdout is not one JSON value: " << out;
+    return j;
+  }
+  // stdout as JSON Lines.
+  std::vector<Json> lines() const {
+    std::vector<Json> result;
+    std::istringstream in(out);
+    std::string line;
+    while (std::getline(in, line)) {
+      Json j = Json::parse(line, nullptr, false);
+      EXPECT_FALSE(j.is_discarded()) << "not a JSON line: " << line;
+      result.push_back(std::move(j));
+    }
+    return result;
+  }
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* cli = std::getenv("ANNALS_CLI");
+    ASSERT_NE(cli, nullptr) << "ANNALS_CLI must name the built annals binary (ctest sets it)";
+    cli_ = cli;
+  }
+
+  std::string store(const std::string& name = "store") const { return dir_.Sub(name); }
+
+  // Runs `annals args...` with `input` on stdin.
+  Outcome Annals(const std::vector<std::string>& args, const std::string& input = "") {
+    const std::string in_path = dir_.Sub("stdin"), out_path = dir_.Sub("stdout"),
+                      err_path = dir_.Sub("stderr");
+    {
+      std::ofstream in(in_path, std::ios::binary | std::ios::trunc);
+      in << input;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> argv_storage = {cli_};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    Outcome run;
+    const int rc = posix_spawn(&pid, cli_.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    EXPECT_EQ(rc, 0) << "cannot start " << cli_;
+    if (rc != 0) return run;
+    int status = 0;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status)) << "annals did not exit normally: " << status;
+    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run.out = ReadFile(out_path);
+    run.err = ReadFile(err_path);
+    return run;
+  }
+
+  // Appends one event through the CLI and checks that it worked.
+  Json Append(const std::string& stream, const std::string& type, const std::string& data,
+              const std::string& store_dir = "") {
+    Outcome r = Annals({"append", store_dir.empty() ? store() : store_dir, stream, "--type", type,
+                    "--data", data});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.json();
+  }
+
+  // Positions of JSON Lines events.
+  static std::vector<uint64_t> Positions(const std::vector<Json>& events) {
+    std::vector<uint64_t> p;
+    for (const Json& e : events) p.push_back(e["position"].get<uint64_t>());
+    return p;
+  }
+  static std::vector<uint64_t> Versions(const std::vector<Json>& events) {
+    std::vector<uint64_t> v;
+    for (const Json& e : events) v.push_back(e["version"].get<uint64_t>());
+    return v;
+  }
+
+  // Every stderr message is one line.
+  static void ExpectOneLine(const Outcome& r) {
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+
+  // Streams a, b, a, c, a, b: positions 1..6.
+  void FillSixEvents() {
+    const char* streams[] = {"order-1", "order-2", "order-1", "cust-1", "order-1", "order-2"};
+    for (int i = 0; i < 6; ++i) {
+      Append(streams[i], i % 2 == 0 ? "ItemAdded" : "Placed",
+             "{\"n\":" + std::to_string(i + 1) + "}");
+    }
+  }
+
+  testing::TempDir dir_;
+  std::string cli_;
+};
+
+TEST_F(CliTest, AppendOneEventCreatesTheStoreAndPrintsTheResult) {
+  Outcome r = Annals({"append", store(), "order-42", "--type", "OrderPlaced", "--data",
+                  R"({"table":4})"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            R"({"stream":"order-42","first_version":1,"last_version":1,"first_position":1,)"
+            R"("last_position":1})"
+            "\n");
+  EXPECT_EQ(r.err, "");
+
+  std::vector<Json> events = Annals({"read", store(), "order-42"}).lines();
+  ASSERT_EQ(events.size(), 1u);
+  const Json& e = events[0];
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : e.items()) keys.push_back(k);
+  EXPECT_THAT(keys, ::testing::ElementsAre("position", "stream", "version", "id", "type",
+                                           "schema_version", "recorded_at", "correlation_id",
+                                           "causation_id", "metadata", "data", "content_type",
+                                           "hash"));
+  EXPECT_EQ(e["type"], "OrderPlaced");
+  EXPECT_EQ(e["data"], Json::parse(R"({"table":4})"));
+  EXPECT_EQ(e["schema_version"], 1);
+  EXPECT_EQ(e["content_type"], "json");
+  EXPECT_EQ(e["id"].get<std::string>().size(), 36u);
+  EXPECT_EQ(e["hash"].get<std::string>().size(), 64u);
+  // RFC 3339 UTC with microseconds: 2026-11-23T10:00:00.123456Z.
+  const std::string at = e["recorded_at"];
+  ASSERT_EQ(at.size(), 27u) << at;
+  EXPECT_EQ(at[10], 'T');
+  EXPECT_EQ(at[19], '.');
+  EXPECT_EQ(at.back(), 'Z');
+}
+
+TEST_F(CliTest, AppendFromDataFile) {
+  const std::string file = dir_.Sub("data.json");
+  std::ofstream(file) << R"({"sku":"A1","qty":2})";
+  Outcome r = Annals({"append", store(), "order-1", "--type", "ItemAdded", "--data-file", file});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Annals({"read", store(), "order-1"}).lines().at(0)["data"]["sku"], "A1");
+}
+
+TEST_F(CliTest, AppendJsonLinesFromStdinIsOneAtomicAppend) {
+  const std::string input =
+      R"({"type":"OrderPlaced","data":{"table":4},"id":"1b4e28ba-2fa1-11d2-883f-0016d3cca427",)"
+      R"("correlation_id":"req-7","causation_id":"cmd-1","metadata":{"user":"ann"},"schema_version":2})"
+      "\n\n"
+      R"({"type":"ItemAdded","data":{"sku":"A1","qty":2},"position":99,"version":42})"
+      "\n";
+  Outcome r = Annals({"append", store(), "order-42", "--expect", "no-stream"}, input);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.json()["first_version"], 1);
+  EXPECT_EQ(r.json()["last_version"], 2);
+  EXPECT_EQ(r.json()["last_position"], 2);
+
+  std::vector<Json> events = Annals({"read", store(), "order-42"}).lines();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0]["id"], "1b4e28ba-2fa1-11d2-883f-0016d3cca427");
+  EXPECT_EQ(events[0]["correlation_id"], "req-7");
+  EXPECT_EQ(events[0]["causation_id"], "cmd-1");
+  EXPECT_EQ(events[0]["metadata"], Json::parse(R"({"user":"ann"})"));
+  EXPECT_EQ(events[0]["schema_version"], 2);
+  // position and version on stdin are ignored by append.
+  EXPECT_EQ(events[1]["position"], 2);
+  EXPECT_EQ(events[1]["version"], 2);
+
+  // Re-sending a stored id at its place is an idempotent retry: the original
+  // result, nothing stored twice.
+  const std::string first_line =
+      R"({"type":"OrderPlaced","data":{"table":4},"id":"1b4e28ba-2fa1-11d2-883f-0016d3cca427"})"
+      "\n";
+  Outcome retry = Annals({"append", store(), "order-42", "--expect", "no-stream"}, first_line);
+  ASSERT_EQ(retry.code, 0) << retry.err;
+  EXPECT_EQ(retry.json()["last_version"], 1);
+  EXPECT_EQ(retry.json()["idempotent_replay"], true);
+  EXPECT_EQ(Annals({"read", store(), "order-42"}).lines().size(), 2u);
+  // The same id in another stream is refused.
+  Outcome reused = Annals({"append", store(), "order-43"}, first_line);
+  EXPECT_EQ(reused.code, 1);
+  EXPECT_THAT(reused.err, HasSubstr("1b4e28ba-2fa1-11d2-883f-0016d3cca427"));
+  ExpectOneLine(reused);
+
+  // A bad line anywhere means nothing is written.
+  Outcome bad = Annals({"append", store(), "order-42"},
+                   "{\"type\":\"A\",\"data\":1}\n{\"type\":\"B\"}\n");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("line 2"));
+  EXPECT_THAT(bad.err, HasSubstr("data"));
+  ExpectOneLine(bad);
+  EXPECT_EQ(Annals({"read", store(), "order-42"}).lines().size(), 2u);
+}
+
+TEST_F(CliTest, ExpectedVersionConflictsExitThreeAndNameBothVersions) {
+  Append("order-1", "A", "{}");
+  Append("order-1", "B", "{}");
+
+  Outcome r = Annals({"append", store(), "order-1", "--expect", "no-stream", "--type", "C",
+                  "--data", "{}"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_THAT(r.err, HasSubstr("expected no-stream"));
+  EXPECT_THAT(r.err, HasSubstr("actual 2"));
+  ExpectOneLine(r);
+  EXPECT_EQ(r.out, "");
+
+  r = Annals({"append", store(), "order-1", "--expect", "1", "--type", "C", "--data", "{}"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_THAT(r.err, HasSubstr("expected 1"));
+  EXPECT_THAT(r.err, HasSubstr("actual 2"));
+
+  r = Annals({"append", store(), "order-1", "--expect", "0", "--type", "C", "--data", "{}"});
+  EXPECT_EQ(r.code, 3) << "--expect 0 means no-stream";
+
+  r = Annals({"append", store(), "new-stream", "--expect", "exists", "--type", "C", "--data",
+              "{}"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_THAT(r.err, HasSubstr("actual 0"));
+
+  // Nothing of the failed appends was stored.
+  EXPECT_EQ(Annals({"all", store()}).lines().size(), 2u);
+
+  r = Annals({"append", store(), "order-1", "--expect", "2", "--type", "C", "--data", "{}"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.json()["first_version"], 3);
+  r = Annals({"append", store(), "order-1", "--expect", "exists", "--type", "D", "--data", "{}"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = Annals({"append", store(), "fresh", "--expect", "0", "--type", "D", "--data", "{}"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = Annals({"append", store(), "order-1", "--expect", "any", "--type", "E", "--data", "{}"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.json()["last_version"], 5);
+}
+
+TEST_F(CliTest, ReadForwardBackwardFromAndLimit) {
+  FillSixEvents();  // order-1 at positions 1, 3, 5.
+  EXPECT_EQ(Versions(Annals({"read", store(), "order-1"}).lines()),
+            (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(Positions(Annals({"read", store(), "order-1"}).lines()),
+            (std::vector<uint64_t>{1, 3, 5}));
+  EXPECT_EQ(Versions(Annals({"read", store(), "order-1", "--from", "2"}).lines()),
+            (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(Versions(Annals({"read", store(), "order-1", "--limit", "2"}).lines()),
+            (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(Versions(Annals({"read", store(), "order-1", "--backward"}).lines()),
+            (std::vector<uint64_t>{3, 2, 1}));
+  EXPECT_EQ(Versions(Annals({"read", store(), "order-1", "--backward", "--from", "2"}).lines()),
+            (std::vector<uint64_t>{2, 1}));
+  EXPECT_EQ(Versions(Annals({"read", store(), "order-1", "--backward", "--limit", "1"}).lines()),
+            (std::vector<uint64_t>{3}));
+  EXPECT_EQ(Annals({"read", store(), "order-1", "--from", "9"}).out, "");
+
+  Outcome missing = Annals({"read", store(), "order-404"});
+  EXPECT_EQ(missing.code, 4);
+  EXPECT_THAT(missing.err, HasSubstr("order-404"));
+  ExpectOneLine(missing);
+}
+
+TEST_F(CliTest, AllFiltersFromLimitTypeAndPrefix) {
+  FillSixEvents();
+  EXPECT_EQ(Positions(Annals({"all", store()}).lines()),
+            (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(Positions(Annals({"all", store(), "--from", "4"}).lines()),
+            (std::vector<uint64_t>{4, 5, 6}));
+  EXPECT_EQ(Positions(Annals({"all", store(), "--from", "2", "--limit", "2"}).lines()),
+            (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(Positions(Annals({"all", store(), "--type", "Placed"}).lines()),
+            (std::vector<uint64_t>{2, 4, 6}));
+  EXPECT_EQ(Positions(Annals({"all", store(), "--prefix", "order-"}).lines()),
+            (std::vector<uint64_t>{1, 2, 3, 5, 6}));
+  EXPECT_EQ(Positions(Annals({"all", store(), "--prefix", "order-", "--type", "Placed",
+                              "--limit", "1"})
+                          .lines()),
+            (std::vector<uint64_t>{2}));
+  EXPECT_EQ(Annals({"all", store(), "--from", "7"}).out, "");
+}
+
+TEST_F(CliTest, StreamsListsNamesAndVersions) {
+  FillSixEvents();
+  Outcome r = Annals({"streams", store()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "{\"stream\":\"cust-1\",\"version\":1,\"last_position\":4}\n"
+            "{\"stream\":\"order-1\",\"version\":3,\"last_position\":5}\n"
+            "{\"stream\":\"order-2\",\"version\":2,\"last_position\":6}\n");
+  EXPECT_EQ(Annals({"streams", store(), "--prefix", "cust"}).lines().size(), 1u);
+}
+
+TEST_F(CliTest, VerifyAnIntactStore) {
+  FillSixEvents();
+  Outcome r = Annals({"verify", store()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  Json j = r.json();
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["events"], 6);
+  EXPECT_EQ(j["streams"], 3);
+  EXPECT_EQ(j["last_position"], 6);
+  EXPECT_EQ(j["last_hash"], Annals({"all", store(), "--from", "6"}).lines().at(0)["hash"]);
+}
+
+TEST_F(CliTest, VerifyADamagedStoreExitsFiveAndNamesThePosition) {
+  // Enough data for several flushed SST files: small memtables.
+  {
+    Options options;
+    options.durability = Durability::kBuffered;
+    options.write_buffer_bytes = 64 << 10;
+    options.compression = Compression::kNone;
+    auto opened = EventStore::Open(store(), options);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    const std::string payload = "{\"pad\":\"" + std::string(400, 'x') + "\"}";
+    std::vector<NewEvent> batch(50, NewEvent{.type = "Padded", .payload = payload});
+    for (int i = 0; i < 40; ++i) {
+      ASSERT_TRUE((*opened)->Append("s-" + std::to_string(i), ExpectedVersion::NoStream(), batch)
+                      .ok());
+    }
+  }
+  ASSERT_EQ(Annals({"verify", store()}).code, 0);
+
+  // Flip bytes in the data blocks (start of the file) of the largest SST:
+  // the log family's.
+  std::filesystem::path largest;
+  uintmax_t largest_size = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(store())) {
+    if (entry.path().extension() == ".sst" && entry.file_size() > largest_size) {
+      largest = entry.path();
+      largest_size = entry.file_size();
+    }
+  }
+  ASSERT_GT(largest_size, 40000u) << "expected flushed SST files";
+  {
+    std::fstream f(largest, std::ios::in | std::ios::out | std::ios::binary);
+    for (uintmax_t offset = largest_size / 4; offset < largest_size / 4 + 8; ++offset) {
+      f.seekg(offset);
+      char c = 0;
+      f.get(c);
+      f.seekp(offset);
+      f.put(static_cast<char>(c ^ 0x5a));
+    }
+  }
+
+  Outcome r = Annals({"verify", store()});
+  EXPECT_EQ(r.code, 5) << r.out << r.err;
+  Json j = r.json();
+  EXPECT_EQ(j["ok"], false);
+  ASSERT_TRUE(j.contains("first_bad_position")) << r.out;
+  EXPECT_GT(j["first_bad_position"].get<uint64_t>(), 0u) << r.out;
+  EXPECT_FALSE(j["reason"].get<std::string>().empty());
+  ExpectOneLine(r);
+
+  // Readers do not serve a shorter log either.
+  EXPECT_EQ(Annals({"all", store()}).code, 5);
+  EXPECT_EQ(Annals({"export", store()}).code, 5);
+}
+
+TEST_F(CliTest, MissingStoreExitsFourForEveryReadOnlySubcommand) {
+  const std::string missing = dir_.Sub("no-such-store");
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"read", missing, "s"},
+           {"all", missing},
+           {"streams", missing},
+           {"verify", missing},
+           {"export", missing},
+           {"stats", missing},
+           {"replay", missing, "s", "--aggregate", "x"}}) {
+    Outcome r = Annals(args);
+    if (args[0] == "replay") {
+      EXPECT_EQ(r.code, 2) << "this binary knows no aggregates: usage error first";
+      continue;
+    }
+    EXPECT_EQ(r.code, 4) << args[0] << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("no annals store")) << args[0];
+    ExpectOneLine(r);
+    EXPECT_EQ(r.out, "");
+  }
+  EXPECT_FALSE(std::filesystem::exists(missing)) << "a read-only command created the store";
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  Append("s", "A", "{}");
+  const std::vector<std::vector<std::string>> cases = {
+      {},
+      {"frobnicate", store()},
+      {"read", store()},                                // missing <stream>
+      {"read", store(), "s", "--limit", "-1"},
+      {"read", store(), "s", "--limit", "many"},
+      {"all", store(), "--bogus"},
+      {"append", store(), "s", "--expect", "sometimes", "--type", "A", "--data", "{}"},
+      {"append", store(), "s", "--type", "A", "--data", "{not json"},
+      {"append", store(), "s", "--type", "A"},          // --type without data
+      {"append", store(), "s", "--data", "{}"},         // data without --type
+      {"append", store(), "s", "--type", "A", "--data", "{}", "--data-file", "f"},
+      {"replay", store(), "s"},                         // --aggregate is required
+      {"replay", store(), "s", "--aggregate", "order"},  // unknown aggregate
+      {"replay", store(), "s", "--aggregate", "x", "--to-version", "1", "--as-of",
+       "2026-01-01T00:00:00Z"},
+  };
+  for (const auto& args : cases) {
+    Outcome r = Annals(args);
+    EXPECT_EQ(r.code, 2) << ::testing::PrintToString(args) << ": " << r.err;
+    ExpectOneLine(r);
+    EXPECT_EQ(r.out, "") << ::testing::PrintToString(args);
+  }
+  EXPECT_THAT(Annals({"frobnicate"}).err, HasSubstr("known: append, read"));
+  EXPECT_EQ(Annals({"read", store(), "s"}).lines().size(), 1u) << "nothing was appended";
+}
+
+TEST_F(CliTest, HelpEverywhere) {
+  Outcome top = Annals({"--help"});
+  EXPECT_EQ(top.code, 0);
+  for (const char* sub :
+       {"append", "read", "all", "streams", "verify", "export", "import", "replay", "stats"}) {
+    EXPECT_THAT(top.out, HasSubstr(sub));
+    Outcome r = Annals({sub, "--help"});
+    EXPECT_EQ(r.code, 0) << sub;
+    EXPECT_THAT(r.out, HasSubstr(std::string("annals ") + sub)) << sub;
+  }
+}
+
+TEST_F(CliTest, StatsCountsEventsAndStreams) {
+  FillSixEvents();
+  Outcome r = Annals({"stats", store()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  Json j = r.json();
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : j.items()) keys.push_back(k);
+  ASSERT_GE(keys.size(), 4u);
+  EXPECT_EQ(std::vector<std::string>(keys.begin(), keys.begin() + 4),
+            (std::vector<std::string>{"events", "streams", "last_position", "bytes_on_disk"}));
+  EXPECT_EQ(j["events"], 6);
+  EXPECT_EQ(j["streams"], 3);
+  EXPECT_EQ(j["last_position"], 6);
+  EXPECT_GT(j["bytes_on_disk"].get<uint64_t>(), 0u);
+}
+
+TEST_F(CliTest, ExportImportRoundTripKeepsEverythingAndRerunAddsNothing) {
+  FillSixEvents();
+  // Events appended through the library: non-canonical JSON text and binary
+  // payloads must come back byte for byte (the hash chain covers them).
+  {
+    auto opened = EventStore::Open(store(), Options());
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    std::vector<MetadataEntry> metadata = {{"user", "ann"}, {"ip", "10.0.0.1"}};
+    NewEvent spaced{.type = "Spaced", .payload = "{ \"a\" : 1.50 }", .correlation_id = "c",
+                    .causation_id = "d", .metadata = metadata};
+    NewEvent binary{.type = "Blob", .content_type = ContentType::kBytes,
+                    .payload = std::string_view("\x00\xff\x10 bytes", 8)};
+    NewEvent flat{.type = "Fb", .content_type = ContentType::kFlatBuffers, .payload = "\x04\x00"};
+    ASSERT_TRUE((*opened)->Append("lib", ExpectedVersion::Any(), {spaced, binary, flat}).ok());
+  }
+  Append("order-1", "Late", "[1,2,3]");
+
+  Outcome exported = Annals({"export", store()});
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  std::vector<Json> lines = exported.lines();
+  ASSERT_EQ(lines.size(), 10u);
+  EXPECT_EQ(lines[6]["data"], Json::parse(R"({"a":1.5})"));
+  EXPECT_TRUE(lines[6].contains("payload_base64")) << "non-canonical JSON keeps its bytes";
+  EXPECT_TRUE(lines[7].contains("data_base64"));
+  EXPECT_EQ(lines[7]["content_type"], "bytes");
+  EXPECT_EQ(lines[8]["content_type"], "flatbuffers");
+  EXPECT_FALSE(lines[9].contains("payload_base64"));
+
+  const std::string copy = store("copy");
+  Outcome imported = Annals({"import", copy}, exported.out);
+  ASSERT_EQ(imported.code, 0) << imported.err;
+  EXPECT_EQ(imported.out, "{\"imported\":10,\"skipped\":0,\"last_position\":10}\n");
+
+  // Same ids, versions, positions, timestamps, payloads and hashes.
+  Outcome again = Annals({"export", copy});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.out, exported.out);
+  Outcome verify = Annals({"verify", copy});
+  ASSERT_EQ(verify.code, 0) << verify.out << verify.err;
+  EXPECT_EQ(verify.json()["last_hash"], Annals({"verify", store()}).json()["last_hash"]);
+  EXPECT_EQ(Annals({"streams", copy}).out, Annals({"streams", store()}).out);
+
+  // Re-running the import adds nothing.
+  Outcome rerun = Annals({"import", copy}, exported.out);
+  ASSERT_EQ(rerun.code, 0) << rerun.err;
+  EXPECT_EQ(rerun.out, "{\"imported\":0,\"skipped\":10,\"last_position\":10}\n");
+  EXPECT_EQ(Annals({"export", copy}).out, exported.out);
+
+  // A store holding a prefix of the export gets the rest.
+  const std::string partial = store("partial");
+  std::string first_four;
+  {
+    std::istringstream in(exported.out);
+    std::string line;
+    for (int i = 0; i < 4 && std::getline(in, line); ++i) first_four += line + "\n";
+  }
+  ASSERT_EQ(Annals({"import", partial}, first_four).code, 0);
+  Outcome rest = Annals({"import", partial}, exported.out);
+  ASSERT_EQ(rest.code, 0) << rest.err;
+  EXPECT_EQ(rest.out, "{\"imported\":6,\"skipped\":4,\"last_position\":10}\n");
+  EXPECT_EQ(Annals({"export", partial}).out, exported.out);
+}
+
+TEST_F(CliTest, ImportRefusesAnotherHistoryAndWritesNothing) {
+  FillSixEvents();
+  const std::string exported = Annals({"export", store()}).out;
+
+  // A store with other events.
+  const std::string other = store("other");
+  Append("order-1", "Other", "{}", other);
+  Outcome r = Annals({"import", other}, exported);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("differs from the export at position 1"));
+  ExpectOneLine(r);
+  EXPECT_EQ(Annals({"all", other}).lines().size(), 1u);
+
+  // A gap in the export, or a bad line at the end: nothing is written.
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(exported);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  std::string gap = lines[0] + "\n" + lines[2] + "\n";
+  r = Annals({"import", store("gap")}, gap);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("line 2"));
+  std::string truncated = exported + "{\"position\":7,\"type\":\"X\"}\n";
+  r = Annals({"import", store("bad")}, truncated);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("line 7"));
+  EXPECT_EQ(Annals({"all", store("bad")}).out, "");
+
+  // An edited export (a changed payload) is detected by its hash.
+  Json edited = Json::parse(lines[0]);
+  edited["data"]["n"] = 1000;
+  r = Annals({"import", store("edited")}, edited.dump() + "\n");
+  EXPECT_EQ(r.code, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("export was altered"));
+}
+
+TEST_F(CliTest, ReadOnlyCommandsWorkWhileAnotherProcessWrites) {
+  auto opened = EventStore::Open(store(), Options{.durability = Durability::kBuffered});
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EventStore& writer = **opened;
+  NewEvent e{.type = "Placed", .payload = "{\"n\":1}"};
+  ASSERT_TRUE(writer.Append("order-1", ExpectedVersion::NoStream(), {e}).ok());
+  ASSERT_TRUE(writer.Append("order-2", ExpectedVersion::NoStream(), {e}).ok());
+
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"read", store(), "order-1"},
+           {"all", store()},
+           {"streams", store()},
+           {"verify", store()},
+           {"export", store()},
+           {"stats", store()}}) {
+    Outcome r = Annals(args);
+    EXPECT_EQ(r.code, 0) << args[0] << ": " << r.err;
+  }
+  EXPECT_EQ(Annals({"all", store()}).lines().size(), 2u);
+  EXPECT_EQ(Annals({"verify", store()}).json()["events"], 2);
+
+  // A later write is visible to the next command.
+  ASSERT_TRUE(writer.Append("order-1", ExpectedVersion::Exact(1), {e}).ok());
+  EXPECT_EQ(Annals({"read", store(), "order-1"}).lines().size(), 2u);
+
+  // Writing needs the lock the service holds: a clear error, not exit 0.
+  Outcome append = Annals({"append", store(), "order-1", "--type", "X", "--data", "{}"});
+  EXPECT_EQ(append.code, 1) << append.err;
+  EXPECT_THAT(append.err, Not(HasSubstr("\n\n")));
+  ExpectOneLine(append);
+  EXPECT_EQ(writer.last_position(), 3u);
+}
+
+}  // namespace
+}  // namespace annals

@@ -1,0 +1,183 @@
+// File: projections/internal/runner_impl.h
+//
+// ProjectionRunner::Impl: the machinery behind a running projection, also
+// used without a thread by the offline functions (RebuildProjection,
+// ReplayParkedEvents).
+//
+// Threading. apply_mu_ serializes everything that applies events to the
+// read model or moves the checkpoint: the async runner thread holds it for one
+// batch at a time; an inline runner's commit hook holds it from its first
+// OnEvent() of a group commit to OnGroupDone() (so rebuilds and take-overs
+// happen between group commits); Rebuild(), RebuildSideBySide()'s take-over
+// and ReplayParked() hold it while they work. state_mu_ guards the reported
+// state and wakes WaitForPosition() and backoff sleeps.
+
+#ifndef ANNALS_PROJECTIONS_INTERNAL_RUNNER_IMPL_H_
+#define ANNALS_PROJECTIONS_INTERNAL_RUNNER_IMPL_H_
+
+#include <atomic>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "annals/event_store.h"
+#include "annals/projection.h"
+#include "eventstore/internal/event_store_impl.h"
+#include "projections/internal/batch_writer.h"
+#include "projections/internal/keys.h"
+
+namespace annals {
+
+class ProjectionRunner::Impl {
+ public:
+  Impl(EventStore& store, std::shared_ptr<Projection> projection,
+       const ProjectionOptions& options);
+  ~Impl();
+
+  // Validates and loads the active generation and its checkpoint.
+  absl::Status Init();
+  // Registers the name as running in this process (until destruction);
+  // kAlreadyExists when it is.
+  absl::Status Claim();
+  // Claim()s, then starts (async: the
+  // thread; inline: catch-up, hook, heartbeat thread).
+  absl::Status Start();
+  void Stop();
+
+  ProjectionStatus status();
+  bool WaitForPosition(uint64_t position, absl::Duration timeout);
+  absl::StatusOr<std::vector<ParkedEvent>> ListParked();
+  absl::Status ReplayParked(uint64_t position);
+  absl::Status Rebuild();
+  absl::Status RebuildSideBySide(std::shared_ptr<Projection> next_version);
+
+ private:
+  // One build (generation) of the projection's tables.
+  struct Build {
+    Build(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : writer(db, cf) {}
+    bool Handles(const EventView& e) const;
+
+    std::shared_ptr<Projection> projection;
+    uint32_t generation = 1;
+    std::vector<std::string> types;
+    std::string stream_prefix;
+    projections_internal::BatchWriter writer;
+    uint64_t checkpoint = 0;  // Committed.
+  };
+
+  struct BatchResult {
+    size_t scanned = 0;
+    uint64_t failed_position = 0;  // 0: none failed.
+    absl::Status apply_error;
+  };
+
+  // The commit hook of an inline runner; see the class comment for locking.
+  //
+  // Lifetime: the store's RemoveCommitHook() does not wait for a group commit
+  // that already copied the hook list, so after Stop() a stale group may
+  // still call the hook. The hook therefore outlives the runner (it is
+  // deliberately leaked, a few hundred bytes per stopped inline runner) and,
+  // once detached (impl == nullptr), does nothing; the events it skips are
+  // not checkpointed, so the next run applies them.
+  class InlineHook final : public internal::CommitHook {
+   public:
+    explicit InlineHook(Impl* impl) : impl_(impl) {}
+    absl::Status OnEvent(const EventView& event, rocksdb::WriteBatch& batch) override;
+    void OnRollback() override { rollback_pending_ = true; }
+    void OnGroupDone(bool written) override;
+    // Waits for a group in progress, then makes the hook inert.
+    void Detach();
+
+    // Checkpoint including this group's events so far. Guarded by the
+    // runner's apply_mu_.
+    uint64_t pending = 0;
+
+   private:
+    absl::Status ApplyInline(const EventView& event, rocksdb::WriteBatch& batch);
+
+    // Held from the first OnEvent() of a group to OnGroupDone() (with the
+    // runner's apply_mu_ inside it), and by Detach().
+    absl::Mutex mu_;
+    Impl* impl_;  // Null once detached.
+    bool locked_ = false;
+    bool rollback_pending_ = false;
+  };
+
+  std::unique_ptr<Build> NewBuild(std::shared_ptr<Projection> projection, uint32_t generation);
+  // Reads events after b.checkpoint (at most max_events) and applies the
+  // handled ones in one WriteBatch with the new checkpoint. Stops before the
+  // first event whose Apply() fails (reported in the result).
+  absl::StatusOr<BatchResult> ApplyBatch(Build& b, size_t max_events);
+  // Applies the single event at `position` (b.checkpoint + 1) and commits it
+  // with the checkpoint; Apply()'s error otherwise.
+  absl::Status ApplyOne(Build& b, uint64_t position);
+  absl::Status Park(Build& b, uint64_t position, uint32_t attempts, std::string_view error);
+  // Deletes generation `generation`'s tables and checkpoint (and, when
+  // `parked`, the dead letters).
+  absl::Status Wipe(uint32_t generation, bool parked);
+  // Applies until the end of the log. kAborted-like error on a failing event.
+  absl::Status CatchUpToEnd(Build& b, size_t batch_events);
+
+  void AsyncLoop();
+  void HeartbeatLoop();
+  // Retries the event at `position`; false when the runner must end.
+  bool HandleFailure(uint64_t position, absl::Status error);
+  // Waits `d` unless Stop() comes first; false when stopped.
+  bool SleepUnlessStopped(absl::Duration d);
+  void Publish(uint64_t checkpoint);
+  void Fail(std::string error);
+  void WriteHealth();
+  bool stopping();
+
+  EventStore& store_;
+  EventStore::Impl* const simpl_;
+  rocksdb::DB* const db_;
+  rocksdb::ColumnFamilyHandle* const read_models_;
+  rocksdb::ColumnFamilyHandle* const checkpoints_;
+  rocksdb::ColumnFamilyHandle* const parked_;
+  const ProjectionOptions options_;
+  const std::string name_;
+  rocksdb::WriteOptions write_options_;
+
+  absl::Mutex apply_mu_;
+  std::unique_ptr<Build> build_ ABSL_GUARDED_BY(apply_mu_);
+  InlineHook* hook_;  // Owned until attached; leaked after (see InlineHook).
+
+  std::atomic<uint64_t> checkpoint_{0};
+  std::atomic<uint32_t> generation_{1};
+
+  mutable absl::Mutex state_mu_;
+  ProjectionState state_ ABSL_GUARDED_BY(state_mu_) = ProjectionState::kStopped;
+  std::string error_ ABSL_GUARDED_BY(state_mu_);
+  int64_t advanced_at_us_ ABSL_GUARDED_BY(state_mu_) = 0;
+  int64_t heartbeat_us_ ABSL_GUARDED_BY(state_mu_) = 0;
+  bool stop_ ABSL_GUARDED_BY(state_mu_) = false;
+  uint64_t published_ ABSL_GUARDED_BY(state_mu_) = 0;
+
+  bool registered_ = false;
+  bool hook_attached_ = false;
+  bool hook_detached_ = false;
+  std::mt19937_64 rng_;  // Backoff jitter; runner thread only.
+  std::thread thread_;
+};
+
+namespace projections_internal {
+
+// The event at `position`, or kNotFound / kDataLoss.
+absl::StatusOr<RecordedEvent> ReadEventAt(EventStore& store, uint64_t position);
+// An EventView of `e` (views into `e`).
+EventView ViewOf(const RecordedEvent& e);
+// Reports kStalled for a running projection that is behind and has not
+// advanced for `stall_after` (counted from when it fell behind).
+bool IsStalled(EventStore& store, uint64_t checkpoint, int64_t advanced_at_us,
+               absl::Duration stall_after);
+absl::StatusOr<uint64_t> CountParked(EventStore& store, std::string_view name);
+
+}  // namespace projections_internal
+}  // namespace annals
+
+#endif  // ANNALS_PROJECTIONS_INTERNAL_RUNNER_IMPL_H_

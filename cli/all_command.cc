@@ -16,7 +16,7 @@ int RunAll(CliContext& ctx, const AllArgs& a) {
   absl::StatusOr<std::unique_ptr<EventStore>> store = OpenStore(a.store, /*read_only=*/true);
   if (!store.ok()) return ReportError(ctx, store.status());
   absl::Status status = (*store)->ScanAll(a.read, [&](const EventView& e) {
-    WriteJsonLine(ctx.out, RenderEvent(e, ctx.options, RenderMode::kDisplay));
+    WriteJson(ctx, RenderEvent(e, ctx.options, RenderMode::kDisplay));
     return true;
   });
   if (!status.ok()) return ReportError(ctx, status);

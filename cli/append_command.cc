@@ -166,7 +166,7 @@ int RunAppend(CliContext& ctx, const AppendArgs& a, bool flag_form) {
   out["first_position"] = result->first_position;
   out["last_position"] = result->last_position;
   if (result->idempotent_replay) out["idempotent_replay"] = true;
-  WriteJsonLine(ctx.out, out);
+  WriteJson(ctx, out);
   return kExitOk;
 }
 

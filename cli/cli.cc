@@ -49,6 +49,9 @@ int Run(int argc, char** argv, CliContext& ctx) {
                "annals");
   app.require_subcommand(1);
   app.set_version_flag("--version", "annals 0.1.0");
+  // Root flags are accepted after the subcommand too (inherited setting).
+  app.fallthrough();
+  app.add_flag("--pretty", ctx.pretty, "Indented JSON for people (default: compact JSON Lines)");
   CommandSet commands;
 #define ANNALS_CLI_DEFINE(name) Define##name##Command(app, commands);
   ANNALS_CLI_SUBCOMMANDS(ANNALS_CLI_DEFINE)

@@ -47,8 +47,8 @@ absl::StatusOr<std::unique_ptr<EventStore>> OpenStore(const std::string& path, b
   return EventStore::Open(path, options);
 }
 
-void WriteJsonLine(std::ostream& out, const Json& value) {
-  out << value.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+void WriteJson(CliContext& ctx, const Json& value) {
+  ctx.out << value.dump(ctx.pretty ? 2 : -1, ' ', false, Json::error_handler_t::replace) << '\n';
 }
 
 CLI::Option* AddStoreArg(CLI::App& app, std::string& store) {

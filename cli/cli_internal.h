@@ -59,6 +59,8 @@ struct CliContext {
   std::istream& in;
   std::ostream& out;
   std::ostream& err;
+  // --pretty: indented JSON for people instead of one object per line.
+  bool pretty = false;
 };
 
 using CommandRunner = std::function<int(CliContext&)>;
@@ -98,9 +100,10 @@ int ReportError(CliContext& ctx, int code, std::string_view message);
 // create the store when missing and use Durability::kSync.
 absl::StatusOr<std::unique_ptr<EventStore>> OpenStore(const std::string& path, bool read_only);
 
-// Writes `value` as one compact line. Invalid UTF-8 in strings is replaced
-// (U+FFFD) rather than failing the output.
-void WriteJsonLine(std::ostream& out, const Json& value);
+// Writes `value` to ctx.out: one compact line, or indented with --pretty.
+// Invalid UTF-8 in strings is replaced (U+FFFD) rather than failing the
+// output.
+void WriteJson(CliContext& ctx, const Json& value);
 
 // How RenderEvent() writes a payload.
 enum class RenderMode {

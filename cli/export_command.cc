@@ -20,7 +20,7 @@ int RunExport(CliContext& ctx, const ExportArgs& a) {
   ReadAllOptions options;
   options.from_position = a.from;
   absl::Status status = (*store)->ScanAll(options, [&](const EventView& e) {
-    WriteJsonLine(ctx.out, RenderEvent(e, ctx.options, RenderMode::kExport));
+    WriteJson(ctx, RenderEvent(e, ctx.options, RenderMode::kExport));
     return true;
   });
   if (!status.ok()) return ReportError(ctx, status);

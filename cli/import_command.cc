@@ -247,7 +247,7 @@ int RunImport(CliContext& ctx, const ImportArgs& a) {
   j["imported"] = all.size() - skip;
   j["skipped"] = skip;
   j["last_position"] = store.last_position();
-  WriteJsonLine(ctx.out, j);
+  WriteJson(ctx, j);
   return kExitOk;
 }
 

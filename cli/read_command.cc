@@ -23,7 +23,7 @@ int RunRead(CliContext& ctx, const ReadArgs& a) {
   options.direction = a.backward ? Direction::kBackward : Direction::kForward;
   options.limit = a.limit;
   absl::Status status = (*store)->ScanStream(a.stream, options, [&](const EventView& e) {
-    WriteJsonLine(ctx.out, RenderEvent(e, ctx.options, RenderMode::kDisplay));
+    WriteJson(ctx, RenderEvent(e, ctx.options, RenderMode::kDisplay));
     return true;
   });
   if (!status.ok()) return ReportError(ctx, status);

@@ -96,7 +96,7 @@ int RunReplay(CliContext& ctx, const ReplayArgs& a, bool has_to_version, bool ha
     j["position"] = events.back().position;
     j["recorded_at"] = FormatTimestampMicros(events.back().recorded_at_us);
   }
-  WriteJsonLine(ctx.out, j);
+  WriteJson(ctx, j);
   return kExitOk;
 }
 

@@ -24,7 +24,7 @@ int RunStats(CliContext& ctx, const StatsArgs& a) {
   j["sst_bytes"] = stats->sst_bytes;
   j["memtable_bytes"] = stats->memtable_bytes;
   j["block_cache_bytes"] = stats->block_cache_bytes;
-  WriteJsonLine(ctx.out, j);
+  WriteJson(ctx, j);
   return kExitOk;
 }
 

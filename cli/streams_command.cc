@@ -20,7 +20,7 @@ int RunStreams(CliContext& ctx, const StreamsArgs& a) {
     j["stream"] = info.stream;
     j["version"] = info.version;
     j["last_position"] = info.last_position;
-    WriteJsonLine(ctx.out, j);
+    WriteJson(ctx, j);
     return true;
   });
   if (!status.ok()) return ReportError(ctx, status);

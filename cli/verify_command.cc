@@ -20,7 +20,7 @@ int ReportDamage(CliContext& ctx, const std::string& path, uint64_t first_bad_po
   j["ok"] = false;
   j["first_bad_position"] = first_bad_position;
   j["reason"] = reason;
-  WriteJsonLine(ctx.out, j);
+  WriteJson(ctx, j);
   return ReportError(ctx, kExitCorruption,
                      StrCat("store '", path, "' is damaged",
                             first_bad_position > 0 ? StrCat(" at position ", first_bad_position)
@@ -50,7 +50,7 @@ int RunVerify(CliContext& ctx, const VerifyArgs& a) {
   j["streams"] = report->streams;
   j["last_position"] = report->last_position;
   j["last_hash"] = report->last_hash;
-  WriteJsonLine(ctx.out, j);
+  WriteJson(ctx, j);
   return kExitOk;
 }
 

@@ -235,6 +235,28 @@ TEST_F(CliTest, AppendJsonLinesFromStdinIsOneAtomicAppend) {
   EXPECT_EQ(Annals({"read", store(), "order-42"}).lines().size(), 2u);
 }
 
+TEST_F(CliTest, AppendBinaryPayloadFromStdin) {
+  Outcome r = Annals({"append", store(), "blob-1"},
+                     R"({"type":"Blob","data_base64":"AP8Q","content_type":"bytes"})"
+                     "\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  Json e = Annals({"read", store(), "blob-1"}).lines().at(0);
+  EXPECT_EQ(e["data_base64"], "AP8Q");
+  EXPECT_EQ(e["content_type"], "bytes");
+  EXPECT_FALSE(e.contains("data"));
+}
+
+TEST_F(CliTest, PrettyIndentsForPeople) {
+  Append("s", "A", "{}");
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--pretty", "stats", store()}, {"stats", store(), "--pretty"}}) {
+    Outcome r = Annals(args);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("{\n  \"events\": 1,\n"));
+    EXPECT_EQ(r.json()["events"], 1);
+  }
+}
+
 TEST_F(CliTest, ExpectedVersionConflictsExitThreeAndNameBothVersions) {
   Append("order-1", "A", "{}");
   Append("order-1", "B", "{}");

@@ -5,6 +5,7 @@
 
 #include "common/strings.h"
 #include "flatbuffers/idl.h"
+#include "nlohmann/json.hpp"
 
 namespace annals::internal {
 
@@ -49,7 +50,13 @@ absl::StatusOr<std::string> FbsJson::ToJson(std::string_view qualified_table,
     if (!flatbuffers::GenerateTextFromTable(*parser, root, name, &json)) {
       return absl::DataLossError(StrCat("cannot render a ", name, " as JSON"));
     }
-    return json;
+    // flatc's one-line output has irregular spacing; normalize to compact
+    // JSON, keeping the schema's field order.
+    nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(json, nullptr, false);
+    if (parsed.is_discarded()) {
+      return absl::DataLossError(StrCat("flatc rendered a ", name, " as invalid JSON"));
+    }
+    return parsed.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   }
   return absl::FailedPreconditionError(
       StrCat("no registered schema defines table ", name, "; pass its .fbs to AddSchema()"));

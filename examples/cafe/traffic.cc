@@ -282,6 +282,7 @@ class Simulation {
                                       [&](Order& o) { return o.Serve(PickFrom(kServers)); });
         if (!served.ok()) return served.status();
         ++summary_.served;
+        if (sample_served_.empty()) sample_served_ = order.id;
         if (Chance(0.01)) {
           // A customer asks to add a cake to a served order: refused.
           auto late = orders_.Execute(order.id, [&](Order& o) {
@@ -340,7 +341,7 @@ class Simulation {
 
   // The sample order for the audit walk-through and the time it was paid.
   absl::Status PickSample() {
-    summary_.sample_order = sample_refunded_.empty() ? summary_.first_order : sample_refunded_;
+    summary_.sample_order = !sample_refunded_.empty() ? sample_refunded_ : sample_served_;
     if (summary_.sample_order.empty()) return absl::OkStatus();
     absl::StatusOr<std::vector<annals::RecordedEvent>> events =
         store_.ReadStream(summary_.sample_order);
@@ -363,6 +364,7 @@ class Simulation {
   Menu menu_{std::string(kMenuStream)};
   uint64_t next_order_number_ = 1;
   std::string sample_refunded_;
+  std::string sample_served_;
   TrafficSummary summary_;
 };
 

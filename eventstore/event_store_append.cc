@@ -140,17 +140,17 @@ struct EventStore::Impl::GroupState {
 };
 
 absl::Status EventStore::Impl::write_error() const {
-  absl::MutexLock lock(&queue_mu_);
+  std::unique_lock lock(queue_mu_);
   return write_error_;
 }
 
 void EventStore::Impl::AddCommitHook(internal::CommitHook* hook) {
-  absl::MutexLock lock(&queue_mu_);
+  std::unique_lock lock(queue_mu_);
   hooks_.push_back(hook);
 }
 
 void EventStore::Impl::RemoveCommitHook(internal::CommitHook* hook) {
-  absl::MutexLock lock(&queue_mu_);
+  std::unique_lock lock(queue_mu_);
   hooks_.erase(std::remove(hooks_.begin(), hooks_.end(), hook), hooks_.end());
 }
 
@@ -166,7 +166,7 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
   Request request;
   request.parts = parts;
   request.bytes = *bytes;
-  absl::MutexLock lock(&queue_mu_);
+  std::unique_lock lock(queue_mu_);
   if (!write_error_.ok()) {
     return absl::FailedPreconditionError(StrCat(
         "store refuses appends after an earlier write error (", write_error_.message(),
@@ -178,18 +178,16 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
   // progress becomes the committer for everything queued so far; the others
   // wait until their request is done or the committer role is free again.
   // Uncontended, an append is committed on its own thread with no hand-off.
-  auto done_or_free = [&request, this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-    return request.done || !committing_;
-  };
   while (!request.done) {
-    queue_mu_.Await(absl::Condition(&done_or_free));
+    queue_cv_.wait(lock, [&] { return request.done || !committing_; });
     if (request.done) break;
     committing_ = true;
     std::vector<Request*> group = TakeGroup();
-    queue_mu_.Unlock();
-    CommitGroup(group);
-    queue_mu_.Lock();
+    lock.unlock();
+    CommitGroup(group);  // Marks the group's requests done under queue_mu_.
+    lock.lock();
     committing_ = false;
+    queue_cv_.notify_all();
   }
   if (!request.status.ok()) return request.status;
   return std::move(request.results);
@@ -394,7 +392,7 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
 
 void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
   {
-    absl::MutexLock lock(&queue_mu_);
+    std::unique_lock lock(queue_mu_);
     if (!write_error_.ok()) {
       for (Request* r : group) {
         r->status = absl::FailedPreconditionError(StrCat(
@@ -441,7 +439,7 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
     if (any_staged) PublishPosition(next_position_ - 1);
   }
 
-  absl::MutexLock lock(&queue_mu_);
+  std::unique_lock lock(queue_mu_);
   if (!write_status.ok()) {
     // The outcome is unknown (RocksDB 7.8 may have the batch in its WAL), and
     // a failed fsync must not be retried: refuse appends until reopen.

@@ -186,6 +186,10 @@ absl::Status EventStore::Impl::OpenDb() {
   db_options.bytes_per_sync = 1 << 20;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 3;
+  // Bound memory and recovery time whatever the number of column families:
+  // rarely written families would otherwise pin old WAL files for long.
+  db_options.db_write_buffer_size = options_.max_memtable_bytes;
+  db_options.max_total_wal_size = 2 * options_.max_memtable_bytes;
 
   block_cache_ = rocksdb::NewLRUCache(options_.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -291,7 +295,7 @@ absl::Status EventStore::Impl::LoadState() {
     return s.ok() ? absl::DataLossError("malformed next_stream_id") : FromRocksDb(s, "reading ids");
   }
   committed_position_.store(next_position_ - 1, std::memory_order_release);
-  absl::MutexLock lock(&position_mu_);
+  std::lock_guard lock(position_mu_);
   notified_position_ = next_position_ - 1;
   return absl::OkStatus();
 }
@@ -299,12 +303,9 @@ absl::Status EventStore::Impl::LoadState() {
 EventStore::Impl::~Impl() {
   {
     // Appends still in flight finish; new ones are refused.
-    absl::MutexLock lock(&queue_mu_);
+    std::unique_lock lock(queue_mu_);
     shutting_down_ = true;
-    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-      return queue_.empty() && !committing_;
-    };
-    queue_mu_.Await(absl::Condition(&idle));
+    queue_cv_.wait(lock, [this] { return queue_.empty() && !committing_; });
   }
   if (db_ != nullptr) {
     for (auto* h : families_) {
@@ -322,7 +323,7 @@ EventStore::Impl::~Impl() {
 
 absl::Status EventStore::Impl::CatchUp() {
   if (!options_.read_only) return absl::OkStatus();
-  absl::MutexLock lock(&follower_mu_);
+  std::unique_lock lock(follower_mu_);
   rocksdb::Status s = db_->TryCatchUpWithPrimary();
   if (!s.ok()) return FromRocksDb(s, "catching up with the writer");
   std::unique_ptr<rocksdb::Iterator> it(
@@ -336,8 +337,11 @@ absl::Status EventStore::Impl::CatchUp() {
 
 void EventStore::Impl::PublishPosition(uint64_t position) {
   committed_position_.store(position, std::memory_order_release);
-  absl::MutexLock lock(&position_mu_);
-  if (position > notified_position_) notified_position_ = position;
+  {
+    std::lock_guard lock(position_mu_);
+    if (position > notified_position_) notified_position_ = position;
+  }
+  position_cv_.notify_all();
 }
 
 bool EventStore::Impl::WaitForPosition(uint64_t position, absl::Duration timeout) {
@@ -351,11 +355,9 @@ bool EventStore::Impl::WaitForPosition(uint64_t position, absl::Duration timeout
     }
     return true;
   }
-  absl::MutexLock lock(&position_mu_);
-  auto reached = [this, position]() ABSL_SHARED_LOCKS_REQUIRED(position_mu_) {
-    return notified_position_ >= position;
-  };
-  return position_mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
+  std::unique_lock lock(position_mu_);
+  return position_cv_.wait_for(lock, absl::ToChronoNanoseconds(deadline - absl::Now()),
+                               [&] { return notified_position_ >= position; });
 }
 
 // --- EventStore: the public face forwards to Impl. ---

@@ -47,7 +47,7 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
 
   // One consistent view for the whole check: a snapshot, or for a follower
   // (no snapshots in RocksDB secondaries) the exclusion of CatchUp().
-  absl::ReaderMutexLock follower_lock(&follower_mu_);
+  std::shared_lock follower_lock(follower_mu_);
   const rocksdb::Snapshot* snapshot = options_.read_only ? nullptr : db_->GetSnapshot();
   struct Release {
     rocksdb::DB* db;

@@ -21,18 +21,18 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <shared_mutex>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "annals/event_store.h"
 #include "common/sha256.h"
 #include "eventstore/internal/keys.h"
@@ -80,8 +80,8 @@ class EventStore::Impl {
   // Registers a hook; the store keeps a non-owning pointer. Must be called
   // before the first append that should reach it, and the hook must outlive
   // the store or be removed first.
-  void AddCommitHook(internal::CommitHook* hook) ABSL_LOCKS_EXCLUDED(queue_mu_);
-  void RemoveCommitHook(internal::CommitHook* hook) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  void AddCommitHook(internal::CommitHook* hook);
+  void RemoveCommitHook(internal::CommitHook* hook);
 
   // --- read path (event_store_read.cc) ---
   absl::Status ScanStream(std::string_view stream, const ReadStreamOptions& options,
@@ -106,7 +106,7 @@ class EventStore::Impl {
   rocksdb::ColumnFamilyHandle* family(internal::Family f) { return families_[f]; }
 
   // The sticky write error, OK while appends are accepted.
-  absl::Status write_error() const ABSL_LOCKS_EXCLUDED(queue_mu_);
+  absl::Status write_error() const;
 
   // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync
   // had failed, without writing anything.
@@ -120,7 +120,8 @@ class EventStore::Impl {
 
   absl::Status OpenDb();
   absl::Status LoadState();
-  std::vector<Request*> TakeGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
+  // REQUIRES: queue_mu_ is held.
+  std::vector<Request*> TakeGroup();
   void CommitGroup(std::vector<Request*>& group);
   absl::Status StageRequest(Request& request, GroupState& group, rocksdb::WriteBatch& batch);
   absl::StatusOr<internal::Head> LookupHead(std::string_view stream, const GroupState& group);
@@ -132,7 +133,7 @@ class EventStore::Impl {
   // A RocksDB secondary has no snapshots; instead, multi-step reads of a
   // follower hold this shared and CatchUp() holds it exclusively, so a read
   // never sees half of a catch-up.
-  absl::Mutex follower_mu_;
+  std::shared_mutex follower_mu_;
 
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -141,16 +142,23 @@ class EventStore::Impl {
 
   // Committed position: written by the committer (or CatchUp), read by all.
   std::atomic<uint64_t> committed_position_{0};
-  absl::Mutex position_mu_;
-  uint64_t notified_position_ ABSL_GUARDED_BY(position_mu_) = 0;
+  std::mutex position_mu_;
+  std::condition_variable position_cv_;
+  uint64_t notified_position_ = 0;  // Guarded by position_mu_.
 
   // The append queue.
-  mutable absl::Mutex queue_mu_;
-  std::deque<Request*> queue_ ABSL_GUARDED_BY(queue_mu_);
-  bool shutting_down_ ABSL_GUARDED_BY(queue_mu_) = false;
-  bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;  // A committer is at work.
-  absl::Status write_error_ ABSL_GUARDED_BY(queue_mu_);
-  std::vector<internal::CommitHook*> hooks_ ABSL_GUARDED_BY(queue_mu_);
+  // The append queue. std::mutex rather than absl::Mutex: Debian's libabsl
+  // is not built with ThreadSanitizer annotations, so TSan cannot see the
+  // ordering an absl::Mutex provides and would drown real races in false
+  // reports; libstdc++'s mutex is intercepted by TSan.
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;  // Signalled when requests finish.
+  // Guarded by queue_mu_:
+  std::deque<Request*> queue_;
+  bool shutting_down_ = false;
+  bool committing_ = false;  // A committer is at work.
+  absl::Status write_error_;
+  std::vector<internal::CommitHook*> hooks_;
 
   // Committer state: touched only by the current committer (see above).
   uint64_t next_position_ = 1;

@@ -58,6 +58,12 @@ struct Options {
   // recovery after a crash.
   size_t write_buffer_bytes = 32u << 20;
 
+  // Upper bound on the memory of all memtables together (RocksDB's
+  // db_write_buffer_size); reaching it flushes the largest memtable early.
+  // Also bounds the WAL kept for recovery to twice this.
+  // Default: 256 MiB.
+  size_t max_memtable_bytes = 256u << 20;
+
   // Default: Compression::kZstd (bottommost level; upper levels use LZ4).
   Compression compression = Compression::kZstd;
 

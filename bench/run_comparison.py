@@ -42,6 +42,7 @@ ROOT = os.path.dirname(HERE)
 PEERS = os.path.join(HERE, "peers")
 SYSTEMS = ["annals", "rocksdb", "sqlite", "postgres"]
 CURVE_THREADS = [1, 2, 4, 8, 16, 32]
+COUNT_SYNCS = False  # Set by main() when `perf stat` can count syscalls here.
 REQUIRED_KEYS = {"workload": str, "system": str, "round": int, "events": int,
                  "seconds": (int, float), "events_per_s": (int, float),
                  "peak_rss_mb": (int, float)}
@@ -71,6 +72,7 @@ def log(msg):
 #              runs bench/peers/emmett_driver.mjs
 #   node_script  Node.js driver for the postgres system, in bench/peers/
 #              (default emmett_driver.mjs)
+#   rounds_factor  full runs do --rounds x this many rounds (default 1)
 #   curve      x value for the durable-appenders plot, or absent
 #   <system>   {"prepare": {...}, "measure": {...}} overrides for one system
 #              in full (non-quick) runs
@@ -81,7 +83,10 @@ def builtin_workloads():
     for t in CURVE_THREADS:
         w.append({
             "name": f"durable-append-{t}",
-            "measure": {"op": "append", "threads": t, "batch": 1, "durable": 1, "seconds": 5},
+            # fsync latency on shared disks drifts by 10x within seconds: many
+            # short alternating slices give a steadier median than few long ones.
+            "measure": {"op": "append", "threads": t, "batch": 1, "durable": 1, "seconds": 2},
+            "rounds_factor": 3,
             "quick": {"measure": {"seconds": 0.3}},
             "curve": t,
         })
@@ -245,7 +250,22 @@ class CppSystem:
         if binary is None:
             raise RuntimeError(f"{workload.get('binary')} not built under {self.build_dir}")
         cmd = [binary, "--system", self.name, "--dir", store] + flags_to_args(flags)
-        return run_measured(cmd, timeout)
+        if not (COUNT_SYNCS and str(flags.get("durable", "0")) == "1"):
+            return run_measured(cmd, timeout)
+        # Count the process's fsync/fdatasync calls: events per sync shows how
+        # well a group commit batches, independently of the disk's latency.
+        stat = os.path.join(self.scratch, "perf-stat.txt")
+        result, rss = run_measured(["perf", "stat", "-x,", "-o", stat, "-e",
+                                    "syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync",
+                                    "--"] + cmd, timeout)
+        syncs = 0
+        with open(stat) as f:
+            for line in f:
+                parts = line.split(",")
+                if len(parts) > 2 and parts[2].startswith("syscalls:") and parts[0].isdigit():
+                    syncs += int(parts[0])
+        result["syncs"] = syncs
+        return result, rss
 
     def stop(self):
         pass
@@ -388,6 +408,9 @@ def medians(rows):
             "events": statistics.median(r["events"] for r in rs),
             "rounds": len(rs),
         }
+        eps = [r["events_per_sync"] for r in rs if r.get("events_per_sync")]
+        if eps:
+            med[k]["events_per_sync"] = statistics.median(eps)
         segs = [r["segments"] for r in rs if r.get("segments")]
         if segs:
             med[k]["first_segment"] = statistics.median(s[0] for s in segs)
@@ -423,19 +446,18 @@ def render_markdown(rows, workloads, systems, runs, skipped):
         out.append(f"- Run {run['started']} to {run['finished']} UTC on {run['machine']}, "
                    f"annals {run['source']}: `{run['command']}`"
                    f"{' — QUICK MODE, figures not meaningful' if run.get('quick') else ''}")
-    rounds = sorted({r["round"] for r in rows})
     out.append("")
-    out.append(f"Rounds: {len(rounds)}; systems alternate within each round; every figure "
-               "is the median over the rounds.")
+    out.append("Systems alternate within each round; every figure is the median over the "
+               "rounds.")
     if skipped:
         out.append("")
         for s, why in skipped.items():
             out.append(f"- `{s}` skipped: {why}")
     out.append("")
-    head = "| workload | " + " | ".join(f"{s} events/s" for s in systems) + " | " + \
+    head = "| workload | rounds | " + " | ".join(f"{s} events/s" for s in systems) + " | " + \
         " | ".join(f"{s}/annals" for s in systems if s != "annals") + " |"
     out.append(head)
-    out.append("|" + "---|" * (1 + len(systems) + len([s for s in systems if s != "annals"])))
+    out.append("|" + "---|" * (2 + len(systems) + len([s for s in systems if s != "annals"])))
     for w in workloads:
         cells = []
         base = med.get((w["name"], "annals"), {}).get("events_per_s")
@@ -448,7 +470,9 @@ def render_markdown(rows, workloads, systems, runs, skipped):
                 continue
             m = med.get((w["name"], s))
             ratios.append(f"{m['events_per_s'] / base:.2f}" if m and base else "—")
-        out.append(f"| {w['name']} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+        n = max((m["rounds"] for (wn, _), m in med.items() if wn == w["name"]), default=0)
+        out.append(f"| {w['name']} | {n} | " + " | ".join(cells) + " | " + " | ".join(ratios)
+                   + " |")
     out.append("")
     out.append("Peak RSS of the measuring process (median, MiB; for postgres the Node.js client "
                "only, not the server):")
@@ -461,6 +485,24 @@ def render_markdown(rows, workloads, systems, runs, skipped):
             m = med.get((w["name"], s))
             cells.append(f"{m['peak_rss_mb']:.0f}" if m else "—")
         out.append(f"| {w['name']} | " + " | ".join(cells) + " |")
+    sync_systems = [s for s in systems
+                    if any("events_per_sync" in m for (w, s2), m in med.items() if s2 == s)]
+    if sync_systems:
+        out.append("")
+        out.append("Events per fsync/fdatasync of the measuring process (median; counted with "
+                   "`perf stat`; shows how well each group commit batches, whatever the disk's "
+                   "latency; postgres syncs in the server, not counted):")
+        out.append("")
+        out.append("| workload | " + " | ".join(sync_systems) + " |")
+        out.append("|" + "---|" * (1 + len(sync_systems)))
+        for w in workloads:
+            cells = []
+            for s in sync_systems:
+                m = med.get((w["name"], s))
+                cells.append(f"{m['events_per_sync']:.2f}" if m and "events_per_sync" in m
+                             else "—")
+            if any(c != "—" for c in cells):
+                out.append(f"| {w['name']} | " + " | ".join(cells) + " |")
     growth = [(s, med.get(("growth", s))) for s in systems if med.get(("growth", s))]
     if growth:
         out.append("")
@@ -584,6 +626,14 @@ def check_output(out_dir, expected):
             os.path.join(out_dir, "durable_appenders.png")) > 1000:
         problems.append("durable_appenders.png missing or empty")
     return problems
+
+
+def perf_can_count_syncs():
+    if not shutil.which("perf"):
+        return False
+    r = subprocess.run(["perf", "stat", "-x,", "-e", "syscalls:sys_enter_fdatasync", "--",
+                        "true"], capture_output=True, text=True)
+    return r.returncode == 0 and "not supported" not in r.stderr and "<not" not in r.stderr
 
 
 def source_version():
@@ -719,6 +769,12 @@ def main():
                          "(cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release "
                          "&& cmake --build build-bench)")
 
+    global COUNT_SYNCS
+    COUNT_SYNCS = perf_can_count_syncs()
+    if not COUNT_SYNCS:
+        log("perf cannot count fsync calls here (not installed or perf_event_paranoid): "
+            "no events-per-sync figures")
+
     rows = []
     expected = {}
     jsonl = open(os.path.join(out_dir, "results.jsonl"), "w")
@@ -734,7 +790,8 @@ def main():
                     impls[s].run(w, store, prepare, args.timeout)
                     log(f"{w['name']}/{s}: prepared in {time.monotonic() - t0:.1f}s")
                     prepared[s] = store
-            for rnd in range(1, args.rounds + 1):
+            rounds = args.rounds * (1 if args.quick else int(w.get("rounds_factor", 1)))
+            for rnd in range(1, rounds + 1):
                 for s in ws:
                     _, measure = resolved(w, args.quick, s, args.full_peer_growth)
                     store = prepared.get(s) or impls[s].new_store(w["name"])
@@ -746,7 +803,11 @@ def main():
                     row = {"utc": utcnow(), "workload": w["name"], "system": s, "round": rnd,
                            "events": int(result["events"]), "seconds": float(result["seconds"]),
                            "events_per_s": float(result["events_per_s"]),
-                           "peak_rss_mb": round(rss, 1)}
+                           # The driver's own ru_maxrss; wait4's when it gives none.
+                           "peak_rss_mb": round(float(result.get("peak_rss_mb") or rss), 1)}
+                    if result.get("syncs"):
+                        row["syncs"] = result["syncs"]
+                        row["events_per_sync"] = round(row["events"] / result["syncs"], 2)
                     if result.get("segments"):
                         row["segments"] = [round(x, 1) for x in result["segments"]]
                         row["segment"] = int(measure.get("segment", 0))

@@ -24,7 +24,8 @@ namespace cli {
   X(Export)                       \
   X(Import)                       \
   X(Replay)                       \
-  X(Stats)
+  X(Stats)                        \
+  X(Projections)
 
 #define ANNALS_CLI_DECLARE(name) void Define##name##Command(CLI::App& root, CommandSet& commands);
 ANNALS_CLI_SUBCOMMANDS(ANNALS_CLI_DECLARE)

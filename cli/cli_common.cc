@@ -34,7 +34,12 @@ int ReportError(CliContext& ctx, int code, std::string_view message) {
 }
 
 int ReportError(CliContext& ctx, const absl::Status& status) {
-  return ReportError(ctx, ExitCodeFor(status), StdSv(status.message()));
+  std::string message(StdSv(status.message()));
+  if (status.code() == absl::StatusCode::kDataLoss &&
+      message.find("verify") == std::string::npos) {
+    message += "; the store is damaged: run 'annals verify' for the first bad position";
+  }
+  return ReportError(ctx, ExitCodeFor(status), message);
 }
 
 absl::StatusOr<std::unique_ptr<EventStore>> OpenStore(const std::string& path, bool read_only) {

@@ -2,8 +2,13 @@
 // registered below (for `annals replay`).
 
 #include "annals/cli.h"
+#include "examples/cafe/cafe_cli.h"
 
 int main(int argc, char** argv) {
   annals::CliOptions options;
+  // The café example's aggregates (order, menu, stock) and the JSON rendering
+  // of its FlatBuffers events.
+  options.aggregates = cafe::CafeCliAggregates();
+  options.render_payload = cafe::CafeRenderPayload;
   return annals::RunCli(argc, argv, options);
 }

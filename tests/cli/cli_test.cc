@@ -417,6 +417,46 @@ TEST_F(CliTest, VerifyADamagedStoreExitsFiveAndNamesThePosition) {
   EXPECT_EQ(Annals({"export", store()}).code, 5);
 }
 
+TEST_F(CliTest, VerifyReportsAStoreTooDamagedToOpen) {
+  // Many small appends, all still in the WAL (no flush).
+  {
+    auto opened = EventStore::Open(store(), Options{.durability = Durability::kBuffered});
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    const std::string payload = "{\"pad\":\"" + std::string(200, 'y') + "\"}";
+    NewEvent e{.type = "Padded", .payload = payload};
+    for (int i = 0; i < 300; ++i) {
+      ASSERT_TRUE((*opened)->Append("s", ExpectedVersion::Any(), {e}).ok());
+    }
+  }
+  std::filesystem::path wal;
+  for (const auto& entry : std::filesystem::directory_iterator(store())) {
+    if (entry.path().extension() == ".log" &&
+        (wal.empty() || entry.file_size() > std::filesystem::file_size(wal))) {
+      wal = entry.path();
+    }
+  }
+  ASSERT_FALSE(wal.empty());
+  const uintmax_t size = std::filesystem::file_size(wal);
+  ASSERT_GT(size, 50000u);
+  {
+    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(size / 2);
+    f.write("\x5a\x5a\x5a\x5a", 4);
+  }
+  Outcome r = Annals({"verify", store()});
+  EXPECT_EQ(r.code, 5) << r.out << r.err;
+  Json j = r.json();
+  EXPECT_EQ(j["ok"], false);
+  EXPECT_EQ(j["first_bad_position"], 0);
+  EXPECT_THAT(j["reason"].get<std::string>(), HasSubstr("Corruption"));
+  ExpectOneLine(r);
+
+  Outcome read = Annals({"read", store(), "s"});
+  EXPECT_EQ(read.code, 5);
+  EXPECT_EQ(read.out, "");
+  EXPECT_THAT(read.err, HasSubstr("annals verify"));
+}
+
 TEST_F(CliTest, MissingStoreExitsFourForEveryReadOnlySubcommand) {
   const std::string missing = dir_.Sub("no-such-store");
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{

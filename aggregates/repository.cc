@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "absl/random/random.h"
+#include "aggregates/internal/stream_tail_reader.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -54,10 +55,8 @@ absl::StatusOr<LoadInfo> RepositoryCore::Load(
 
   absl::Status apply_status;
   if (version < target) {
-    ReadStreamOptions ro;
-    ro.from_version = version + 1;
-    ro.limit = target - version;
-    RETURN_IF_ERROR(store_.ScanStream(stream, ro, [&](const EventView& event) {
+    RETURN_IF_ERROR(internal::ReadStreamTail(store_, stream, version + 1, target,
+                                             [&](const EventView& event) {
       if (event.recorded_at_us > as_of) return false;
       apply_status = apply(event);
       if (!apply_status.ok()) return false;

@@ -25,7 +25,9 @@
 #include "annals/repository.h"
 #include "benchmark/benchmark.h"
 #include "bench_account_generated.h"
+#include "common/coding.h"
 #include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/record_codec.h"
 
 namespace annals_bench {
 
@@ -167,6 +169,75 @@ void BM_LoadAggregate(benchmark::State& state) {
 BENCHMARK(BM_LoadAggregate)
     ->ArgNames({"events", "snapshots"})
     ->ArgsProduct({{1'000, 10'000, 100'000, 1'000'000}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+// What a load's replay would cost if the stream's records were read with one
+// log iterator (Seek once, Next while positions are consecutive) instead of
+// EventStore::ScanStream()'s MultiGet per 128 positions: the same index walk,
+// record decoding (with CRC check) and Apply(). Kept as evidence for a
+// read-path change in the core (see docs/aggregates.md, "Benchmark").
+void BM_LoadAggregateLogIterator(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  annals::EventStore& store = Store();
+  rocksdb::DB* db = store.impl()->db();
+  const std::string stream = StreamName(n);
+  std::string head_value;
+  annals::internal::Head head;
+  if (!db->Get(rocksdb::ReadOptions(), store.impl()->family(annals::internal::kHeadsFamily),
+               stream, &head_value)
+           .ok() ||
+      !annals::internal::DecodeHead(head_value, &head)) {
+    state.SkipWithError("no head");
+    return;
+  }
+  for (auto _ : state) {
+    Account account(stream);
+    std::unique_ptr<rocksdb::Iterator> index(db->NewIterator(
+        rocksdb::ReadOptions(), store.impl()->family(annals::internal::kStreamIndexFamily)));
+    std::unique_ptr<rocksdb::Iterator> log(db->NewIterator(
+        rocksdb::ReadOptions(), store.impl()->family(annals::internal::kLogFamily)));
+    annals::EventView view;
+    bool first = true;
+    uint64_t last_position = 0;
+    for (index->Seek(annals::internal::StreamIndexKey(head.stream_id, 1)); index->Valid();
+         index->Next()) {
+      if (annals::coding::DecodeBigEndian64(std::string_view(index->key().data(), 8)) !=
+          head.stream_id) {
+        break;
+      }
+      const uint64_t position =
+          annals::coding::DecodeBigEndian64(std::string_view(index->value().data(), 8));
+      if (first || position != last_position + 1) {
+        log->Seek(annals::coding::BigEndian64(position));
+      } else {
+        log->Next();
+      }
+      first = false;
+      last_position = position;
+      if (!log->Valid() ||
+          !annals::internal::DecodeRecord(
+               std::string_view(log->value().data(), log->value().size()), true, &view)
+               .ok() ||
+          !account.ApplyStored(view).ok()) {
+        state.SkipWithError("replay failed");
+        return;
+      }
+    }
+    if (account.version() != static_cast<uint64_t>(n)) {
+      state.SkipWithError("wrong version");
+      return;
+    }
+    benchmark::DoNotOptimize(account.state().balance_cents);
+  }
+  state.counters["events_per_s"] = benchmark::Counter(
+      static_cast<double>(n) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_LoadAggregateLogIterator)
+    ->ArgName("events")
+    ->Arg(100'000)
+    ->Arg(1'000'000)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -10,6 +10,8 @@
 
 #include "account_v1_generated.h"
 #include "annals/errors.h"
+#include "common/coding.h"
+#include "eventstore/internal/event_store_impl.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/aggregates/account.h"
@@ -354,6 +356,28 @@ TEST_F(RepositoryTest, TimeTravelByTimestamp) {
   auto at3 = repo.Load("acc-1", {.as_of_us = base + 3500}, &info);
   EXPECT_EQ(at3->version(), 3u);
   EXPECT_EQ(info.snapshot_version, 0u);
+}
+
+TEST_F(RepositoryTest, ReplayOfADamagedStreamIsDataLossNotAShorterStream) {
+  annals::Repository<Account> repo(*store_);
+  MakeAccount(repo, "acc-0", 2);  // positions 1..3 belong to another stream
+  MakeAccount(repo, "acc-1", 4);  // versions 1..5 at positions 4..8
+  auto events = store_->ReadStream("acc-1");
+  ASSERT_TRUE(events.ok());
+  const uint64_t position = (*events)[2].position;  // version 3
+  rocksdb::DB* db = store_->impl()->db();
+  ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(),
+                         store_->impl()->family(annals::internal::kLogFamily),
+                         annals::coding::BigEndian64(position))
+                  .ok());
+  auto loaded = repo.Load("acc-1");
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("version 3"));
+  // Versions before the damage still load.
+  auto before = repo.Load("acc-1", {.to_version = 2});
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(before->state().balance, 1);
+  EXPECT_TRUE(repo.Load("acc-0").ok());
 }
 
 TEST_F(RepositoryTest, ReadOnlyFollowerLoadsButNeverSnapshots) {

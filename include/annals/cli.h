@@ -28,6 +28,7 @@
 
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,8 @@
 #include "annals/event.h"
 
 namespace annals {
+
+class Projection;  // annals/projection.h
 
 // An aggregate that `annals replay <store> <stream> --aggregate NAME` can
 // rebuild.
@@ -61,6 +64,10 @@ struct CliOptions {
   // ContentType::kJson payloads. Default: unset (base64 for every non-JSON
   // payload).
   std::function<std::optional<std::string>(const RecordedEvent& event)> render_payload;
+  // The projections `annals projection rebuild|replay-parked` can run (they
+  // need the code); `annals projections` lists these and every projection
+  // with state in the store. Names must be unique. Default: none.
+  std::vector<std::shared_ptr<Projection>> projections;
 };
 
 // RunCli()

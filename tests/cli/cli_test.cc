@@ -495,7 +495,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       {"append", store(), "s", "--data", "{}"},         // data without --type
       {"append", store(), "s", "--type", "A", "--data", "{}", "--data-file", "f"},
       {"replay", store(), "s"},                         // --aggregate is required
-      {"replay", store(), "s", "--aggregate", "order"},  // unknown aggregate
+      {"replay", store(), "s", "--aggregate", "no-such-aggregate"},
       {"replay", store(), "s", "--aggregate", "x", "--to-version", "1", "--as-of",
        "2026-01-01T00:00:00Z"},
   };

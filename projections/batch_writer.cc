@@ -52,6 +52,17 @@ void BatchWriter::SetNamespace(std::string_view name, uint32_t generation) {
 void BatchWriter::Clear() {
   overlay_.clear();
   undo_.clear();
+  bytes_ = 0;
+}
+
+void BatchWriter::Flush() {
+  for (const auto& [key, value] : overlay_) {
+    if (value.has_value()) {
+      batch_->Put(cf_, key, *value);
+    } else {
+      batch_->Delete(cf_, key);
+    }
+  }
 }
 
 void BatchWriter::UndoFrom(uint64_t position) {
@@ -93,8 +104,11 @@ absl::Status BatchWriter::Put(std::string_view table, std::string_view key,
   absl::StatusOr<std::string> full = FullKey(table, key);
   if (!full.ok()) return full.status();
   if (batch_ == nullptr) return absl::FailedPreconditionError("read-model writer used outside Apply()");
-  rocksdb::Status s = batch_->Put(cf_, *full, rocksdb::Slice(value.data(), value.size()));
-  if (!s.ok()) return internal::FromRocksDb(s, "adding a read-model write to the batch");
+  if (immediate_) {
+    rocksdb::Status s = batch_->Put(cf_, *full, rocksdb::Slice(value.data(), value.size()));
+    if (!s.ok()) return internal::FromRocksDb(s, "adding a read-model write to the batch");
+  }
+  bytes_ += full->size() + value.size();
   Record(std::move(*full), std::string(value));
   return absl::OkStatus();
 }
@@ -103,8 +117,11 @@ absl::Status BatchWriter::Delete(std::string_view table, std::string_view key) {
   absl::StatusOr<std::string> full = FullKey(table, key);
   if (!full.ok()) return full.status();
   if (batch_ == nullptr) return absl::FailedPreconditionError("read-model writer used outside Apply()");
-  rocksdb::Status s = batch_->Delete(cf_, *full);
-  if (!s.ok()) return internal::FromRocksDb(s, "adding a read-model delete to the batch");
+  if (immediate_) {
+    rocksdb::Status s = batch_->Delete(cf_, *full);
+    if (!s.ok()) return internal::FromRocksDb(s, "adding a read-model delete to the batch");
+  }
+  bytes_ += full->size();
   Record(std::move(*full), std::nullopt);
   return absl::OkStatus();
 }

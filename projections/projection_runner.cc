@@ -311,29 +311,27 @@ absl::StatusOr<ProjectionRunner::Impl::BatchResult> ProjectionRunner::Impl::Appl
   BatchResult result;
   rocksdb::WriteBatch batch;
   b.writer.Clear();
-  b.writer.Bind(&batch);
+  b.writer.Bind(&batch, /*immediate=*/false);
   uint64_t position = b.checkpoint;
   ReadAllOptions ro;
   ro.from_position = b.checkpoint + 1;
   absl::Status scan = store_.ScanAll(ro, [&](const EventView& e) {
     if (b.Handles(e)) {
-      batch.SetSavePoint();
       b.writer.set_tag(e.position);
       absl::Status s = b.projection->Apply(e, b.writer);
       if (!s.ok()) {
-        batch.RollbackToSavePoint().PermitUncheckedError();  // A save point was set above.
-        b.writer.UndoFrom(e.position);
+        b.writer.UndoFrom(e.position);  // Its writes are only in the overlay.
         result.failed_position = e.position;
         result.apply_error = std::move(s);
         return false;
       }
-      batch.PopSavePoint().PermitUncheckedError();
     }
     position = e.position;
     ++result.scanned;
-    return result.scanned < max_events && batch.GetDataSize() < options_.batch_bytes;
+    return result.scanned < max_events && b.writer.bytes() < options_.batch_bytes;
   });
-  b.writer.Bind(nullptr);
+  if (scan.ok()) b.writer.Flush();
+  b.writer.Bind(nullptr, false);
   b.writer.Clear();
   if (!scan.ok()) return scan;
   if (position > b.checkpoint) {
@@ -350,10 +348,11 @@ absl::Status ProjectionRunner::Impl::ApplyOne(Build& b, uint64_t position) {
   const EventView view = projections_internal::ViewOf(event);
   rocksdb::WriteBatch batch;
   b.writer.Clear();
-  b.writer.Bind(&batch);
+  b.writer.Bind(&batch, /*immediate=*/false);
   b.writer.set_tag(position);
   absl::Status s = b.Handles(view) ? b.projection->Apply(view, b.writer) : absl::OkStatus();
-  b.writer.Bind(nullptr);
+  if (s.ok()) b.writer.Flush();
+  b.writer.Bind(nullptr, false);
   b.writer.Clear();
   if (!s.ok()) return s;
   batch.Put(checkpoints_, CheckpointKey(name_, b.generation), coding::BigEndian64(position));
@@ -523,7 +522,7 @@ absl::Status ProjectionRunner::Impl::InlineHook::OnEvent(const EventView& event,
   }
   if (impl_ == nullptr) return absl::OkStatus();  // Detached.
   Build& b = *impl_->build_;
-  b.writer.Bind(&batch);
+  b.writer.Bind(&batch, /*immediate=*/true);
   if (rollback_pending_) {
     // The last append was rolled back; its events are re-staged from here.
     b.writer.UndoFrom(event.position);
@@ -570,7 +569,7 @@ void ProjectionRunner::Impl::InlineHook::OnGroupDone(bool written)
     } else {
       pending = b.checkpoint;
     }
-    b.writer.Bind(nullptr);
+    b.writer.Bind(nullptr, true);
     b.writer.Clear();
     impl_->apply_mu_.Unlock();
   }
@@ -632,10 +631,11 @@ absl::Status ProjectionRunner::Impl::ReplayParked(uint64_t position) {
     Build& b = *build_;
     rocksdb::WriteBatch batch;
     b.writer.Clear();
-    b.writer.Bind(&batch);
+    b.writer.Bind(&batch, /*immediate=*/false);
     b.writer.set_tag(p.position);
     absl::Status s = b.projection->Apply(view, b.writer);
-    b.writer.Bind(nullptr);
+    if (s.ok()) b.writer.Flush();
+    b.writer.Bind(nullptr, false);
     b.writer.Clear();
     if (s.ok()) {
       // The effect and the removal of the dead letter commit together.

@@ -49,7 +49,19 @@ class BatchWriter final : public ReadModelWriter {
   // Clears the overlay.
   void SetNamespace(std::string_view name, uint32_t generation);
   // Writes from now on go to `batch` (not owned; may be null between uses).
-  void Bind(rocksdb::WriteBatch* batch) { batch_ = batch; }
+  // Immediate (inline projections, whose batch is the committer's and is
+  // rolled back with save points): every Put/Delete is added to the batch at
+  // once. Deferred (async, rebuilds): writes only update the overlay and
+  // Flush() adds each key's final value, so a batch that updates one counter
+  // 1000 times writes it once.
+  void Bind(rocksdb::WriteBatch* batch, bool immediate) {
+    batch_ = batch;
+    immediate_ = immediate;
+  }
+  // Deferred mode: adds the overlay's final values to the bound batch.
+  void Flush();
+  // Approximate bytes written since the last Clear().
+  size_t bytes() const { return bytes_; }
   // Tag of the following writes (the position of the event being applied).
   void set_tag(uint64_t position) { tag_ = position; }
   // Withdraws the overlay changes tagged >= `position` (the caller rolls the
@@ -81,6 +93,8 @@ class BatchWriter final : public ReadModelWriter {
   rocksdb::ColumnFamilyHandle* const cf_;
   std::string prefix_;
   rocksdb::WriteBatch* batch_ = nullptr;
+  bool immediate_ = true;
+  size_t bytes_ = 0;
   uint64_t tag_ = 0;
   std::map<std::string, std::optional<std::string>, std::less<>> overlay_;
   std::vector<Undo> undo_;

@@ -45,7 +45,7 @@ class ReadModelTest : public ::testing::Test {
 
 TEST_F(ReadModelTest, WriterReadsItsOwnWritesAndScansMergeInOrder) {
   rocksdb::WriteBatch first;
-  writer_->Bind(&first);
+  writer_->Bind(&first, /*immediate=*/true);
   ASSERT_TRUE(writer_->Put("t", "a", "1").ok());
   ASSERT_TRUE(writer_->Put("t", "c", "3").ok());
   ASSERT_TRUE(writer_->Put("t", "e", "5").ok());
@@ -53,7 +53,7 @@ TEST_F(ReadModelTest, WriterReadsItsOwnWritesAndScansMergeInOrder) {
   Commit(first);
 
   rocksdb::WriteBatch second;
-  writer_->Bind(&second);
+  writer_->Bind(&second, /*immediate=*/true);
   ASSERT_TRUE(writer_->Put("t", "b", "2").ok());     // New between committed keys.
   ASSERT_TRUE(writer_->Put("t", "c", "33").ok());    // Overwrites a committed key.
   ASSERT_TRUE(writer_->Delete("t", "e").ok());       // Hides a committed key.
@@ -79,7 +79,7 @@ TEST_F(ReadModelTest, WriterReadsItsOwnWritesAndScansMergeInOrder) {
 
 TEST_F(ReadModelTest, UndoWithdrawsTheWritesOfFailedEvents) {
   rocksdb::WriteBatch batch;
-  writer_->Bind(&batch);
+  writer_->Bind(&batch, /*immediate=*/true);
   writer_->set_tag(1);
   ASSERT_TRUE(writer_->Put("t", "k", "from-1").ok());
   writer_->set_tag(2);
@@ -94,9 +94,26 @@ TEST_F(ReadModelTest, UndoWithdrawsTheWritesOfFailedEvents) {
   EXPECT_FALSE(j->has_value());
 }
 
+TEST_F(ReadModelTest, DeferredModeWritesEachKeysFinalValueOnFlush) {
+  rocksdb::WriteBatch seed;
+  writer_->Bind(&seed, /*immediate=*/true);
+  ASSERT_TRUE(writer_->Put("t", "gone", "x").ok());
+  Commit(seed);
+
+  rocksdb::WriteBatch batch;
+  writer_->Bind(&batch, /*immediate=*/false);
+  for (int i = 1; i <= 100; ++i) ASSERT_TRUE(writer_->Put("t", "n", std::to_string(i)).ok());
+  ASSERT_TRUE(writer_->Delete("t", "gone").ok());
+  EXPECT_EQ(batch.Count(), 0u);  // Nothing until Flush().
+  writer_->Flush();
+  EXPECT_EQ(batch.Count(), 2u);  // One write per key.
+  Commit(batch);
+  EXPECT_THAT(testing::Dump(*writer_, "t"), ElementsAre(Pair("n", "100")));
+}
+
 TEST_F(ReadModelTest, RejectsBadTableNames) {
   rocksdb::WriteBatch batch;
-  writer_->Bind(&batch);
+  writer_->Bind(&batch, /*immediate=*/true);
   EXPECT_EQ(writer_->Put("", "k", "v").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(writer_->Put(std::string("a\0b", 3), "k", "v").code(),
             absl::StatusCode::kInvalidArgument);
@@ -106,7 +123,7 @@ TEST_F(ReadModelTest, RejectsBadTableNames) {
 
 TEST_F(ReadModelTest, TablesWithPrefixNamesDoNotOverlap) {
   rocksdb::WriteBatch batch;
-  writer_->Bind(&batch);
+  writer_->Bind(&batch, /*immediate=*/true);
   ASSERT_TRUE(writer_->Put("ab", "x", "1").ok());
   ASSERT_TRUE(writer_->Put("a", "bx", "2").ok());
   Commit(batch);
@@ -117,7 +134,7 @@ TEST_F(ReadModelTest, TablesWithPrefixNamesDoNotOverlap) {
 TEST_F(ReadModelTest, SecondaryIndexFollowsUpdates) {
   SecondaryIndex by_status("by_status");
   rocksdb::WriteBatch batch;
-  writer_->Bind(&batch);
+  writer_->Bind(&batch, /*immediate=*/true);
   ASSERT_TRUE(by_status.Update(*writer_, "o1", std::nullopt, "open").ok());
   ASSERT_TRUE(by_status.Update(*writer_, "o2", std::nullopt, "open").ok());
   ASSERT_TRUE(by_status.Update(*writer_, "o3", std::nullopt, "openly").ok());  // Prefix of no one.
@@ -142,13 +159,13 @@ TEST_F(ReadModelTest, SecondaryIndexFollowsUpdates) {
 
 TEST_F(ReadModelTest, SnapshotsDoNotSeeLaterWrites) {
   rocksdb::WriteBatch first;
-  writer_->Bind(&first);
+  writer_->Bind(&first, /*immediate=*/true);
   ASSERT_TRUE(writer_->Put("t", "a", "old").ok());
   Commit(first);
   auto snapshot = ReadModelSnapshot::Open(*store_, "p");
   ASSERT_TRUE(snapshot.ok());
   rocksdb::WriteBatch second;
-  writer_->Bind(&second);
+  writer_->Bind(&second, /*immediate=*/true);
   ASSERT_TRUE(writer_->Put("t", "a", "new").ok());
   ASSERT_TRUE(writer_->Put("t", "b", "new").ok());
   Commit(second);

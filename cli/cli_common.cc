@@ -43,10 +43,20 @@ int ReportError(CliContext& ctx, const absl::Status& status) {
 }
 
 absl::StatusOr<std::unique_ptr<EventStore>> OpenStore(const std::string& path, bool read_only) {
+  if (!read_only) return OpenStoreForWriting(path, Durability::kSync);
   Options options;
-  options.read_only = read_only;
-  options.create_if_missing = !read_only;
-  options.durability = Durability::kSync;
+  options.read_only = true;
+  options.create_if_missing = false;
+  // A command line runs briefly: a small cache is enough and starts faster.
+  options.block_cache_bytes = 16u << 20;
+  return EventStore::Open(path, options);
+}
+
+absl::StatusOr<std::unique_ptr<EventStore>> OpenStoreForWriting(const std::string& path,
+                                                                Durability durability) {
+  Options options;
+  options.create_if_missing = true;
+  options.durability = durability;
   // A command line runs briefly: a small cache is enough and starts faster.
   options.block_cache_bytes = 16u << 20;
   return EventStore::Open(path, options);

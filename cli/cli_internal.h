@@ -100,6 +100,11 @@ int ReportError(CliContext& ctx, int code, std::string_view message);
 // create the store when missing and use Durability::kSync.
 absl::StatusOr<std::unique_ptr<EventStore>> OpenStore(const std::string& path, bool read_only);
 
+// A writable open (creating the store when missing) with the given
+// durability, for commands that offer a faster, weaker mode.
+absl::StatusOr<std::unique_ptr<EventStore>> OpenStoreForWriting(const std::string& path,
+                                                                Durability durability);
+
 // Writes `value` to ctx.out: one compact line, or indented with --pretty.
 // Invalid UTF-8 in strings is replaced (U+FFFD) rather than failing the
 // output.

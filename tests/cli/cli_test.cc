@@ -585,6 +585,12 @@ TEST_F(CliTest, ExportImportRoundTripKeepsEverythingAndRerunAddsNothing) {
   EXPECT_EQ(rerun.out, "{\"imported\":0,\"skipped\":10,\"last_position\":10}\n");
   EXPECT_EQ(Annals({"export", copy}).out, exported.out);
 
+  // --buffered (no fsync per batch) imports the same history.
+  const std::string buffered = store("buffered");
+  Outcome fast = Annals({"import", buffered, "--buffered"}, exported.out);
+  ASSERT_EQ(fast.code, 0) << fast.err;
+  EXPECT_EQ(Annals({"export", buffered}).out, exported.out);
+
   // A store holding a prefix of the export gets the rest.
   const std::string partial = store("partial");
   std::string first_four;

@@ -16,11 +16,10 @@ int RunAll(CliContext& ctx, const AllArgs& a) {
   absl::StatusOr<std::unique_ptr<EventStore>> store = OpenStore(a.store, /*read_only=*/true);
   if (!store.ok()) return ReportError(ctx, store.status());
   absl::Status status = (*store)->ScanAll(a.read, [&](const EventView& e) {
-    WriteJson(ctx, RenderEvent(e, ctx.options, RenderMode::kDisplay));
-    return true;
+    return WriteJson(ctx, RenderEvent(e, ctx.options, RenderMode::kDisplay));
   });
   if (!status.ok()) return ReportError(ctx, status);
-  return kExitOk;
+  return FinishOutput(ctx);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // RunCli(): parses the command line with CLI11 and runs the chosen
 // subcommand. This file holds the one list of subcommands.
 
+#include <csignal>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -113,6 +114,10 @@ int RunCli(int argc, char** argv, const CliOptions& options, std::istream& in, s
 int RunCli(int argc, char** argv, const CliOptions& options) {
   // stdout carries JSON Lines that may be large (export): no C stdio sync.
   std::ios::sync_with_stdio(false);
+  // A reader that stops early (`annals export | head`) makes writes fail
+  // instead of killing the process, so that the store closes cleanly (a
+  // read-only open leaves a scratch directory behind otherwise).
+  std::signal(SIGPIPE, SIG_IGN);
   return RunCli(argc, argv, options, std::cin, std::cout, std::cerr);
 }
 

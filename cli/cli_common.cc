@@ -62,8 +62,18 @@ absl::StatusOr<std::unique_ptr<EventStore>> OpenStoreForWriting(const std::strin
   return EventStore::Open(path, options);
 }
 
-void WriteJson(CliContext& ctx, const Json& value) {
+bool WriteJson(CliContext& ctx, const Json& value) {
   ctx.out << value.dump(ctx.pretty ? 2 : -1, ' ', false, Json::error_handler_t::replace) << '\n';
+  return static_cast<bool>(ctx.out);
+}
+
+int FinishOutput(CliContext& ctx) {
+  ctx.out.flush();
+  if (!ctx.out) {
+    return ReportError(ctx, kExitError, "writing to stdout failed (closed pipe or full disk); "
+                                        "the output is incomplete");
+  }
+  return kExitOk;
 }
 
 CLI::Option* AddStoreArg(CLI::App& app, std::string& store) {

@@ -108,7 +108,12 @@ absl::StatusOr<std::unique_ptr<EventStore>> OpenStoreForWriting(const std::strin
 // Writes `value` to ctx.out: one compact line, or indented with --pretty.
 // Invalid UTF-8 in strings is replaced (U+FFFD) rather than failing the
 // output.
-void WriteJson(CliContext& ctx, const Json& value);
+// Returns false once ctx.out has failed (e.g. `annals export | head` closed
+// the pipe), so that scans stop early.
+bool WriteJson(CliContext& ctx, const Json& value);
+
+// Flushes ctx.out; returns kExitOk, or reports a failed stdout (exit 1).
+int FinishOutput(CliContext& ctx);
 
 // How RenderEvent() writes a payload.
 enum class RenderMode {

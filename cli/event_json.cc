@@ -168,11 +168,12 @@ absl::StatusOr<ParsedEvent> ParseEvent(const Json& o) {
     if (*us <= 0) return FieldError("recorded_at", "must be after 1970-01-01T00:00:00Z");
     e.recorded_at_us = *us;
   }
-  for (const char* field : {"correlation_id", "causation_id"}) {
+  for (auto [field, target] : {std::pair{"correlation_id", &e.correlation_id},
+                               std::pair{"causation_id", &e.causation_id}}) {
     if (!o.contains(field) || o.at(field).is_null()) continue;
     absl::StatusOr<std::string> v = GetString(o, field);
     if (!v.ok()) return v.status();
-    (field[1] == 'o' ? e.correlation_id : e.causation_id) = std::move(*v);
+    *target = std::move(*v);
   }
   if (o.contains("metadata") && !o.at("metadata").is_null()) {
     const Json& m = o.at("metadata");

@@ -20,13 +20,10 @@ int RunExport(CliContext& ctx, const ExportArgs& a) {
   ReadAllOptions options;
   options.from_position = a.from;
   absl::Status status = (*store)->ScanAll(options, [&](const EventView& e) {
-    WriteJson(ctx, RenderEvent(e, ctx.options, RenderMode::kExport));
-    return true;
+    return WriteJson(ctx, RenderEvent(e, ctx.options, RenderMode::kExport));
   });
   if (!status.ok()) return ReportError(ctx, status);
-  ctx.out.flush();
-  if (!ctx.out) return ReportError(ctx, kExitError, "writing the export to stdout failed");
-  return kExitOk;
+  return FinishOutput(ctx);
 }
 
 }  // namespace

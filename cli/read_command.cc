@@ -23,11 +23,10 @@ int RunRead(CliContext& ctx, const ReadArgs& a) {
   options.direction = a.backward ? Direction::kBackward : Direction::kForward;
   options.limit = a.limit;
   absl::Status status = (*store)->ScanStream(a.stream, options, [&](const EventView& e) {
-    WriteJson(ctx, RenderEvent(e, ctx.options, RenderMode::kDisplay));
-    return true;
+    return WriteJson(ctx, RenderEvent(e, ctx.options, RenderMode::kDisplay));
   });
   if (!status.ok()) return ReportError(ctx, status);
-  return kExitOk;
+  return FinishOutput(ctx);
 }
 
 }  // namespace

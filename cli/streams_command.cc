@@ -20,11 +20,10 @@ int RunStreams(CliContext& ctx, const StreamsArgs& a) {
     j["stream"] = info.stream;
     j["version"] = info.version;
     j["last_position"] = info.last_position;
-    WriteJson(ctx, j);
-    return true;
+    return WriteJson(ctx, j);
   });
   if (!status.ok()) return ReportError(ctx, status);
-  return kExitOk;
+  return FinishOutput(ctx);
 }
 
 }  // namespace

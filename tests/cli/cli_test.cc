@@ -521,6 +521,22 @@ TEST_F(CliTest, HelpEverywhere) {
   }
 }
 
+TEST_F(CliTest, AReaderThatStopsEarlyEndsTheCommandCleanly) {
+  std::string input;
+  for (int i = 0; i < 500; ++i) {
+    input += "{\"type\":\"Padded\",\"data\":{\"pad\":\"" + std::string(300, 'p') + "\"}}\n";
+  }
+  ASSERT_EQ(Annals({"append", store(), "s"}, input).code, 0);
+  // 150 KB of output into a pipe that `head` closes after one byte: the
+  // write fails (SIGPIPE is ignored) and annals exits 1 instead of dying
+  // from the signal (which would leave its read-only scratch directory).
+  const std::string command = "bash -c '\"" + cli_ + "\" export \"" + store() +
+                              "\" 2>/dev/null | head -c 1 >/dev/null; exit ${PIPESTATUS[0]}'";
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << "141 would mean killed by SIGPIPE";
+}
+
 TEST_F(CliTest, StatsCountsEventsAndStreams) {
   FillSixEvents();
   Outcome r = Annals({"stats", store()});

@@ -149,8 +149,21 @@ def load_plugin_workloads():
     return found
 
 
+SETS = []  # --set overrides: (workload, section, flag, value).
+
+
 def resolved(workload, quick, system, full_peer_growth):
     """Returns (prepare, measure) flag dicts for one system."""
+    prepare, measure = _resolved(workload, quick, system, full_peer_growth)
+    for name, section, flag, value in SETS:
+        if name == workload["name"]:
+            target = measure if section == "measure" else prepare
+            if target is not None:
+                target[flag] = value
+    return prepare, measure
+
+
+def _resolved(workload, quick, system, full_peer_growth):
     prepare = dict(workload.get("prepare") or {}) or None
     measure = dict(workload["measure"])
     if quick:
@@ -731,7 +744,18 @@ def main():
     p.add_argument("--from-jsonl", default=None,
                    help="run nothing: render tables/plot from these results.jsonl files "
                         "(comma-separated; their run.json is read too)")
+    p.add_argument("--set", action="append", default=[], metavar="W.SECTION.FLAG=VALUE",
+                   help="override a driver flag for every system, e.g. "
+                        "growth.measure.events=2000000 (repeatable)")
     args = p.parse_args()
+    for item in args.set:
+        try:
+            key, value = item.split("=", 1)
+            name, section, flag = key.rsplit(".", 2)
+            assert section in ("measure", "prepare")
+        except (ValueError, AssertionError):
+            raise SystemExit(f"--set {item}: expected <workload>.<measure|prepare>.<flag>=<value>")
+        SETS.append((name, section, flag, value))
     args.command_line = "bench/run_comparison.sh " + " ".join(sys.argv[1:])
     if args.rounds < 1:
         raise SystemExit("--rounds must be >= 1")

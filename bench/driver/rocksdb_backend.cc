@@ -95,6 +95,8 @@ class RocksDbBackend : public Backend {
     db.bytes_per_sync = 1 << 20;
     db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
     db.keep_log_file_num = 3;
+    db.db_write_buffer_size = 256u << 20;  // annals' Options::max_memtable_bytes default
+    db.max_total_wal_size = 512u << 20;    // 2 x max_memtable_bytes, as annals
     cache_ = rocksdb::NewLRUCache(64u << 20);
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (int i = 0; i < kCfCount; ++i) {

@@ -62,6 +62,9 @@ absl::StatusOr<std::vector<ParsedEvent>> ReadExport(std::istream& in) {
     if (*e->position == 0 || *e->version == 0) {
       return LineError(n, "position and version start at 1");
     }
+    if (e->id.is_nil() || e->recorded_at_us == 0) {
+      return LineError(n, "id and recorded_at must not be null: import keeps them");
+    }
     if (!events.empty() && *e->position != *events.back().position + 1) {
       return LineError(n, StrCat("position ", *e->position, " does not follow position ",
                                  *events.back().position,

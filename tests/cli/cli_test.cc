@@ -651,6 +651,13 @@ TEST_F(CliTest, ImportRefusesAnotherHistoryAndWritesNothing) {
   EXPECT_THAT(r.err, HasSubstr("line 7"));
   EXPECT_EQ(Annals({"all", store("bad")}).out, "");
 
+  // Import keeps ids and timestamps, so it needs them.
+  Json no_id = Json::parse(lines[0]);
+  no_id["id"] = nullptr;
+  r = Annals({"import", store("no-id")}, no_id.dump() + "\n");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("line 1"));
+
   // An edited export (a changed payload) is detected by its hash.
   Json edited = Json::parse(lines[0]);
   edited["data"]["n"] = 1000;

@@ -173,7 +173,7 @@ void BM_CatchUp(benchmark::State& state) {
   annals::EventStore& store = Store();
   const uint64_t last = store.last_position();
   int64_t records = 0;
-  int run = 0;
+  static int run = 0;  // A new projection (name) per run, across repetitions.
   for (auto _ : state) {
     const std::string name = "catchup_" + std::to_string(state.range(0)) + "_" +
                              std::to_string(run++) + "_" + std::to_string(getpid());

@@ -316,6 +316,23 @@ TEST_F(ProjectionTest, SideBySideRebuildTakesOverWhileQueriesAreServed) {
   EXPECT_EQ(Table("counter", "count_v2"), CleanPass("count"));
 }
 
+TEST_F(ProjectionTest, InlineSideBySideRebuildTakesOverBetweenGroupCommits) {
+  AppendMany(1500);
+  auto runner = ProjectionRunner::Start(*store_, std::make_shared<CounterProjection>(), Inline());
+  ASSERT_TRUE(runner.ok());
+  std::thread writer([&] { AppendMany(300, "w-"); });
+  auto v2 = std::make_shared<CounterProjection>("counter", std::vector<std::string>{},
+                                                std::string{}, "count_v2");
+  ASSERT_TRUE((*runner)->RebuildSideBySide(v2).ok());
+  writer.join();
+  EXPECT_EQ((*runner)->status().generation, 2u);
+  EXPECT_EQ(Table("counter", "count_v2"), CleanPass("count"));
+  EXPECT_TRUE(Table("counter", "count").empty());
+  // Still inline: read-your-writes with the new version.
+  ASSERT_TRUE(Append("after").ok());
+  EXPECT_THAT(Table("counter", "count_v2"), ::testing::Contains(Pair("after", "1")));
+}
+
 TEST_F(ProjectionTest, RetriesWithBackoffThenApplies) {
   AppendMany(10);
   auto flaky = std::make_shared<FlakyProjection>();

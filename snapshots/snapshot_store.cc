@@ -153,7 +153,7 @@ absl::StatusOr<Snapshot> SnapshotStore::FindLatest(std::string_view stream,
     const std::string_view value(it->value().data(), it->value().size());
     Snapshot header;
     if (!DecodeValue(value, false, &header)) {
-      ++damaged_skipped_;
+      damaged_skipped_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     if (header.fingerprint != query.fingerprint ||
@@ -161,7 +161,7 @@ absl::StatusOr<Snapshot> SnapshotStore::FindLatest(std::string_view stream,
       continue;
     }
     if (!DecodeValue(value, true, &s)) {
-      ++damaged_skipped_;
+      damaged_skipped_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     s.stream.assign(stream);

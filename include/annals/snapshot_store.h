@@ -30,6 +30,7 @@
 #ifndef ANNALS_SNAPSHOT_STORE_H_
 #define ANNALS_SNAPSHOT_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -100,11 +101,11 @@ class SnapshotStore {
   absl::Status DeleteStream(std::string_view stream);
 
   // Damaged snapshots skipped by lookups since construction.
-  uint64_t damaged_skipped() const { return damaged_skipped_; }
+  uint64_t damaged_skipped() const { return damaged_skipped_.load(std::memory_order_relaxed); }
 
  private:
   EventStore& store_;
-  uint64_t damaged_skipped_ = 0;
+  std::atomic<uint64_t> damaged_skipped_{0};
 };
 
 }  // namespace annals

@@ -42,7 +42,10 @@ std::string FbsJson::Qualify(std::string_view table) const {
 
 absl::StatusOr<std::string> FbsJson::ToJson(std::string_view qualified_table,
                                             std::string_view bytes) const {
-  const std::string name(qualified_table);
+  // Qualify() also accepts an unqualified name (a type registered before its
+  // schema was added).
+  std::string name = Qualify(qualified_table);
+  if (name.empty()) name.assign(qualified_table);
   for (const auto& parser : parsers_) {
     if (parser->LookupStruct(name) == nullptr) continue;
     std::string json;

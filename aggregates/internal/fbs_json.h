@@ -36,7 +36,8 @@ class FbsJson {
   // in any added schema; empty when there is none.
   std::string Qualify(std::string_view table) const;
 
-  // One line of JSON for the root table in `bytes`, typed `qualified_table`.
+  // Compact JSON for the root table in `bytes`, typed `qualified_table`
+  // (qualified or not).
   // The caller has verified `bytes`. kFailedPrecondition when the table is
   // unknown; kDataLoss when flatc cannot render it (e.g. invalid UTF-8).
   absl::StatusOr<std::string> ToJson(std::string_view qualified_table,

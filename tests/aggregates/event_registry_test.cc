@@ -147,6 +147,19 @@ TEST(EventRegistryTest, FailingUpcasterAndGarbageAreDataLoss) {
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
 }
 
+TEST(EventRegistryTest, SchemaMayBeAddedAfterRegistration) {
+  annals::EventRegistry registry;
+  ASSERT_TRUE(registry.Register<Withdrawn>("Withdrawn").ok());
+  WithdrawnT w;
+  w.amount = 3;
+  EXPECT_EQ(registry.ToJson("Withdrawn", 1, Bytes(w)).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // no schema yet
+  ASSERT_TRUE(registry.AddSchema(kAccountSchema).ok());
+  auto json = registry.ToJson("Withdrawn", 1, Bytes(w));
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(*json, R"({"amount":3})");
+}
+
 TEST(EventRegistryTest, RenderPayloadForTheCli) {
   const annals::EventRegistry& registry = AccountEvents();
   annals::RecordedEvent event;

@@ -178,6 +178,13 @@ TEST_F(EventStoreTest, ReadsStreamsForwardBackwardWithLimits) {
   EXPECT_THAT(Types("b", {.from_version = 3, .direction = Direction::kBackward, .limit = 2}),
               ElementsAre("b3", "b2"));
   EXPECT_TRUE(Types("a", {.from_version = 9}).empty());
+  // Adjacent positions (one append of four events) are walked, not sought.
+  std::vector<NewEvent> batch = {Event("c1"), Event("c2"), Event("c3"), Event("c4")};
+  ASSERT_TRUE(store_->Append("c", ExpectedVersion::NoStream(), batch).ok());
+  ASSERT_TRUE(AppendOne("c", ExpectedVersion::Any(), "c5").ok());
+  EXPECT_THAT(Types("c", {.from_version = 2}), ElementsAre("c2", "c3", "c4", "c5"));
+  EXPECT_THAT(Types("c", {.direction = Direction::kBackward}),
+              ElementsAre("c5", "c4", "c3", "c2", "c1"));
   EXPECT_EQ(store_->ReadStream("missing").status().code(), absl::StatusCode::kNotFound);
 }
 

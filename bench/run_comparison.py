@@ -836,10 +836,18 @@ def main():
                     log(f"{w['name']}/{s}: prepared in {time.monotonic() - t0:.1f}s")
                     prepared[s] = store
             rounds = args.rounds * (1 if args.quick else int(w.get("rounds_factor", 1)))
+            to_drop = []
             for rnd in range(1, rounds + 1):
-                for s in ws:
+                # Rotate the order every round: a system must not always run
+                # right after the same one (e.g. after PostgreSQL's DROP
+                # DATABASE checkpoint, or another system's flushes).
+                order = ws[(rnd - 1) % len(ws):] + ws[:(rnd - 1) % len(ws)] if ws else ws
+                for s in order:
                     if w.get("prepare") and s not in prepared:
                         continue  # Its preparation failed (reported above).
+                    # Start every measurement with no dirty pages left by the
+                    # previous one.
+                    os.sync()
                     _, measure = resolved(w, args.quick, s, args.full_peer_growth)
                     store = prepared.get(s) or impls[s].new_store(w["name"])
                     timeout = min(args.timeout, w.get("timeout", {}).get(s, args.timeout))
@@ -853,7 +861,7 @@ def main():
                         continue
                     finally:
                         if s not in prepared:
-                            impls[s].drop_store(store)
+                            to_drop.append((s, store))  # Dropped after the rounds.
                     row = {"utc": utcnow(), "workload": w["name"], "system": s, "round": rnd,
                            "events": int(result["events"]), "seconds": float(result["seconds"]),
                            "events_per_s": float(result["events_per_s"]),
@@ -873,7 +881,7 @@ def main():
                     jsonl.flush()
                     rows.append(row)
                     expected[(w["name"], s)] = expected.get((w["name"], s), 0) + 1
-            for s, store in prepared.items():
+            for s, store in list(prepared.items()) + to_drop:
                 impls[s].drop_store(store)
     finally:
         jsonl.close()

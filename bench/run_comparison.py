@@ -695,6 +695,8 @@ def render_only(args):
     for r in rows:
         if r["workload"] not in names:
             names.append(r["workload"])
+    order = list(known)
+    names.sort(key=lambda n: order.index(n) if n in order else len(order))
     workloads = [known.get(n, {"name": n}) for n in names]
     systems = [s for s in SYSTEMS if any(r["system"] == s for r in rows)]
     out_dir = args.out or os.path.dirname(args.from_jsonl.split(",")[0])

@@ -16,6 +16,7 @@
 
 #include "annals/event_store.h"
 #include "annals/projection.h"
+#include "common/strings.h"
 #include "gtest/gtest.h"
 #include "tests/projections/test_projections.h"
 #include "tests/testutil/temp_dir.h"
@@ -108,7 +109,7 @@ TEST(ProjectionCrashTest, ExactlyOnceAcrossSigkill) {
     auto snapshot = ReadModelSnapshot::Open(**store, "counter");
     ASSERT_TRUE(snapshot.ok());
     const uint64_t position = (*snapshot)->position();
-    checkpoints += " " + std::to_string(position) + "/" + std::to_string(appended);
+    checkpoints += StrCat(" ", position, "/", appended);
     if (position == appended) {
       window_us *= 0.8;  // Finished before the kill.
     } else {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "annals/event_store.h"
+#include "common/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/projections/test_projections.h"
@@ -264,7 +265,7 @@ TEST_F(ProjectionTest, RebuildEqualsIncremental) {
   auto runner = ProjectionRunner::Start(*store_, std::make_shared<CounterProjection>(), options);
   ASSERT_TRUE(runner.ok());
   for (int round = 0; round < 5; ++round) {
-    AppendMany(97, "r" + std::to_string(round) + "-");
+    AppendMany(97, StrCat("r", round, "-"));
     ASSERT_TRUE((*runner)->WaitForPosition(store_->last_position(), absl::Seconds(30)));
   }
   const KVs incremental_count = Table("counter", "count");

@@ -99,6 +99,11 @@ absl::StatusOr<std::string_view> EventRegistry::Upcast(std::string_view type,
                "; upgrade the program"));
   }
   std::string_view bytes = payload;
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % 8 != 0) {
+    // FlatBuffers reads scalars in place: work on an aligned copy.
+    *scratch = std::string(payload);
+    bytes = *scratch;
+  }
   if (schema_version < info->schema_version) {
     auto chain = rep_->upcasters.find(Sv(type));
     for (uint32_t v = schema_version; v < info->schema_version; ++v) {

@@ -73,6 +73,7 @@ absl::Status ReadStreamTail(EventStore& store, std::string_view stream, uint64_t
   std::unique_ptr<rocksdb::Iterator> log(db->NewIterator(ro, impl.family(kLogFamily)));
   const bool verify = impl.options().verify_checksums_on_read;
   EventView view;
+  std::string record;
   uint64_t previous_position = 0;
   uint64_t version = first;
   index->Seek(StreamIndexKey(head.stream_id, first));
@@ -99,8 +100,11 @@ absl::Status ReadStreamTail(EventStore& store, std::string_view stream, uint64_t
                      StrCat("position ", position, " is listed in the stream index but missing "
                             "from the log"));
     }
-    absl::Status decoded = DecodeRecord(
-        std::string_view(log->value().data(), log->value().size()), verify, &view);
+    // Iterator values sit at arbitrary addresses inside RocksDB blocks;
+    // FlatBuffers reads 4- and 8-byte scalars in place, so decode from an
+    // aligned copy (std::string storage is malloc-aligned).
+    record.assign(log->value().data(), log->value().size());
+    absl::Status decoded = DecodeRecord(record, verify, &view);
     if (!decoded.ok()) {
       return Damaged(stream, version, StrCat("record at position ", position, " is damaged: ",
                                              StdSv(decoded.message())));

@@ -156,9 +156,14 @@ class Aggregate {
       return aggregate_internal::UnknownEvent(Derived::Spec().name, type);
     }
     std::string_view bytes = payload;
-    if (schema_version != it->second.info->schema_version || !it->second.info->verify(payload)) {
+    if (reinterpret_cast<uintptr_t>(payload.data()) % 8 != 0) {
+      // FlatBuffers reads scalars in place: give it an aligned copy.
+      scratch_.assign(payload);
+      bytes = scratch_;
+    }
+    if (schema_version != it->second.info->schema_version || !it->second.info->verify(bytes)) {
       absl::StatusOr<std::string_view> upcast =
-          Derived::Spec().registry->Upcast(type, schema_version, payload, &scratch_);
+          Derived::Spec().registry->Upcast(type, schema_version, bytes, &upcast_scratch_);
       if (!upcast.ok()) return upcast.status();
       bytes = *upcast;
     }
@@ -184,6 +189,11 @@ class Aggregate {
   // aggregate without pending events). kDataLoss when the bytes are not a
   // valid state table.
   absl::Status RestoreState(uint64_t version, std::string_view state_bytes) {
+    std::string aligned;
+    if (reinterpret_cast<uintptr_t>(state_bytes.data()) % 8 != 0) {
+      aligned.assign(state_bytes);
+      state_bytes = aligned;
+    }
     flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(state_bytes.data()),
                                    state_bytes.size(),
                                    aggregate_internal::UnalignedVerifierOptions());
@@ -294,7 +304,8 @@ class Aggregate {
   uint64_t persisted_version_ = 0;
   State state_;
   std::vector<PendingEvent> pending_;
-  std::string scratch_;  // upcast buffer, reused across events
+  std::string scratch_;          // aligned copy of a payload, reused across events
+  std::string upcast_scratch_;   // upcaster output, reused across events
 };
 
 // ReplayToJson<A>()

@@ -3,6 +3,8 @@
 // are in projections/internal/runner_impl.h.
 
 #include <algorithm>
+#include <chrono>
+#include <mutex>
 #include <set>
 
 #include "absl/container/flat_hash_set.h"
@@ -24,11 +26,16 @@ namespace {
 // Longest wait on the store's commit notification before the async loop
 // re-checks Stop() and its heartbeat; commits wake it at once.
 constexpr absl::Duration kIdleWait = absl::Milliseconds(50);
+// std::condition_variable waits take a bounded chrono duration.
+std::chrono::nanoseconds ChronoWait(absl::Duration d) {
+  return absl::ToChronoNanoseconds(std::min(d, absl::Hours(24 * 365)));
+}
+
 // Events per WriteBatch while rebuilding: larger batches, fewer writes.
 constexpr size_t kRebuildBatchEvents = 8192;
 
 // Projections running in this process, by store and name.
-absl::Mutex registry_mu(absl::kConstInit);
+std::mutex registry_mu;
 std::set<std::pair<const void*, std::string>>& Registry() {
   static auto* names = new std::set<std::pair<const void*, std::string>>();
   return *names;
@@ -134,14 +141,14 @@ ProjectionRunner::Impl::Impl(EventStore& store, std::shared_ptr<Projection> proj
   write_options_.sync = false;
   std::random_device rd;
   rng_.seed(options.jitter_seed != 0 ? options.jitter_seed : (uint64_t{rd()} << 32) ^ rd());
-  absl::MutexLock lock(&apply_mu_);
+  std::lock_guard<std::mutex> lock(apply_mu_);
   if (projection) build_ = NewBuild(std::move(projection), 1);
 }
 
 ProjectionRunner::Impl::~Impl() {
   Stop();
   if (!hook_attached_) delete hook_;
-  absl::MutexLock lock(&registry_mu);
+  std::lock_guard<std::mutex> lock(registry_mu);
   if (registered_) Registry().erase({simpl_, name_});
 }
 
@@ -180,18 +187,18 @@ absl::Status ProjectionRunner::Impl::Init() {
     if (cp->size() != 8) return absl::DataLossError("malformed checkpoint record");
     checkpoint = coding::DecodeBigEndian64(*cp);
   }
-  absl::MutexLock lock(&apply_mu_);
+  std::lock_guard<std::mutex> lock(apply_mu_);
   build_ = NewBuild(build_->projection, generation);
   build_->checkpoint = checkpoint;
   checkpoint_.store(checkpoint);
   generation_.store(generation);
-  absl::MutexLock state(&state_mu_);
+  std::lock_guard<std::mutex> state(state_mu_);
   published_ = checkpoint;
   return absl::OkStatus();
 }
 
 absl::Status ProjectionRunner::Impl::Claim() {
-  absl::MutexLock lock(&registry_mu);
+  std::lock_guard<std::mutex> lock(registry_mu);
   if (!Registry().insert({simpl_, name_}).second) {
     return absl::AlreadyExistsError(
         StrCat("projection '", name_, "' is already running on this store; stop it first"));
@@ -207,7 +214,7 @@ absl::Status ProjectionRunner::Impl::Start() {
   }
   RETURN_IF_ERROR(Claim());
   {
-    absl::MutexLock lock(&state_mu_);
+    std::lock_guard<std::mutex> lock(state_mu_);
     state_ = ProjectionState::kRunning;
     advanced_at_us_ = NowMicros();
   }
@@ -220,10 +227,10 @@ absl::Status ProjectionRunner::Impl::Start() {
   // path. Events committed in between are applied by the hook itself at the
   // next group commit (see InlineHook::OnEvent).
   {
-    absl::MutexLock lock(&apply_mu_);
+    std::lock_guard<std::mutex> lock(apply_mu_);
     absl::Status s = CatchUpToEnd(*build_, options_.batch_events);
     if (!s.ok()) {
-      absl::MutexLock state(&state_mu_);
+      std::lock_guard<std::mutex> state(state_mu_);
       state_ = ProjectionState::kFailed;
       error_ = std::string(s.message());
       return s;
@@ -239,9 +246,10 @@ absl::Status ProjectionRunner::Impl::Start() {
 
 void ProjectionRunner::Impl::Stop() {
   {
-    absl::MutexLock lock(&state_mu_);
+    std::lock_guard<std::mutex> lock(state_mu_);
     stop_ = true;
   }
+  state_cv_.notify_all();
   if (hook_attached_ && !hook_detached_) {
     simpl_->RemoveCommitHook(hook_);
     hook_->Detach();
@@ -250,7 +258,7 @@ void ProjectionRunner::Impl::Stop() {
   if (thread_.joinable()) {
     thread_.join();
     {
-      absl::MutexLock lock(&state_mu_);
+      std::lock_guard<std::mutex> lock(state_mu_);
       if (state_ != ProjectionState::kFailed) state_ = ProjectionState::kStopped;
     }
     WriteHealth();
@@ -258,36 +266,40 @@ void ProjectionRunner::Impl::Stop() {
 }
 
 bool ProjectionRunner::Impl::stopping() {
-  absl::MutexLock lock(&state_mu_);
+  std::lock_guard<std::mutex> lock(state_mu_);
   return stop_;
 }
 
 bool ProjectionRunner::Impl::SleepUnlessStopped(absl::Duration d) {
-  absl::MutexLock lock(&state_mu_);
-  state_mu_.AwaitWithTimeout(absl::Condition(&stop_), d);
+  std::unique_lock<std::mutex> lock(state_mu_);
+  state_cv_.wait_for(lock, ChronoWait(d), [this] { return stop_; });
   return !stop_;
 }
 
 void ProjectionRunner::Impl::Publish(uint64_t checkpoint) {
   checkpoint_.store(checkpoint, std::memory_order_release);
-  absl::MutexLock lock(&state_mu_);
-  if (checkpoint != published_) advanced_at_us_ = NowMicros();
-  published_ = checkpoint;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (checkpoint != published_) advanced_at_us_ = NowMicros();
+    published_ = checkpoint;
+  }
+  state_cv_.notify_all();
 }
 
 void ProjectionRunner::Impl::Fail(std::string error) {
   {
-    absl::MutexLock lock(&state_mu_);
+    std::lock_guard<std::mutex> lock(state_mu_);
     state_ = ProjectionState::kFailed;
     error_ = std::move(error);
   }
+  state_cv_.notify_all();
   WriteHealth();
 }
 
 void ProjectionRunner::Impl::WriteHealth() {
   projections_internal::Health h;
   {
-    absl::MutexLock lock(&state_mu_);
+    std::lock_guard<std::mutex> lock(state_mu_);
     heartbeat_us_ = NowMicros();
     h.state = state_;
     h.error = error_;
@@ -425,7 +437,7 @@ void ProjectionRunner::Impl::AsyncLoop() {
     }
     absl::StatusOr<BatchResult> r;
     {
-      absl::MutexLock lock(&apply_mu_);
+      std::lock_guard<std::mutex> lock(apply_mu_);
       r = ApplyBatch(*build_, options_.batch_events);
       Publish(build_->checkpoint);
     }
@@ -443,7 +455,7 @@ bool ProjectionRunner::Impl::HandleFailure(uint64_t position, absl::Status error
   int attempts = 1;
   while (attempts < retry.max_attempts) {
     {
-      absl::MutexLock lock(&state_mu_);
+      std::lock_guard<std::mutex> lock(state_mu_);
       error_ = StrCat("retrying event at position ", position, " (attempt ", attempts + 1, " of ",
                       retry.max_attempts, ") after: ", error.message());
     }
@@ -451,18 +463,18 @@ bool ProjectionRunner::Impl::HandleFailure(uint64_t position, absl::Status error
     if (!SleepUnlessStopped(backoff * jitter(rng_))) return false;
     backoff = std::min(backoff * retry.multiplier, retry.max_backoff);
     ++attempts;
-    absl::MutexLock lock(&apply_mu_);
+    std::lock_guard<std::mutex> lock(apply_mu_);
     if (build_->checkpoint + 1 != position) return true;  // Rebuilt or replayed meanwhile.
     absl::Status s = ApplyOne(*build_, position);
     if (s.ok()) {
       Publish(build_->checkpoint);
-      absl::MutexLock state(&state_mu_);
+      std::lock_guard<std::mutex> state(state_mu_);
       error_.clear();
       return true;
     }
     error = std::move(s);
   }
-  absl::MutexLock lock(&apply_mu_);
+  std::lock_guard<std::mutex> lock(apply_mu_);
   if (build_->checkpoint + 1 != position) return true;
   if (options_.on_failure == FailurePolicy::kPark) {
     absl::Status s = Park(*build_, position, static_cast<uint32_t>(attempts), StdSv(error.message()));
@@ -471,7 +483,7 @@ bool ProjectionRunner::Impl::HandleFailure(uint64_t position, absl::Status error
       return false;
     }
     Publish(build_->checkpoint);
-    absl::MutexLock state(&state_mu_);
+    std::lock_guard<std::mutex> state(state_mu_);
     error_.clear();
     return true;
   }
@@ -507,7 +519,7 @@ absl::Status ProjectionRunner::Impl::InlineHook::ApplyInline(const EventView& ev
 }
 
 void ProjectionRunner::Impl::InlineHook::Detach() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   impl_ = nullptr;
 }
 
@@ -516,9 +528,9 @@ absl::Status ProjectionRunner::Impl::InlineHook::OnEvent(const EventView& event,
     ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (!locked_) {
     // Held until OnGroupDone(): rebuilds and take-overs wait for the group.
-    mu_.Lock();
+    mu_.lock();
     locked_ = true;
-    if (impl_ != nullptr) impl_->apply_mu_.Lock();
+    if (impl_ != nullptr) impl_->apply_mu_.lock();
   }
   if (impl_ == nullptr) return absl::OkStatus();  // Detached.
   Build& b = *impl_->build_;
@@ -571,11 +583,11 @@ void ProjectionRunner::Impl::InlineHook::OnGroupDone(bool written)
     }
     b.writer.Bind(nullptr, true);
     b.writer.Clear();
-    impl_->apply_mu_.Unlock();
+    impl_->apply_mu_.unlock();
   }
   rollback_pending_ = false;
   locked_ = false;
-  mu_.Unlock();
+  mu_.unlock();
 }
 
 // --- status, parking, rebuilds ---
@@ -589,7 +601,7 @@ ProjectionStatus ProjectionRunner::Impl::status() {
   st.last_position = store_.last_position();
   st.lag = st.last_position > st.position ? st.last_position - st.position : 0;
   {
-    absl::MutexLock lock(&state_mu_);
+    std::lock_guard<std::mutex> lock(state_mu_);
     st.state = state_;
     st.error = error_;
     st.advanced_at_us = advanced_at_us_;
@@ -607,11 +619,10 @@ ProjectionStatus ProjectionRunner::Impl::status() {
 }
 
 bool ProjectionRunner::Impl::WaitForPosition(uint64_t position, absl::Duration timeout) {
-  absl::MutexLock lock(&state_mu_);
-  auto done = [this, position]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_) {
+  std::unique_lock<std::mutex> lock(state_mu_);
+  state_cv_.wait_for(lock, ChronoWait(timeout), [this, position] {
     return published_ >= position || state_ != ProjectionState::kRunning || stop_;
-  };
-  state_mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  });
   return published_ >= position;
 }
 
@@ -620,7 +631,7 @@ absl::StatusOr<std::vector<ParkedEvent>> ProjectionRunner::Impl::ListParked() {
 }
 
 absl::Status ProjectionRunner::Impl::ReplayParked(uint64_t position) {
-  absl::MutexLock lock(&apply_mu_);
+  std::lock_guard<std::mutex> lock(apply_mu_);
   ASSIGN_OR_RETURN(std::vector<ParkedEvent> parked, ListParkedEvents(store_, name_));
   bool found = false;
   for (ParkedEvent& p : parked) {
@@ -664,7 +675,7 @@ absl::Status ProjectionRunner::Impl::ReplayParked(uint64_t position) {
 }
 
 absl::Status ProjectionRunner::Impl::Rebuild() {
-  absl::MutexLock lock(&apply_mu_);
+  std::lock_guard<std::mutex> lock(apply_mu_);
   RETURN_IF_ERROR(Wipe(build_->generation, /*parked=*/true));
   build_->checkpoint = 0;
   build_->writer.Clear();
@@ -704,7 +715,7 @@ absl::Status ProjectionRunner::Impl::RebuildSideBySide(std::shared_ptr<Projectio
   }
   // ...then pause it (between batches or group commits), apply the rest and
   // switch in one write.
-  absl::MutexLock lock(&apply_mu_);
+  std::lock_guard<std::mutex> lock(apply_mu_);
   if (absl::Status s = CatchUpToEnd(*next, batch_events); !s.ok()) return abandon(s);
   const uint32_t old = build_->generation;
   rocksdb::WriteBatch batch;

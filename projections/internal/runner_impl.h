@@ -10,12 +10,16 @@
 // OnEvent() of a group commit to OnGroupDone() (so rebuilds and take-overs
 // happen between group commits); Rebuild(), RebuildSideBySide()'s take-over
 // and ReplayParked() hold it while they work. state_mu_ guards the reported
-// state and wakes WaitForPosition() and backoff sleeps.
+// state and wakes WaitForPosition() and backoff sleeps. Both are std::mutex
+// (not absl::Mutex) so that ThreadSanitizer, which cannot see into Debian's
+// uninstrumented Abseil, checks them.
 
 #ifndef ANNALS_PROJECTIONS_INTERNAL_RUNNER_IMPL_H_
 #define ANNALS_PROJECTIONS_INTERNAL_RUNNER_IMPL_H_
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <random>
 #include <string>
@@ -23,7 +27,6 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "annals/event_store.h"
 #include "annals/projection.h"
 #include "eventstore/internal/event_store_impl.h"
@@ -101,7 +104,7 @@ class ProjectionRunner::Impl {
 
     // Held from the first OnEvent() of a group to OnGroupDone() (with the
     // runner's apply_mu_ inside it), and by Detach().
-    absl::Mutex mu_;
+    std::mutex mu_;
     Impl* impl_;  // Null once detached.
     bool locked_ = false;
     bool rollback_pending_ = false;
@@ -143,20 +146,23 @@ class ProjectionRunner::Impl {
   const std::string name_;
   rocksdb::WriteOptions write_options_;
 
-  absl::Mutex apply_mu_;
-  std::unique_ptr<Build> build_ ABSL_GUARDED_BY(apply_mu_);
+  std::mutex apply_mu_;
+  std::unique_ptr<Build> build_;  // Guarded by apply_mu_.
   InlineHook* hook_;  // Owned until attached; leaked after (see InlineHook).
 
   std::atomic<uint64_t> checkpoint_{0};
   std::atomic<uint32_t> generation_{1};
 
-  mutable absl::Mutex state_mu_;
-  ProjectionState state_ ABSL_GUARDED_BY(state_mu_) = ProjectionState::kStopped;
-  std::string error_ ABSL_GUARDED_BY(state_mu_);
-  int64_t advanced_at_us_ ABSL_GUARDED_BY(state_mu_) = 0;
-  int64_t heartbeat_us_ ABSL_GUARDED_BY(state_mu_) = 0;
-  bool stop_ ABSL_GUARDED_BY(state_mu_) = false;
-  uint64_t published_ ABSL_GUARDED_BY(state_mu_) = 0;
+  // Guards the fields below; state_cv_ signals changes of published_, state_
+  // and stop_.
+  std::mutex state_mu_;
+  std::condition_variable state_cv_;
+  ProjectionState state_ = ProjectionState::kStopped;
+  std::string error_;
+  int64_t advanced_at_us_ = 0;
+  int64_t heartbeat_us_ = 0;
+  bool stop_ = false;
+  uint64_t published_ = 0;
 
   bool registered_ = false;
   bool hook_attached_ = false;

@@ -6,6 +6,8 @@
 #include "annals/projection.h"
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "annals/event_store.h"
@@ -60,17 +62,23 @@ class RejectBad : public CounterProjection {
 class GatedProjection : public CounterProjection {
  public:
   absl::Status Apply(const EventView& e, ReadModelWriter& w) override {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&open_));
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return open_; });
+    }
     return CounterProjection::Apply(e, w);
   }
   void Open() {
-    absl::MutexLock lock(&mu_);
-    open_ = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
   }
 
  private:
-  absl::Mutex mu_;
+  std::mutex mu_;
+  std::condition_variable cv_;
   bool open_ = false;
 };
 

@@ -7,7 +7,6 @@
 #include <limits>
 
 #include "absl/random/random.h"
-#include "aggregates/internal/stream_tail_reader.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -55,8 +54,10 @@ absl::StatusOr<LoadInfo> RepositoryCore::Load(
 
   absl::Status apply_status;
   if (version < target) {
-    RETURN_IF_ERROR(internal::ReadStreamTail(store_, stream, version + 1, target,
-                                             [&](const EventView& event) {
+    ReadStreamOptions ro;
+    ro.from_version = version + 1;
+    ro.limit = target - version;
+    RETURN_IF_ERROR(store_.ScanStream(stream, ro, [&](const EventView& event) {
       if (event.recorded_at_us > as_of) return false;
       apply_status = apply(event);
       if (!apply_status.ok()) return false;

@@ -372,7 +372,8 @@ TEST_F(RepositoryTest, ReplayOfADamagedStreamIsDataLossNotAShorterStream) {
                   .ok());
   auto loaded = repo.Load("acc-1");
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("version 3"));
+  EXPECT_THAT(std::string(loaded.status().message()),
+              HasSubstr("position " + std::to_string(position)));
   // Versions before the damage still load.
   auto before = repo.Load("acc-1", {.to_version = 2});
   ASSERT_TRUE(before.ok()) << before.status();

@@ -287,16 +287,23 @@ void ProjectionRunner::Impl::Publish(uint64_t checkpoint) {
 }
 
 void ProjectionRunner::Impl::Fail(std::string error) {
+  // Recorded before it is reported in memory, so that whoever WaitForPosition()
+  // wakes reads the failure from the store too.
+  projections_internal::Health h = CurrentHealth();
+  h.state = ProjectionState::kFailed;
+  h.error = error;
+  PutHealth(h);
   {
     std::lock_guard<std::mutex> lock(state_mu_);
     state_ = ProjectionState::kFailed;
     error_ = std::move(error);
   }
   state_cv_.notify_all();
-  WriteHealth();
 }
 
-void ProjectionRunner::Impl::WriteHealth() {
+void ProjectionRunner::Impl::WriteHealth() { PutHealth(CurrentHealth()); }
+
+projections_internal::Health ProjectionRunner::Impl::CurrentHealth() {
   projections_internal::Health h;
   {
     std::lock_guard<std::mutex> lock(state_mu_);
@@ -309,6 +316,10 @@ void ProjectionRunner::Impl::WriteHealth() {
   h.mode = options_.mode;
   h.stall_after_us = absl::ToInt64Microseconds(options_.stall_after);
   h.heartbeat_every_us = absl::ToInt64Microseconds(options_.heartbeat_every);
+  return h;
+}
+
+void ProjectionRunner::Impl::PutHealth(const projections_internal::Health& h) {
   // Best effort: a lost heartbeat only makes the projection look stopped to
   // other processes until the next one.
   db_->Put(write_options_, checkpoints_, projections_internal::HealthKey(name_),

@@ -134,6 +134,8 @@ class ProjectionRunner::Impl {
   void Publish(uint64_t checkpoint);
   void Fail(std::string error);
   void WriteHealth();
+  projections_internal::Health CurrentHealth();
+  void PutHealth(const projections_internal::Health& h);
   bool stopping();
 
   EventStore& store_;

@@ -77,14 +77,24 @@ void BatchWriter::UndoFrom(uint64_t position) {
   }
 }
 
-absl::StatusOr<std::string> BatchWriter::FullKey(std::string_view table,
-                                                 std::string_view key) const {
+absl::Status BatchWriter::CheckTable(std::string_view table) {
+  // Projections use a few tables over and over: validate each change only.
+  if (table == last_table_ && !last_table_.empty()) return absl::OkStatus();
   if (absl::Status s = ValidateName("table", table); !s.ok()) return s;
-  std::string out;
-  out.reserve(prefix_.size() + table.size() + 1 + key.size());
-  out.append(prefix_).append(table).push_back('\0');
-  out.append(key);
-  return out;
+  last_table_.assign(table);
+  return absl::OkStatus();
+}
+
+absl::Status BatchWriter::FullKeyInto(std::string_view table, std::string_view key) {
+  if (absl::Status s = CheckTable(table); !s.ok()) return s;
+  scratch_.assign(prefix_).append(table).push_back('\0');
+  scratch_.append(key);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> BatchWriter::FullKey(std::string_view table, std::string_view key) {
+  if (absl::Status s = FullKeyInto(table, key); !s.ok()) return s;
+  return scratch_;
 }
 
 void BatchWriter::Record(std::string key, std::optional<std::string> value) {
@@ -128,10 +138,9 @@ absl::Status BatchWriter::Delete(std::string_view table, std::string_view key) {
 
 absl::StatusOr<std::optional<std::string>> BatchWriter::Get(std::string_view table,
                                                             std::string_view key) {
-  absl::StatusOr<std::string> full = FullKey(table, key);
-  if (!full.ok()) return full.status();
-  if (auto it = overlay_.find(*full); it != overlay_.end()) return it->second;
-  return DbGet(db_, cf_, nullptr, *full);
+  if (absl::Status s = FullKeyInto(table, key); !s.ok()) return s;
+  if (auto it = overlay_.find(scratch_); it != overlay_.end()) return it->second;
+  return DbGet(db_, cf_, nullptr, scratch_);
 }
 
 absl::Status BatchWriter::Scan(std::string_view table, std::string_view prefix,

@@ -79,7 +79,10 @@ class BatchWriter final : public ReadModelWriter {
   absl::Status Delete(std::string_view table, std::string_view key) override;
 
  private:
-  absl::StatusOr<std::string> FullKey(std::string_view table, std::string_view key) const;
+  absl::StatusOr<std::string> FullKey(std::string_view table, std::string_view key);
+  // FullKey() into scratch_ (no allocation once warm); valid until the next call.
+  absl::Status FullKeyInto(std::string_view table, std::string_view key);
+  absl::Status CheckTable(std::string_view table);
   void Record(std::string key, std::optional<std::string> value);
 
   struct Undo {
@@ -98,6 +101,8 @@ class BatchWriter final : public ReadModelWriter {
   uint64_t tag_ = 0;
   std::map<std::string, std::optional<std::string>, std::less<>> overlay_;
   std::vector<Undo> undo_;
+  std::string scratch_;
+  std::string last_table_;  // The last table name that passed validation.
 };
 
 }  // namespace annals::projections_internal

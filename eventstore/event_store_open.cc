@@ -273,8 +273,9 @@ absl::Status EventStore::Impl::LoadState() {
   it->SeekToLast();
   if (it->Valid()) {
     EventView last;
+    internal::AlignedScratch scratch;
     const rocksdb::Slice v = it->value();
-    absl::Status st = internal::DecodeRecord(std::string_view(v.data(), v.size()), true, &last);
+    absl::Status st = internal::DecodeRecord(std::string_view(v.data(), v.size()), true, &last, scratch);
     if (!st.ok()) {
       return absl::DataLossError(StrCat("the newest record of the log is damaged: ",
                                               st.message(), "; run annals verify"));

@@ -127,6 +127,7 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream,
   }
   const uint64_t count = forward ? last - first + 1 : first - last + 1;
   EventView view;
+  internal::AlignedScratch scratch;
   uint64_t version = first;
   uint64_t previous_position = 0;
   uint64_t delivered = 0;
@@ -156,7 +157,7 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream,
     }
     absl::Status st =
         internal::DecodeRecord(std::string_view(log->value().data(), log->value().size()),
-                               options_.verify_checksums_on_read, &view);
+                               options_.verify_checksums_on_read, &view, scratch);
     if (!st.ok()) return Damaged(position, StdSv(st.message()));
     if (view.stream != stream || view.position != position || view.version != version) {
       return Damaged(position, "it belongs to another place than its index entry says");
@@ -193,6 +194,7 @@ absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
   coding::EncodeBigEndian64(start, expected);
   uint64_t delivered = 0;
   EventView view;
+  internal::AlignedScratch scratch;
   for (it->Seek(rocksdb::Slice(start, 8)); it->Valid(); it->Next()) {
     const rocksdb::Slice key = it->key();
     const uint64_t position =
@@ -204,7 +206,7 @@ absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
     ++expected;
     absl::Status st = internal::DecodeRecord(
         std::string_view(it->value().data(), it->value().size()),
-        options_.verify_checksums_on_read, &view);
+        options_.verify_checksums_on_read, &view, scratch);
     if (!st.ok()) return Damaged(position, StdSv(st.message()));
     if (view.position != position) return Damaged(position, "its key and content disagree");
     if (!options.event_type.empty() && view.type != options.event_type) continue;

@@ -78,6 +78,7 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
   std::string prev_hash(internal::kGenesisHash);
   Sha256 sha;
   EventView view;
+  internal::AlignedScratch scratch;
   std::string value;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const rocksdb::Slice key = it->key();
@@ -90,7 +91,7 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
                                 : StrCat("malformed log key after position ", expected - 1));
     }
     absl::Status st = internal::DecodeRecord(
-        std::string_view(it->value().data(), it->value().size()), true, &view);
+        std::string_view(it->value().data(), it->value().size()), true, &view, scratch);
     if (!st.ok()) return fail(position, std::string(st.message()));
     if (view.position != position) {
       return fail(position, StrCat("record says position ", view.position));

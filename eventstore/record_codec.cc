@@ -127,7 +127,27 @@ void EncodeRecord(const EventView& e, uint32_t checksum, flatbuffers::FlatBuffer
   fbb.Finish(b.Finish(), fb::RecordIdentifier());
 }
 
+std::string_view AlignedScratch::Hold(std::string_view bytes) {
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(uint64_t) == 0) return bytes;
+  const size_t words = (bytes.size() + sizeof(uint64_t) - 1) / sizeof(uint64_t);
+  if (words > capacity_words_) {
+    words_ = std::make_unique<uint64_t[]>(words);
+    capacity_words_ = words;
+  }
+  std::memcpy(words_.get(), bytes.data(), bytes.size());
+  return std::string_view(reinterpret_cast<const char*>(words_.get()), bytes.size());
+}
+
+absl::Status DecodeRecord(std::string_view bytes, bool verify_checksum, EventView* out,
+                          AlignedScratch& scratch) {
+  return DecodeRecord(scratch.Hold(bytes), verify_checksum, out);
+}
+
 absl::Status DecodeRecord(std::string_view bytes, bool verify_checksum, EventView* out) {
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(uint64_t) != 0) {
+    return absl::InternalError(
+        "DecodeRecord: misaligned record buffer (pass an AlignedScratch)");
+  }
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
   flatbuffers::Verifier verifier(data, bytes.size());
   if (!fb::VerifyRecordBuffer(verifier)) {

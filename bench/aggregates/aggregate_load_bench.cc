@@ -198,6 +198,7 @@ void BM_LoadAggregateLogIterator(benchmark::State& state) {
     std::unique_ptr<rocksdb::Iterator> log(db->NewIterator(
         rocksdb::ReadOptions(), store.impl()->family(annals::internal::kLogFamily)));
     annals::EventView view;
+    annals::internal::AlignedScratch scratch;
     bool first = true;
     uint64_t last_position = 0;
     for (index->Seek(annals::internal::StreamIndexKey(head.stream_id, 1)); index->Valid();
@@ -217,7 +218,7 @@ void BM_LoadAggregateLogIterator(benchmark::State& state) {
       last_position = position;
       if (!log->Valid() ||
           !annals::internal::DecodeRecord(
-               std::string_view(log->value().data(), log->value().size()), true, &view)
+               std::string_view(log->value().data(), log->value().size()), true, &view, scratch)
                .ok() ||
           !account.ApplyStored(view).ok()) {
         state.SkipWithError("replay failed");

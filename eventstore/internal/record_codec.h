@@ -19,6 +19,7 @@
 #define ANNALS_EVENTSTORE_INTERNAL_RECORD_CODEC_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -43,9 +44,30 @@ uint32_t RecordChecksum(const EventView& e, std::string_view hash);
 // first). The encoded bytes are fbb.GetBufferPointer()/GetSize().
 void EncodeRecord(const EventView& e, uint32_t checksum, flatbuffers::FlatBufferBuilder& fbb);
 
-// Parses `bytes` into `out` (views into `bytes`). Returns kDataLoss when the
-// buffer is not a well-formed record or, with verify_checksum, when its
-// checksum does not match its content.
+// Holds an 8-byte-aligned copy of a record. FlatBuffers reads scalars in
+// place, and values in RocksDB blocks sit at arbitrary offsets: reading them
+// there is undefined behaviour (UBSan reports it), so misaligned records are
+// decoded from this copy. Reused across calls; not thread-safe.
+class AlignedScratch {
+ public:
+  // Returns `bytes` itself when it is 8-byte aligned, else an aligned copy
+  // that stays valid until the next Hold().
+  std::string_view Hold(std::string_view bytes);
+
+ private:
+  std::unique_ptr<uint64_t[]> words_;
+  size_t capacity_words_ = 0;
+};
+
+// Parses `bytes` into `out`. The views in `out` point into `bytes`, or into
+// `scratch` when `bytes` is misaligned (valid until scratch's next use).
+// Returns kDataLoss when the buffer is not a well-formed record or, with
+// verify_checksum, when its checksum does not match its content.
+absl::Status DecodeRecord(std::string_view bytes, bool verify_checksum, EventView* out,
+                          AlignedScratch& scratch);
+
+// As above for input the caller knows is 8-byte aligned (e.g. a
+// std::string's heap buffer); misaligned input is refused with kInternal.
 absl::Status DecodeRecord(std::string_view bytes, bool verify_checksum, EventView* out);
 
 }  // namespace annals::internal

@@ -139,6 +139,27 @@ struct EventStore::Impl::GroupState {
   uint64_t first_stream_id = 0;
 };
 
+absl::Status EventStore::Impl::Sync() {
+  if (options_.read_only) return absl::OkStatus();
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!write_error_.ok()) {
+      return absl::FailedPreconditionError(StrCat(
+          "store refuses writes after an earlier write error (", write_error_.message(),
+          "); reopen it"));
+    }
+  }
+  rocksdb::Status s = db_->SyncWAL();
+  if (s.ok()) return absl::OkStatus();
+  absl::Status error = internal::FromRocksDb(s, "syncing the WAL");
+  std::lock_guard lock(queue_mu_);
+  // Never retry an fsync: the kernel may have dropped the dirty pages.
+  write_error_ = error;
+  return absl::UnknownError(StrCat(error.message(),
+                                   "; buffered appends may be lost; the store refuses appends "
+                                   "until it is reopened"));
+}
+
 absl::Status EventStore::Impl::write_error() const {
   std::unique_lock lock(queue_mu_);
   return write_error_;
@@ -152,6 +173,12 @@ void EventStore::Impl::AddCommitHook(internal::CommitHook* hook) {
 void EventStore::Impl::RemoveCommitHook(internal::CommitHook* hook) {
   std::unique_lock lock(queue_mu_);
   hooks_.erase(std::remove(hooks_.begin(), hooks_.end(), hook), hooks_.end());
+  // A group already in flight copied the hook list before the erase; once
+  // it is done, no committer can call `hook` again and the caller may free it.
+  if (committing_) {
+    const uint64_t generation = commit_generation_;
+    queue_cv_.wait(lock, [&] { return commit_generation_ != generation; });
+  }
 }
 
 absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
@@ -187,6 +214,7 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
     CommitGroup(group);  // Marks the group's requests done under queue_mu_.
     lock.lock();
     committing_ = false;
+    ++commit_generation_;
     queue_cv_.notify_all();
   }
   if (!request.status.ok()) return request.status;

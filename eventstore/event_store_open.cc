@@ -2,9 +2,11 @@
 // recovery of the committer's state (next position, chain hash, stream ids).
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <system_error>
@@ -126,6 +128,25 @@ absl::Status CreateStore(const std::string& path, rocksdb::DBOptions db_options,
   return absl::OkStatus();
 }
 
+// A read-only follower keeps RocksDB's secondary-instance files in
+// "<prefix><pid>-XXXXXX" and removes it on close; a killed process cannot, so
+// every open removes the directories of processes that no longer exist.
+constexpr std::string_view kFollowerDirPrefix = "/tmp/annals-follower-";
+
+void RemoveStaleFollowerDirs() {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/tmp", ec)) {
+    const std::string path = entry.path().string();
+    if (!path.starts_with(kFollowerDirPrefix)) continue;
+    const std::string rest = path.substr(kFollowerDirPrefix.size());
+    const pid_t pid = static_cast<pid_t>(std::atoll(rest.c_str()));
+    if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH)) {
+      std::error_code remove_ec;
+      fs::remove_all(entry.path(), remove_ec);
+    }
+  }
+}
+
 bool IsRocksDbDir(const std::string& path) {
   std::error_code ec;
   return fs::exists(fs::path(path) / "CURRENT", ec);
@@ -225,8 +246,9 @@ absl::Status EventStore::Impl::OpenDb() {
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
   if (options_.read_only) {
-    char tmpl[] = "/tmp/annals-follower-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) {
+    RemoveStaleFollowerDirs();
+    std::string tmpl = StrCat(kFollowerDirPrefix, getpid(), "-XXXXXX");
+    if (mkdtemp(tmpl.data()) == nullptr) {
       return absl::InternalError("cannot create a scratch directory for a read-only follower");
     }
     secondary_path_ = tmpl;
@@ -428,6 +450,7 @@ bool EventStore::WaitForPosition(uint64_t position, absl::Duration timeout) {
   return impl_->WaitForPosition(position, timeout);
 }
 absl::Status EventStore::CatchUp() { return impl_->CatchUp(); }
+absl::Status EventStore::Sync() { return impl_->Sync(); }
 absl::StatusOr<VerifyReport> EventStore::Verify() { return impl_->Verify(); }
 absl::StatusOr<StoreStats> EventStore::Stats() { return impl_->Stats(); }
 bool EventStore::read_only() const { return impl_->read_only(); }

@@ -79,7 +79,9 @@ class EventStore::Impl {
 
   // Registers a hook; the store keeps a non-owning pointer. Must be called
   // before the first append that should reach it, and the hook must outlive
-  // the store or be removed first.
+  // the store or be removed first. RemoveCommitHook() returns only when no
+  // group commit can call the hook any more (it waits for one in flight), so
+  // the hook may be freed right after; never call it from inside a hook.
   void AddCommitHook(internal::CommitHook* hook);
   void RemoveCommitHook(internal::CommitHook* hook);
 
@@ -94,6 +96,7 @@ class EventStore::Impl {
   uint64_t last_position() const { return committed_position_.load(std::memory_order_acquire); }
   bool WaitForPosition(uint64_t position, absl::Duration timeout);
   absl::Status CatchUp();
+  absl::Status Sync();
 
   // --- audit (event_store_verify.cc) ---
   absl::StatusOr<VerifyReport> Verify();
@@ -157,6 +160,7 @@ class EventStore::Impl {
   std::deque<Request*> queue_;
   bool shutting_down_ = false;
   bool committing_ = false;  // A committer is at work.
+  uint64_t commit_generation_ = 0;  // Groups committed so far.
   absl::Status write_error_;
   std::vector<internal::CommitHook*> hooks_;
 

@@ -229,6 +229,15 @@ class EventStore {
   // (for a read-only follower it polls CatchUp() every 50 ms).
   bool WaitForPosition(uint64_t position, absl::Duration timeout);
 
+  // EventStore::Sync()
+  //
+  // Makes every append acknowledged so far durable (fsyncs the WAL). With
+  // Durability::kBuffered, call it where losing buffered appends to a power
+  // failure stops being acceptable (e.g. at the end of a bulk import). A
+  // failure is kUnknown-like: the store then refuses appends until reopened
+  // (an fsync is never retried). A no-op for a read-only store.
+  absl::Status Sync();
+
   // EventStore::CatchUp()
   //
   // For a read-only store: reads what the writer process committed since the

@@ -400,6 +400,17 @@ TEST_F(EventStoreTest, SecondWriterIsRefusedButFollowersRead) {
   EXPECT_EQ(events->size(), 2u);
 }
 
+TEST_F(EventStoreTest, SyncMakesBufferedAppendsDurableAndRefusesReadOnly) {
+  ASSERT_TRUE(AppendOne("s", ExpectedVersion::Any()).ok());
+  EXPECT_TRUE(store_->Sync().ok());
+  Options read_only;
+  read_only.read_only = true;
+  auto follower = EventStore::Open(path(), read_only);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  EXPECT_TRUE((*follower)->Sync().ok());  // A no-op.
+  EXPECT_EQ((*follower)->last_position(), 1u);
+}
+
 TEST_F(EventStoreTest, AfterAWriteErrorAppendsAreRefusedUntilReopen) {
   ASSERT_TRUE(AppendOne("s", ExpectedVersion::Any()).ok());
   store_->impl()->TEST_FailNextWrite();

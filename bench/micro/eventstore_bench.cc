@@ -118,6 +118,12 @@ void BM_AppendDurableConcurrent(benchmark::State& state) {
     ++version;
   }
   state.SetItemsProcessed(state.iterations());
+  // Every thread has passed the loop's end barrier: close the store before
+  // static destruction (RocksDB's own statics may be gone by then).
+  if (state.thread_index() == 0) {
+    g_shared_store.reset();
+    g_shared_dir.reset();
+  }
 }
 BENCHMARK(BM_AppendDurableConcurrent)->Threads(1)->Threads(8)->UseRealTime();
 

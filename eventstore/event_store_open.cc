@@ -69,6 +69,14 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const Options& options,
     table.block_size = 4 * 1024;
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (family == internal::kEventIdsFamily || family == internal::kHeadsFamily) {
+    // The committer looks up every caller-given event id and every head it
+    // does not cache; most lookups miss, and without a memtable filter each
+    // miss walks the skiplist. Profiled at ~30% of buffered-append CPU; this
+    // gave +19% to +38% in the bench helper's alternating runs.
+    cf.memtable_prefix_bloom_size_ratio = 0.1;
+    cf.memtable_whole_key_filtering = true;
+  }
   return cf;
 }
 

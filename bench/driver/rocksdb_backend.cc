@@ -101,6 +101,11 @@ class RocksDbBackend : public Backend {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (int i = 0; i < kCfCount; ++i) {
       cfs.emplace_back(kCfNames[i], FamilyOptions(cache_, i == kLog));
+      if (std::string_view(kCfNames[i]) == "heads" || std::string_view(kCfNames[i]) == "event_ids") {
+        // As annals (eventstore/event_store_open.cc): memtable Bloom filters.
+        cfs.back().options.memtable_prefix_bloom_size_ratio = 0.1;
+        cfs.back().options.memtable_whole_key_filtering = true;
+      }
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;

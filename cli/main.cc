@@ -3,6 +3,7 @@
 
 #include "annals/cli.h"
 #include "examples/cafe/cafe_cli.h"
+#include "examples/cafe_read_models/cafe_read_models.h"
 
 int main(int argc, char** argv) {
   annals::CliOptions options;
@@ -10,5 +11,7 @@ int main(int argc, char** argv) {
   // of its FlatBuffers events.
   options.aggregates = cafe::CafeCliAggregates();
   options.render_payload = cafe::CafeRenderPayload;
+  // The café read models, so `annals projection rebuild` knows them.
+  options.projections = cafe::CafeProjections();
   return annals::RunCli(argc, argv, options);
 }

@@ -1,30 +1,36 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds annals in Release, then runs
-# an embedded store end to end and audits it with the `annals` CLI.
-# The store is left in ./data (removed and recreated on each run).
+# The main job: installs what is missing, builds annals in Release, runs the
+# café example service on an embedded store in ./data, then audits the store
+# with the `annals` CLI: verify the whole log, replay one order as of an
+# earlier time and as of now, export it and import the export into a copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target annals
+cmake --build build -j "$(nproc)" --target annals cafe
 
 annals=build/cli/annals
-store=./data/store
 rm -rf ./data
 mkdir -p ./data
+store=./data/cafe
 
-echo "== append three events to order-42 (the store is created on first append)"
-$annals append "$store" order-42 --expect no-stream --type OrderPlaced --data '{"table":4}'
-printf '%s\n' '{"type":"ItemAdded","data":{"sku":"A1","qty":2}}' \
-              '{"type":"OrderPaid","data":{"amount_cents":700}}' |
-  $annals append "$store" order-42 --expect 1
-echo "== a conflicting append (wrong expected version) exits 3"
-set +e
-$annals append "$store" order-42 --expect 1 --type OrderPaid --data '{}'
-echo "exit code: $?"
-set -e
-echo "== read it back"
-$annals read "$store" order-42
-echo "== verify the whole store"
+echo "== run the café: 1000 orders of simulated traffic (seed 42)"
+build/examples/cafe/cafe "$store" 1000 42 | tee ./data/cafe-summary.json
+order=$(sed -n 's/.*"sample_order":"\([^"]*\)".*/\1/p' ./data/cafe-summary.json)
+as_of=$(sed -n 's/.*"sample_as_of":"\([^"]*\)".*/\1/p' ./data/cafe-summary.json)
+
+echo "== audit: verify every record's checksum, the hash chain and the indexes"
 $annals verify "$store"
+echo "== audit: replay $order as of $as_of (when it was paid)"
+$annals replay "$store" "$order" --aggregate order --as-of "$as_of"
+echo "== audit: replay $order as of now (an item was out of stock: cancelled and refunded)"
+$annals replay "$store" "$order" --aggregate order
+echo "== audit: its events"
+$annals read "$store" "$order"
+echo "== stats"
+$annals stats "$store"
+echo "== export, import into a copy, verify the copy"
+$annals export "$store" > ./data/cafe-export.jsonl
+$annals import ./data/cafe-copy < ./data/cafe-export.jsonl
+$annals verify ./data/cafe-copy

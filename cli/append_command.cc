@@ -143,7 +143,7 @@ int RunAppend(CliContext& ctx, const AppendArgs& a, bool flag_form) {
     }
   }
 
-  absl::StatusOr<std::unique_ptr<EventStore>> store = OpenStore(a.store, /*read_only=*/false);
+  absl::StatusOr<std::unique_ptr<EventStore>> store = OpenStoreForWriting(a.store, Durability::kSync);
   if (!store.ok()) return ReportError(ctx, store.status());
   std::vector<NewEvent> views;
   views.reserve(events.size());

@@ -43,9 +43,10 @@ int ReportError(CliContext& ctx, const absl::Status& status) {
 }
 
 absl::StatusOr<std::unique_ptr<EventStore>> OpenStore(const std::string& path, bool read_only) {
-  if (!read_only) return OpenStoreForWriting(path, Durability::kSync);
   Options options;
-  options.read_only = true;
+  // Only append and import create stores (shared/cli-contract.md); they use
+  // OpenStoreForWriting().
+  options.read_only = read_only;
   options.create_if_missing = false;
   // A command line runs briefly: a small cache is enough and starts faster.
   options.block_cache_bytes = 16u << 20;

@@ -95,9 +95,9 @@ int ReportError(CliContext& ctx, const absl::Status& status);
 // Writes "annals: <message>" as one line on ctx.err and returns `code`.
 int ReportError(CliContext& ctx, int code, std::string_view message);
 
-// Opens the store at `path`. Read-only opens a RocksDB secondary (works while
-// another process writes; a missing store is kNotFound). Writable opens
-// create the store when missing and use Durability::kSync.
+// Opens an existing store at `path` (a missing one is kNotFound: exit 4).
+// Read-only opens a RocksDB secondary (works while another process writes);
+// writable opens use Durability::kSync.
 absl::StatusOr<std::unique_ptr<EventStore>> OpenStore(const std::string& path, bool read_only);
 
 // A writable open (creating the store when missing) with the given

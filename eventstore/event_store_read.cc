@@ -43,10 +43,10 @@ absl::Status Damaged(uint64_t position, std::string_view what) {
 
 }  // namespace
 
-absl::StatusOr<StreamInfo> EventStore::Impl::GetStream(std::string_view stream) {
+absl::StatusOr<internal::Head> EventStore::Impl::ReadHead(const rocksdb::ReadOptions& ro,
+                                                          std::string_view stream) {
   std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), families_[internal::kHeadsFamily], stream, &value);
+  rocksdb::Status s = db_->Get(ro, families_[internal::kHeadsFamily], stream, &value);
   if (s.IsNotFound()) {
     return absl::NotFoundError(StrCat("stream '", stream, "' has no events"));
   }
@@ -55,7 +55,13 @@ absl::StatusOr<StreamInfo> EventStore::Impl::GetStream(std::string_view stream) 
   if (!internal::DecodeHead(value, &head)) {
     return absl::DataLossError(StrCat("head of stream '", stream, "' is malformed"));
   }
-  return StreamInfo{std::string(stream), head.version, head.last_position};
+  return head;
+}
+
+absl::StatusOr<StreamInfo> EventStore::Impl::GetStream(std::string_view stream) {
+  absl::StatusOr<internal::Head> head = ReadHead(rocksdb::ReadOptions(), stream);
+  if (!head.ok()) return head.status();
+  return StreamInfo{std::string(stream), head->version, head->last_position};
 }
 
 absl::Status EventStore::Impl::ListStreams(std::string_view prefix,
@@ -86,16 +92,9 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream,
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.get();
 
-  std::string value;
-  rocksdb::Status s = db_->Get(ro, families_[internal::kHeadsFamily], stream, &value);
-  if (s.IsNotFound()) {
-    return absl::NotFoundError(StrCat("stream '", stream, "' has no events"));
-  }
-  if (!s.ok()) return internal::FromRocksDb(s, StrCat("reading stream '", stream, "'"));
-  internal::Head head;
-  if (!internal::DecodeHead(value, &head)) {
-    return absl::DataLossError(StrCat("head of stream '", stream, "' is malformed"));
-  }
+  absl::StatusOr<internal::Head> read_head = ReadHead(ro, stream);
+  if (!read_head.ok()) return read_head.status();
+  const internal::Head head = *read_head;
 
   const bool forward = options.direction == Direction::kForward;
   uint64_t first, last;  // Inclusive version range, in reading order.

@@ -127,6 +127,8 @@ class EventStore::Impl {
   std::vector<Request*> TakeGroup();
   void CommitGroup(std::vector<Request*>& group);
   absl::Status StageRequest(Request& request, GroupState& group, rocksdb::WriteBatch& batch);
+  // The committed head of `stream` as `ro` sees it; kNotFound if it has no events.
+  absl::StatusOr<internal::Head> ReadHead(const rocksdb::ReadOptions& ro, std::string_view stream);
   absl::StatusOr<internal::Head> LookupHead(std::string_view stream, const GroupState& group);
   void PublishPosition(uint64_t position);
 

@@ -85,11 +85,8 @@ class GatedProjection : public CounterProjection {
 class ProjectionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Options options;
-    options.durability = Durability::kBuffered;
-    auto store = EventStore::Open(dir_.Sub("store"), options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    store_ = testing::OpenBufferedStore(dir_.Sub("store"));
+    ASSERT_NE(store_, nullptr);
   }
 
   absl::Status Append(std::string_view stream, std::string_view type = "E") {

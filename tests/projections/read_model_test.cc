@@ -23,11 +23,8 @@ using KV = std::pair<std::string, std::string>;
 class ReadModelTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Options options;
-    options.durability = Durability::kBuffered;
-    auto store = EventStore::Open(dir_.Sub("store"), options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    store_ = testing::OpenBufferedStore(dir_.Sub("store"));
+    ASSERT_NE(store_, nullptr);
     writer_ = std::make_unique<projections_internal::BatchWriter>(
         store_->impl()->db(), store_->impl()->family(internal::kReadModelsFamily));
     writer_->SetNamespace("p", 1);

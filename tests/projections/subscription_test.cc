@@ -17,11 +17,8 @@ namespace {
 class SubscriptionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Options options;
-    options.durability = Durability::kBuffered;
-    auto store = EventStore::Open(dir_.Sub("store"), options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    store_ = testing::OpenBufferedStore(dir_.Sub("store"));
+    ASSERT_NE(store_, nullptr);
   }
 
   void Append(std::string_view stream, std::string_view type, std::string_view payload = "{}") {

@@ -16,11 +16,8 @@ namespace {
 class SnapshotStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Options options;
-    options.durability = Durability::kBuffered;
-    auto store = EventStore::Open(dir_.Sub("store"), options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    store_ = testing::OpenBufferedStore(dir_.Sub("store"));
+    ASSERT_NE(store_, nullptr);
     snapshots_ = std::make_unique<SnapshotStore>(*store_);
   }
 

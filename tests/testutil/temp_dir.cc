@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "gtest/gtest.h"
+
 namespace annals::testing {
 
 TempDir::TempDir() {
@@ -23,6 +25,17 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+std::unique_ptr<EventStore> OpenBufferedStore(const std::string& path) {
+  Options options;
+  options.durability = Durability::kBuffered;
+  absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open(path, options);
+  if (!store.ok()) {
+    ADD_FAILURE() << "cannot open store at " << path << ": " << store.status();
+    return nullptr;
+  }
+  return std::move(*store);
 }
 
 uint64_t TestSeed() {

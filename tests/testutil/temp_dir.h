@@ -6,7 +6,10 @@
 #define ANNALS_TESTS_TESTUTIL_TEMP_DIR_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "annals/event_store.h"
 
 namespace annals::testing {
 
@@ -26,6 +29,11 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Opens (creating) a store at `path` with Durability::kBuffered: tests of
+// behaviour need no fsync, and crash_test covers kSync. Records a test
+// failure and returns null when the store cannot be opened.
+std::unique_ptr<EventStore> OpenBufferedStore(const std::string& path);
 
 // The seed for a randomized test: $ANNALS_TEST_SEED when set, else a fresh
 // one. It is printed so that a failing run can be replayed.

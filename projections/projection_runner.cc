@@ -146,8 +146,8 @@ ProjectionRunner::Impl::Impl(EventStore& store, std::shared_ptr<Projection> proj
 }
 
 ProjectionRunner::Impl::~Impl() {
-  Stop();
-  if (!hook_attached_) delete hook_;
+  Stop();  // Removes the hook; no group commit can call it after that.
+  delete hook_;
   std::lock_guard<std::mutex> lock(registry_mu);
   if (registered_) Registry().erase({simpl_, name_});
 }

@@ -80,12 +80,11 @@ class ProjectionRunner::Impl {
 
   // The commit hook of an inline runner; see the class comment for locking.
   //
-  // Lifetime: the store's RemoveCommitHook() does not wait for a group commit
-  // that already copied the hook list, so after Stop() a stale group may
-  // still call the hook. The hook therefore outlives the runner (it is
-  // deliberately leaked, a few hundred bytes per stopped inline runner) and,
-  // once detached (impl == nullptr), does nothing; the events it skips are
-  // not checkpointed, so the next run applies them.
+  // Lifetime: owned by the runner. Stop() removes it from the store, and the
+  // store's RemoveCommitHook() returns only after a group commit that already
+  // copied the hook list is done, so the runner deletes it after Stop().
+  // Once detached (impl == nullptr) it does nothing; events it skips are not
+  // checkpointed, so the next run applies them.
   class InlineHook final : public internal::CommitHook {
    public:
     explicit InlineHook(Impl* impl) : impl_(impl) {}
@@ -150,7 +149,7 @@ class ProjectionRunner::Impl {
 
   std::mutex apply_mu_;
   std::unique_ptr<Build> build_;  // Guarded by apply_mu_.
-  InlineHook* hook_;  // Owned until attached; leaked after (see InlineHook).
+  InlineHook* hook_;  // Owned; deleted after Stop() (see InlineHook).
 
   std::atomic<uint64_t> checkpoint_{0};
   std::atomic<uint32_t> generation_{1};

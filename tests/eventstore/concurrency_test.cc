@@ -42,7 +42,8 @@ TEST(ConcurrencyTest, ExactlyOneOfEightRacersWinsEachRound) {
     threads.emplace_back([&, t] {
       for (int round = 0; round < kRounds; ++round) {
         sync.arrive_and_wait();
-        NewEvent e{.type = "Raced", .payload = std::to_string(t)};
+        const std::string payload = std::to_string(t);  // Outlives the view in `e`.
+        NewEvent e{.type = "Raced", .payload = payload};
         auto r = store->Append("contested", ExpectedVersion::Exact(round), {&e, 1});
         std::lock_guard<std::mutex> lock(mu);
         if (r.ok()) {

@@ -435,6 +435,14 @@ def medians(rows):
             med[k]["first_segment"] = statistics.median(s[0] for s in segs)
             med[k]["last_segment"] = statistics.median(s[-1] for s in segs)
             med[k]["last_over_first"] = statistics.median(s[-1] / s[0] for s in segs)
+        rss = [r["segments_rss_mb"] for r in rs if r.get("segments_rss_mb")]
+        if rss:
+            med[k]["first_segment_rss_mb"] = statistics.median(x[0] for x in rss)
+            med[k]["last_segment_rss_mb"] = statistics.median(x[-1] for x in rss)
+        cpu = [r["segments_cpu_us"] for r in rs if r.get("segments_cpu_us")]
+        if cpu:
+            med[k]["first_segment_cpu_us"] = statistics.median(x[0] for x in cpu)
+            med[k]["last_segment_cpu_us"] = statistics.median(x[-1] for x in cpu)
     return med
 
 
@@ -536,13 +544,19 @@ def render_markdown(rows, workloads, systems, runs, skipped):
                    "the last segment, median over rounds):")
         out.append("")
         out.append("| system | events | segment | first segment events/s | "
-                   "last segment events/s | last/first |")
-        out.append("|---|---|---|---|---|---|")
+                   "last segment events/s | last/first | RSS after first / last segment (MiB) | "
+                   "appender CPU per event, first / last segment (µs) |")
+        out.append("|---|---|---|---|---|---|---|---|")
         for s, m in growth:
             seg = next((r.get("segment") for r in rows
                         if r["workload"] == "growth" and r["system"] == s), "")
+            rss = (f"{m['first_segment_rss_mb']:.0f} / {m['last_segment_rss_mb']:.0f}"
+                   if "first_segment_rss_mb" in m else "—")
+            cpu = (f"{m['first_segment_cpu_us']:.1f} / {m['last_segment_cpu_us']:.1f}"
+                   if "first_segment_cpu_us" in m else "—")
             out.append(f"| {s} | {m['events']:,.0f} | {seg:,} | {fmt_rate(m['first_segment'])} | "
-                       f"{fmt_rate(m['last_segment'])} | {m['last_over_first']:.2f} |")
+                       f"{fmt_rate(m['last_segment'])} | {m['last_over_first']:.2f} | {rss} | "
+                       f"{cpu} |")
     out.append("")
     out.append("Targets (issue 3):")
     out.append("")
@@ -877,6 +891,10 @@ def main():
                     if result.get("segments"):
                         row["segments"] = [round(x, 1) for x in result["segments"]]
                         row["segment"] = int(measure.get("segment", 0))
+                    if result.get("segments_rss_mb"):
+                        row["segments_rss_mb"] = [round(x, 1) for x in result["segments_rss_mb"]]
+                    if result.get("segments_cpu_us"):
+                        row["segments_cpu_us"] = [round(x, 2) for x in result["segments_cpu_us"]]
                     line = json.dumps(row)
                     print(line, flush=True)
                     jsonl.write(line + "\n")

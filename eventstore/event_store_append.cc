@@ -261,6 +261,49 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
   std::vector<std::optional<AppendResult>> replays(parts.size());
   size_t replay_count = 0;
 
+  // Idempotency: look up every id the caller chose in one MultiGet. The ids
+  // are random and the index grows with the store, so each lookup probes a
+  // filter per level; batching shares the per-level and per-file work across
+  // the request (one Get per id cost ~30% of a buffered append at 10M events).
+  std::vector<std::vector<internal::EventIdEntry>> entries(parts.size());
+  std::vector<std::vector<bool>> known(parts.size());
+  {
+    std::vector<rocksdb::Slice> keys;
+    std::vector<std::pair<size_t, size_t>> where;  // (part, event) of each key.
+    for (size_t p = 0; p < parts.size(); ++p) {
+      entries[p].resize(parts[p].events.size());
+      known[p].resize(parts[p].events.size());
+      for (size_t i = 0; i < parts[p].events.size(); ++i) {
+        const Uuid& id = parts[p].events[i].id;
+        if (id.is_nil()) continue;
+        if (auto it = group.ids.find(id); it != group.ids.end()) {
+          entries[p][i] = it->second;
+          known[p][i] = true;
+        } else {
+          keys.emplace_back(id.AsBytes().data(), id.AsBytes().size());
+          where.emplace_back(p, i);
+        }
+      }
+    }
+    if (!keys.empty()) {
+      std::vector<rocksdb::PinnableSlice> values(keys.size());
+      std::vector<rocksdb::Status> statuses(keys.size());
+      db_->MultiGet(rocksdb::ReadOptions(), families_[internal::kEventIdsFamily], keys.size(),
+                    keys.data(), values.data(), statuses.data());
+      for (size_t k = 0; k < keys.size(); ++k) {
+        if (statuses[k].IsNotFound()) continue;
+        if (!statuses[k].ok()) return internal::FromRocksDb(statuses[k], "looking up an event id");
+        const auto [p, i] = where[k];
+        if (!internal::DecodeEventIdEntry(std::string_view(values[k].data(), values[k].size()),
+                                          &entries[p][i])) {
+          return absl::DataLossError(StrCat("event-id index entry of ",
+                                            parts[p].events[i].id.ToString(), " is malformed"));
+        }
+        known[p][i] = true;
+      }
+    }
+  }
+
   // Phase 1: checks only.
   for (size_t p = 0; p < parts.size(); ++p) {
     const StreamAppend& part = parts[p];
@@ -268,28 +311,12 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
     if (!head.ok()) return head.status();
     heads[p] = *head;
 
-    // Idempotency: look up the ids the caller chose.
     size_t found = 0;
     std::optional<internal::EventIdEntry> first_found;
-    std::vector<internal::EventIdEntry> entries(part.events.size());
     for (size_t i = 0; i < part.events.size(); ++i) {
-      const Uuid& id = part.events[i].id;
-      if (id.is_nil()) continue;
-      if (auto it = group.ids.find(id); it != group.ids.end()) {
-        entries[i] = it->second;
-      } else {
-        std::string value;
-        rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), families_[internal::kEventIdsFamily],
-                                     id.AsBytes(), &value);
-        if (s.IsNotFound()) continue;
-        if (!s.ok()) return internal::FromRocksDb(s, "looking up an event id");
-        if (!internal::DecodeEventIdEntry(value, &entries[i])) {
-          return absl::DataLossError(
-              StrCat("event-id index entry of ", id.ToString(), " is malformed"));
-        }
-      }
+      if (!known[p][i]) continue;
       ++found;
-      if (!first_found) first_found = entries[i];
+      if (!first_found) first_found = entries[p][i];
     }
     if (found == 0) {
       if (!part.expected.Matches(head->version)) {
@@ -297,23 +324,24 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
       }
       continue;
     }
+    const std::vector<internal::EventIdEntry>& ids = entries[p];
     bool same_place = found == part.events.size() && head->stream_id != 0;
-    for (size_t i = 0; same_place && i < entries.size(); ++i) {
-      same_place = entries[i].stream_id == head->stream_id &&
-                   entries[i].version == entries[0].version + i &&
-                   entries[i].position == entries[0].position + i;
+    for (size_t i = 0; same_place && i < ids.size(); ++i) {
+      same_place = ids[i].stream_id == head->stream_id &&
+                   ids[i].version == ids[0].version + i &&
+                   ids[i].position == ids[0].position + i;
     }
     if (!same_place) {
       size_t i = 0;
-      while (part.events[i].id.is_nil() || entries[i].position != first_found->position) ++i;
+      while (!known[p][i] || ids[i].position != first_found->position) ++i;
       return absl::AlreadyExistsError(StrCat(
           "event id ", part.events[i].id.ToString(), " is already stored at position ",
           first_found->position, " (version ", first_found->version,
           " of another stream or another place); event ids must be unique, and a retry must "
           "re-send exactly the events of the original append"));
     }
-    replays[p] = AppendResult{entries.front().version, entries.back().version,
-                              entries.front().position, entries.back().position, true};
+    replays[p] = AppendResult{ids.front().version, ids.back().version, ids.front().position,
+                              ids.back().position, true};
     ++replay_count;
   }
   if (replay_count == parts.size()) {

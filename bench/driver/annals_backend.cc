@@ -60,6 +60,7 @@ class AnnalsBackend : public Backend {
 absl::StatusOr<std::unique_ptr<Backend>> OpenAnnals(const BackendOptions& options) {
   Options o;  // Documented defaults; only durability varies per workload.
   o.durability = options.durable ? Durability::kSync : Durability::kBuffered;
+  if (options.block_cache_bytes > 0) o.block_cache_bytes = options.block_cache_bytes;
   absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open(options.dir, o);
   if (!store.ok()) return store.status();
   return std::unique_ptr<Backend>(new AnnalsBackend(std::move(*store)));

@@ -33,6 +33,10 @@ struct BenchEvent {
 struct BackendOptions {
   std::string dir;       // Store directory (created, empty) or database URL.
   bool durable = true;   // fsync before acknowledging an append.
+  // Block cache of the RocksDB-based systems in bytes; 0 = annals' default
+  // (Options::block_cache_bytes). To see how a store behaves once its
+  // filters outgrow the cache without growing it to that size.
+  size_t block_cache_bytes = 0;
 };
 
 class Backend {

@@ -12,13 +12,24 @@
 //                --interleave K: each appender rotates over K open streams;
 //                --stream-events: a stream is closed after this many events.
 //                --segment N: also report the rate of every N events
-//                ("segments", for the growth workload; single appender only).
+//                ("segments", for the growth workload; single appender only)
+//                and the resident memory at the end of each ("segments_rss_mb"),
+//                which shows whether memory follows the caches or the store,
+//                and the appending thread's CPU time per event in each
+//                ("segments_cpu_us"): unlike the rate, it does not count time
+//                the thread waited for a core, so it separates work that grows
+//                with the store from background compaction and other tenants.
+//   --block-cache-mb M: block cache of annals and rocksdb (default: annals'
+//                default); any op.
 //   read-stream  reads stream --stream forward, --repeat times.
 //   scan-all     reads the global log in order, --repeat times.
 //
-// Output: {"events":N,"seconds":S,"events_per_s":R,"peak_rss_mb":M[,"segments":[...]]}
+// Output: {"events":N,"seconds":S,"events_per_s":R,"peak_rss_mb":M
+//          [,"segments":[...],"segments_rss_mb":[...],"segments_cpu_us":[...]]}
 
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -30,6 +41,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "bench/driver/backend.h"
 
 namespace annals::bench {
@@ -67,6 +79,23 @@ double PeakRssMb() {
   return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux.
 }
 
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Resident memory now (not the peak), from /proc/self/statm; 0 if unreadable.
+double CurrentRssMb() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%lu %lu", &size, &resident);
+  std::fclose(f);
+  if (n != 2) return 0;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+}
+
 // Random, incompressible payload bytes; payloads are 200-byte windows at
 // random offsets.
 class PayloadPool {
@@ -89,7 +118,9 @@ class PayloadPool {
 
 struct AppendResult {
   uint64_t events = 0;
-  std::vector<double> segments;  // events/s of each --segment events.
+  std::vector<double> segments;      // events/s of each --segment events.
+  std::vector<double> segments_rss;  // Resident MiB at the end of each segment.
+  std::vector<double> segments_cpu;  // This thread's CPU µs per event in each.
 };
 
 struct AppendSpec {
@@ -113,17 +144,18 @@ void RunAppender(Backend& backend, const AppendSpec& spec, const PayloadPool& po
   };
   uint64_t next_stream = 0;
   std::vector<Open> open(spec.interleave);
-  for (auto& o : open) o.name = "t" + std::to_string(thread) + "-s" + std::to_string(next_stream++);
+  for (auto& o : open) o.name = absl::StrCat("t", thread, "-s", next_stream++);
   std::vector<std::string> ids(spec.batch, std::string(16, '\0'));
   std::vector<BenchEvent> events(spec.batch);
   uint64_t done = 0;
   uint64_t segment_start_events = 0;
   Clock::time_point segment_start = Clock::now();
+  double segment_start_cpu = ThreadCpuSeconds();
   for (size_t k = 0; !failed.load(std::memory_order_relaxed); ++k) {
     if (spec.seconds > 0 ? Clock::now() >= deadline : done >= quota) break;
     Open& o = open[k % open.size()];
     if (o.version >= spec.stream_events) {
-      o.name = "t" + std::to_string(thread) + "-s" + std::to_string(next_stream++);
+      o.name = absl::StrCat("t", thread, "-s", next_stream++);
       o.version = 0;
     }
     const size_t n = spec.seconds > 0 ? spec.batch
@@ -149,6 +181,11 @@ void RunAppender(Backend& backend, const AppendSpec& spec, const PayloadPool& po
       const Clock::time_point now = Clock::now();
       out.segments.push_back(static_cast<double>(done - segment_start_events) /
                              std::chrono::duration<double>(now - segment_start).count());
+      out.segments_rss.push_back(CurrentRssMb());
+      const double cpu = ThreadCpuSeconds();
+      out.segments_cpu.push_back((cpu - segment_start_cpu) * 1e6 /
+                                 static_cast<double>(done - segment_start_events));
+      segment_start_cpu = cpu;
       segment_start = now;
       segment_start_events = done;
     }
@@ -168,6 +205,7 @@ int Main(int argc, char** argv) {
   BackendOptions bo;
   bo.dir = flags.Get("dir");
   bo.durable = flags.Num("durable", 0) != 0;
+  bo.block_cache_bytes = static_cast<size_t>(flags.Num("block-cache-mb", 0) * (1 << 20));
   if (bo.dir.empty()) Die("--dir is required");
 
   absl::StatusOr<std::unique_ptr<Backend>> backend;
@@ -184,7 +222,7 @@ int Main(int argc, char** argv) {
 
   uint64_t events = 0;
   double seconds = 0;
-  std::vector<double> segments;
+  std::vector<double> segments, segments_rss, segments_cpu;
   if (op == "append") {
     AppendSpec spec;
     spec.threads = static_cast<int>(flags.Num("threads", 1));
@@ -217,6 +255,8 @@ int Main(int argc, char** argv) {
     if (failed) Die("an append failed");
     for (auto& r : results) events += r.events;
     segments = results[0].segments;
+    segments_rss = results[0].segments_rss;
+    segments_cpu = results[0].segments_cpu;
   } else if (op == "read-stream" || op == "scan-all") {
     const int repeat = static_cast<int>(flags.Num("repeat", 1));
     const std::string stream = flags.Get("stream", "t0-s0");
@@ -241,6 +281,14 @@ int Main(int argc, char** argv) {
     json += ",\"segments\":[";
     for (size_t i = 0; i < segments.size(); ++i) {
       json += (i ? "," : "") + std::to_string(segments[i]);
+    }
+    json += "],\"segments_rss_mb\":[";
+    for (size_t i = 0; i < segments_rss.size(); ++i) {
+      json += (i ? "," : "") + std::to_string(segments_rss[i]);
+    }
+    json += "],\"segments_cpu_us\":[";
+    for (size_t i = 0; i < segments_cpu.size(); ++i) {
+      json += (i ? "," : "") + std::to_string(segments_cpu[i]);
     }
     json += "]";
   }

@@ -62,11 +62,7 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>
   } else {
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     table.block_size = 4 * 1024;
-    table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
-    table.partition_filters = true;
-    table.metadata_block_size = 4 * 1024;
-    table.pin_top_level_index_and_filter = true;
-    table.cache_index_and_filter_blocks_with_high_priority = true;
+    cf.target_file_size_base = 8u << 20;
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return cf;

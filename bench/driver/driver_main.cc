@@ -19,6 +19,8 @@
 //                ("segments_cpu_us"): unlike the rate, it does not count time
 //                the thread waited for a core, so it separates work that grows
 //                with the store from background compaction and other tenants.
+//                --ids random|v7: random 16-byte ids (default, the worst
+//                case for an id index) or time-ordered UUIDv7-shaped ids.
 //   --block-cache-mb M: block cache of annals and rocksdb (default: annals'
 //                default); any op.
 //   read-stream  reads stream --stream forward, --repeat times.
@@ -132,12 +134,39 @@ struct AppendSpec {
   uint64_t stream_events = 1000;
   uint64_t segment = 0;
   uint64_t seed = 1;
+  bool time_ordered_ids = false;  // --ids v7 instead of random.
 };
+
+// A UUIDv7-shaped id (RFC 9562): 48-bit Unix milliseconds, version 7, a
+// 12-bit per-millisecond counter, variant bits, 62 random bits. Ids of one
+// appender thread increase, as those of Uuid::V7() do.
+void TimeOrderedId(uint64_t& last_ms, uint64_t& counter, uint64_t random, char* out) {
+  uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  if (ms <= last_ms) {
+    ms = last_ms;
+    if (++counter == 4096) {  // Counter overflow: borrow the next millisecond.
+      ++ms;
+      counter = 0;
+    }
+  } else {
+    counter = 0;
+  }
+  last_ms = ms;
+  const uint64_t hi = (ms << 16) | (0x7ULL << 12) | counter;
+  const uint64_t lo = (random & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  for (int i = 0; i < 8; ++i) {
+    out[i] = static_cast<char>(hi >> (56 - 8 * i));
+    out[8 + i] = static_cast<char>(lo >> (56 - 8 * i));
+  }
+}
 
 void RunAppender(Backend& backend, const AppendSpec& spec, const PayloadPool& pool, int thread,
                  Clock::time_point deadline, uint64_t quota, std::atomic<bool>& failed,
                  AppendResult& out) {
   uint64_t rng = spec.seed * 1000003 + thread;
+  uint64_t last_ms = 0, ms_counter = 0;
   struct Open {
     std::string name;
     uint64_t version = 0;
@@ -162,8 +191,12 @@ void RunAppender(Backend& backend, const AppendSpec& spec, const PayloadPool& po
                                       : std::min<uint64_t>(spec.batch, quota - done);
     for (size_t i = 0; i < n; ++i) {
       const uint64_t a = SplitMix(rng), b = SplitMix(rng);
-      std::memcpy(ids[i].data(), &a, 8);
-      std::memcpy(ids[i].data() + 8, &b, 8);
+      if (spec.time_ordered_ids) {
+        TimeOrderedId(last_ms, ms_counter, b, ids[i].data());
+      } else {
+        std::memcpy(ids[i].data(), &a, 8);
+        std::memcpy(ids[i].data() + 8, &b, 8);
+      }
       events[i].id = ids[i];
       events[i].type = "BenchEvent";
       events[i].payload = pool.Pick(a);
@@ -233,6 +266,9 @@ int Main(int argc, char** argv) {
     spec.stream_events = static_cast<uint64_t>(flags.Num("stream-events", 1000));
     spec.segment = static_cast<uint64_t>(flags.Num("segment", 0));
     spec.seed = static_cast<uint64_t>(flags.Num("seed", 1));
+    const std::string ids = flags.Get("ids", "random");
+    if (ids != "random" && ids != "v7") Die("--ids must be random or v7");
+    spec.time_ordered_ids = ids == "v7";
     if (spec.threads < 1 || spec.batch < 1 || spec.interleave < 1 ||
         (spec.seconds <= 0 && spec.events == 0)) {
       Die("append needs --threads >= 1, --batch >= 1 and --seconds or --events");

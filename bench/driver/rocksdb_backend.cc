@@ -98,8 +98,11 @@ class RocksDbBackend : public Backend {
     db.keep_log_file_num = 3;
     db.db_write_buffer_size = 256u << 20;  // annals' Options::max_memtable_bytes default
     db.max_total_wal_size = 512u << 20;    // 2 x max_memtable_bytes, as annals
-    cache_ = rocksdb::NewLRUCache(options.block_cache_bytes > 0 ? options.block_cache_bytes
-                                                              : 64u << 20);
+    // annals' cache: shards of at least 16 MiB (EventStore::Impl::OpenDb).
+    const size_t cache_bytes = options.block_cache_bytes > 0 ? options.block_cache_bytes : 64u << 20;
+    int shard_bits = 0;
+    while (shard_bits < 6 && (cache_bytes >> (shard_bits + 1)) >= (16u << 20)) ++shard_bits;
+    cache_ = rocksdb::NewLRUCache(cache_bytes, shard_bits);
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (int i = 0; i < kCfCount; ++i) {
       cfs.emplace_back(kCfNames[i], FamilyOptions(cache_, i == kLog));

@@ -800,6 +800,9 @@ def main():
         return render_only(args)
 
     started = utcnow()
+    # The tree as the drivers were built (by run_comparison.sh, just before),
+    # not as it is after an hour of runs during which the docs may be edited.
+    source = source_version()
     out_dir = args.out or os.path.join(args.build_dir, "bench-results",
                                        datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out_dir, exist_ok=True)
@@ -910,7 +913,7 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
 
     run = {"started": started, "finished": utcnow(), "machine": machine_info(),
-           "source": source_version(), "command": args.command_line, "quick": args.quick,
+           "source": source, "command": args.command_line, "quick": args.quick,
            "skipped": skipped}
     with open(os.path.join(out_dir, "run.json"), "w") as f:
         json.dump(run, f, indent=1)

@@ -53,10 +53,13 @@ struct Options {
   // streams, event-id lookups); scans do not need it.
   // Appends look up every caller-chosen event id, which probes the Bloom
   // filters of the event-id index (about 1.25 bytes per stored event). While
-  // the filters fit here a probe costs no I/O; past that (around 25M events
-  // at the default, fewer when reads compete for the cache) appends slow
-  // down gradually: measured with a 4 MiB cache at 5M events, about 1.5x the
-  // committer CPU per event. docs/benchmarks.md has the figures.
+  // the filters fit here a probe costs no I/O; by that arithmetic the
+  // default holds the filters of a few tens of millions of events, fewer
+  // when reads compete for the cache. Past that, appends slow down
+  // gradually rather than fall off a cliff: with a 4 MiB cache, the last
+  // 500k of 5M events cost the committer about 1.8x the CPU per event of
+  // the first 500k.
+  // docs/benchmarks.md ("Growth and memory") has the figures.
   size_t block_cache_bytes = 64u << 20;
 
   // Memtable size per column family; RocksDB keeps up to 2 per family.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "annals/errors.h"
+#include "common/strings.h"
 #include "eventstore/internal/event_store_impl.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -332,8 +333,9 @@ TEST_F(EventStoreTest, RejectsBadInputAndWritesNothing) {
 }
 
 TEST_F(EventStoreTest, ReopenKeepsEverythingAndContinuesTheChain) {
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(AppendOne("s" + std::to_string(i % 3),
-                                                     ExpectedVersion::Any()).ok());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(AppendOne(StrCat("s", i % 3), ExpectedVersion::Any()).ok());
+  }
   const auto before = Log();
   Reopen();
   EXPECT_EQ(Log(), before);

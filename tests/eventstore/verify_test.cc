@@ -8,6 +8,7 @@
 
 #include "annals/event_store.h"
 #include "common/coding.h"
+#include "common/strings.h"
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/record_codec.h"
 #include "gmock/gmock.h"
@@ -25,9 +26,9 @@ class VerifyTest : public ::testing::Test {
   void SetUp() override {
     Open();
     for (int i = 0; i < 100; ++i) {
-      const std::string payload = "{\"n\":" + std::to_string(i) + "}";
+      const std::string payload = StrCat("{\"n\":", i, "}");
       NewEvent e{.type = "Counted", .payload = payload};
-      ASSERT_TRUE(store_->Append("s" + std::to_string(i % 7), ExpectedVersion::Any(), {&e, 1}).ok());
+      ASSERT_TRUE(store_->Append(StrCat("s", i % 7), ExpectedVersion::Any(), {&e, 1}).ok());
     }
   }
 

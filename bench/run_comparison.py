@@ -124,11 +124,12 @@ def builtin_workloads():
         "measure": {"op": "append", "threads": 1, "batch": 100, "durable": 0,
                     "events": 10_000_000, "stream-events": 1000, "segment": 1_000_000},
         "quick": {"measure": {"events": 40_000, "segment": 10_000}},
-        # Emmett appends ~10k events/s here: 10M events would take ~20 min per
-        # round. It grows to 1M (segments of 100k) unless --full-peer-growth.
+        # The peers grow less to keep a full run under half an hour: Emmett
+        # appended 30-40k events/s and SQLite (B-trees of random event ids)
+        # 40-50k in the 2026-11-23 run, so 10M events each would add about
+        # 20 minutes over three rounds. Postgres grows to 1M (segments of
+        # 100k), SQLite to 2M, unless --full-peer-growth.
         "postgres": {"measure": {"events": 1_000_000, "segment": 100_000}},
-        # SQLite's B-trees (random event ids) slow it to ~20k events/s on a
-        # loaded 2-core machine: 2M events keep a round under 2 minutes.
         "sqlite": {"measure": {"events": 2_000_000, "segment": 200_000}},
     })
     return w

@@ -42,6 +42,10 @@ ROOT = os.path.dirname(HERE)
 PEERS = os.path.join(HERE, "peers")
 SYSTEMS = ["annals", "rocksdb", "sqlite", "postgres"]
 CURVE_THREADS = [1, 2, 4, 8, 16, 32]
+# Per-segment lists of the growth workload (driver output), with the digits kept:
+# resident MiB, appender and whole-process CPU µs per event, bytes written per event.
+SEGMENT_FIELDS = [("segments_rss_mb", 1), ("segments_cpu_us", 2),
+                  ("segments_process_cpu_us", 2), ("segments_write_bytes", 0)]
 COUNT_SYNCS = False  # Set by main() when `perf stat` can count syscalls here.
 REQUIRED_KEYS = {"workload": str, "system": str, "round": int, "events": int,
                  "seconds": (int, float), "events_per_s": (int, float),
@@ -436,14 +440,12 @@ def medians(rows):
             med[k]["first_segment"] = statistics.median(s[0] for s in segs)
             med[k]["last_segment"] = statistics.median(s[-1] for s in segs)
             med[k]["last_over_first"] = statistics.median(s[-1] / s[0] for s in segs)
-        rss = [r["segments_rss_mb"] for r in rs if r.get("segments_rss_mb")]
-        if rss:
-            med[k]["first_segment_rss_mb"] = statistics.median(x[0] for x in rss)
-            med[k]["last_segment_rss_mb"] = statistics.median(x[-1] for x in rss)
-        cpu = [r["segments_cpu_us"] for r in rs if r.get("segments_cpu_us")]
-        if cpu:
-            med[k]["first_segment_cpu_us"] = statistics.median(x[0] for x in cpu)
-            med[k]["last_segment_cpu_us"] = statistics.median(x[-1] for x in cpu)
+        for field, _ in SEGMENT_FIELDS:
+            lists = [r[field] for r in rs if r.get(field)]
+            if lists:
+                name = field[len("segments_"):]
+                med[k][f"first_segment_{name}"] = statistics.median(x[0] for x in lists)
+                med[k][f"last_segment_{name}"] = statistics.median(x[-1] for x in lists)
     return med
 
 
@@ -546,18 +548,24 @@ def render_markdown(rows, workloads, systems, runs, skipped):
         out.append("")
         out.append("| system | events | segment | first segment events/s | "
                    "last segment events/s | last/first | RSS after first / last segment (MiB) | "
-                   "appender CPU per event, first / last segment (µs) |")
-        out.append("|---|---|---|---|---|---|---|---|")
+                   "appender CPU per event, first / last segment (µs) | "
+                   "process CPU per event, first / last segment (µs) | "
+                   "bytes written per event, first / last segment |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|")
         for s, m in growth:
             seg = next((r.get("segment") for r in rows
                         if r["workload"] == "growth" and r["system"] == s), "")
-            rss = (f"{m['first_segment_rss_mb']:.0f} / {m['last_segment_rss_mb']:.0f}"
-                   if "first_segment_rss_mb" in m else "—")
-            cpu = (f"{m['first_segment_cpu_us']:.1f} / {m['last_segment_cpu_us']:.1f}"
-                   if "first_segment_cpu_us" in m else "—")
+
+            def first_last(name, digits):
+                if f"first_segment_{name}" not in m:
+                    return "—"
+                return (f"{m[f'first_segment_{name}']:.{digits}f} / "
+                        f"{m[f'last_segment_{name}']:.{digits}f}")
+
             out.append(f"| {s} | {m['events']:,.0f} | {seg:,} | {fmt_rate(m['first_segment'])} | "
-                       f"{fmt_rate(m['last_segment'])} | {m['last_over_first']:.2f} | {rss} | "
-                       f"{cpu} |")
+                       f"{fmt_rate(m['last_segment'])} | {m['last_over_first']:.2f} | "
+                       f"{first_last('rss_mb', 0)} | {first_last('cpu_us', 1)} | "
+                       f"{first_last('process_cpu_us', 1)} | {first_last('write_bytes', 0)} |")
     out.append("")
     out.append("Targets (issue 3):")
     out.append("")
@@ -895,10 +903,9 @@ def main():
                     if result.get("segments"):
                         row["segments"] = [round(x, 1) for x in result["segments"]]
                         row["segment"] = int(measure.get("segment", 0))
-                    if result.get("segments_rss_mb"):
-                        row["segments_rss_mb"] = [round(x, 1) for x in result["segments_rss_mb"]]
-                    if result.get("segments_cpu_us"):
-                        row["segments_cpu_us"] = [round(x, 2) for x in result["segments_cpu_us"]]
+                    for field, digits in SEGMENT_FIELDS:
+                        if result.get(field):
+                            row[field] = [round(x, digits) for x in result[field]]
                     line = json.dumps(row)
                     print(line, flush=True)
                     jsonl.write(line + "\n")

@@ -18,7 +18,11 @@
 //                and the appending thread's CPU time per event in each
 //                ("segments_cpu_us"): unlike the rate, it does not count time
 //                the thread waited for a core, so it separates work that grows
-//                with the store from background compaction and other tenants.
+//                with the store from background compaction and other tenants;
+//                the whole process's CPU per event ("segments_process_cpu_us",
+//                the appender plus flushes and compactions) and the bytes
+//                written to storage per event ("segments_write_bytes": WAL,
+//                flushes and compactions, from /proc/self/io).
 //                --ids random|v7: random 16-byte ids (default, the worst
 //                case for an id index) or time-ordered UUIDv7-shaped ids.
 //   --block-cache-mb M: block cache of annals and rocksdb (default: annals'
@@ -27,7 +31,8 @@
 //   scan-all     reads the global log in order, --repeat times.
 //
 // Output: {"events":N,"seconds":S,"events_per_s":R,"peak_rss_mb":M
-//          [,"segments":[...],"segments_rss_mb":[...],"segments_cpu_us":[...]]}
+//          [,"segments":[...],"segments_rss_mb":[...],"segments_cpu_us":[...],
+//           "segments_process_cpu_us":[...],"segments_write_bytes":[...]]}
 
 #include <sys/resource.h>
 #include <time.h>
@@ -87,6 +92,28 @@ double ThreadCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
+// CPU of the whole process (every RocksDB background thread included).
+double ProcessCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+// Bytes this process caused to be written to storage (WAL, flushes and
+// compactions), from /proc/self/io; 0 if unreadable.
+double WrittenBytes() {
+  FILE* f = std::fopen("/proc/self/io", "r");
+  if (f == nullptr) return 0;
+  char line[128];
+  unsigned long long bytes = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "write_bytes: %llu", &bytes) == 1) break;
+  }
+  std::fclose(f);
+  return static_cast<double>(bytes);
+}
+
 // Resident memory now (not the peak), from /proc/self/statm; 0 if unreadable.
 double CurrentRssMb() {
   FILE* f = std::fopen("/proc/self/statm", "r");
@@ -122,6 +149,8 @@ struct AppendResult {
   uint64_t events = 0;
   std::vector<double> segments;      // events/s of each --segment events.
   std::vector<double> segments_rss;  // Resident MiB at the end of each segment.
+  std::vector<double> segments_process_cpu;  // Whole process's CPU µs per event.
+  std::vector<double> segments_write;        // Bytes written to storage per event.
   std::vector<double> segments_cpu;  // This thread's CPU µs per event in each.
 };
 
@@ -180,6 +209,10 @@ void RunAppender(Backend& backend, const AppendSpec& spec, const PayloadPool& po
   uint64_t segment_start_events = 0;
   Clock::time_point segment_start = Clock::now();
   double segment_start_cpu = ThreadCpuSeconds();
+  // Only the first appender samples the process-wide counters; with one
+  // appender (the growth workload) they split its cost from the background's.
+  double segment_start_process_cpu = ProcessCpuSeconds();
+  double segment_start_written = WrittenBytes();
   for (size_t k = 0; !failed.load(std::memory_order_relaxed); ++k) {
     if (spec.seconds > 0 ? Clock::now() >= deadline : done >= quota) break;
     Open& o = open[k % open.size()];
@@ -219,6 +252,16 @@ void RunAppender(Backend& backend, const AppendSpec& spec, const PayloadPool& po
       out.segments_cpu.push_back((cpu - segment_start_cpu) * 1e6 /
                                  static_cast<double>(done - segment_start_events));
       segment_start_cpu = cpu;
+      if (thread == 0) {
+        const double process_cpu = ProcessCpuSeconds();
+        const double written = WrittenBytes();
+        const double n_events = static_cast<double>(done - segment_start_events);
+        out.segments_process_cpu.push_back((process_cpu - segment_start_process_cpu) * 1e6 /
+                                           n_events);
+        out.segments_write.push_back((written - segment_start_written) / n_events);
+        segment_start_process_cpu = process_cpu;
+        segment_start_written = written;
+      }
       segment_start = now;
       segment_start_events = done;
     }
@@ -255,7 +298,7 @@ int Main(int argc, char** argv) {
 
   uint64_t events = 0;
   double seconds = 0;
-  std::vector<double> segments, segments_rss, segments_cpu;
+  std::vector<double> segments, segments_rss, segments_cpu, segments_process_cpu, segments_write;
   if (op == "append") {
     AppendSpec spec;
     spec.threads = static_cast<int>(flags.Num("threads", 1));
@@ -293,6 +336,8 @@ int Main(int argc, char** argv) {
     segments = results[0].segments;
     segments_rss = results[0].segments_rss;
     segments_cpu = results[0].segments_cpu;
+    segments_process_cpu = results[0].segments_process_cpu;
+    segments_write = results[0].segments_write;
   } else if (op == "read-stream" || op == "scan-all") {
     const int repeat = static_cast<int>(flags.Num("repeat", 1));
     const std::string stream = flags.Get("stream", "t0-s0");
@@ -318,14 +363,16 @@ int Main(int argc, char** argv) {
     for (size_t i = 0; i < segments.size(); ++i) {
       json += (i ? "," : "") + std::to_string(segments[i]);
     }
-    json += "],\"segments_rss_mb\":[";
-    for (size_t i = 0; i < segments_rss.size(); ++i) {
-      json += (i ? "," : "") + std::to_string(segments_rss[i]);
-    }
-    json += "],\"segments_cpu_us\":[";
-    for (size_t i = 0; i < segments_cpu.size(); ++i) {
-      json += (i ? "," : "") + std::to_string(segments_cpu[i]);
-    }
+    const auto append_list = [&json](const char* name, const std::vector<double>& values) {
+      absl::StrAppend(&json, "],\"", name, "\":[");
+      for (size_t i = 0; i < values.size(); ++i) {
+        absl::StrAppend(&json, i ? "," : "", values[i]);
+      }
+    };
+    append_list("segments_rss_mb", segments_rss);
+    append_list("segments_cpu_us", segments_cpu);
+    append_list("segments_process_cpu_us", segments_process_cpu);
+    append_list("segments_write_bytes", segments_write);
     json += "]";
   }
   json += "}";

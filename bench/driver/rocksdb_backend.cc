@@ -33,6 +33,7 @@
 #include "common/coding.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
@@ -45,7 +46,7 @@ constexpr const char* kCfNames[kCfCount] = {"default", "log", "stream_index", "h
                                             "event_ids"};
 
 rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
-                                           bool log) {
+                                           Cf family) {
   rocksdb::ColumnFamilyOptions cf;
   cf.write_buffer_size = 32u << 20;
   cf.max_write_buffer_number = 2;
@@ -57,14 +58,24 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>
   table.cache_index_and_filter_blocks = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
   table.format_version = 5;
-  if (log) {
+  if (family == kLog) {
     table.block_size = 16 * 1024;
   } else {
-    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     table.block_size = 4 * 1024;
+    // As annals: 16 bits/key on the event ids, none on the stream index.
+    if (family == kIds) {
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(16));
+    } else if (family != kIndex) {
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    }
     cf.target_file_size_base = 8u << 20;
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (family == kHeads || family == kIds) {
+    // As annals: memtable Bloom filters.
+    cf.memtable_prefix_bloom_size_ratio = 0.1;
+    cf.memtable_whole_key_filtering = true;
+  }
   return cf;
 }
 
@@ -103,14 +114,13 @@ class RocksDbBackend : public Backend {
     int shard_bits = 0;
     while (shard_bits < 6 && (cache_bytes >> (shard_bits + 1)) >= (16u << 20)) ++shard_bits;
     cache_ = rocksdb::NewLRUCache(cache_bytes, shard_bits);
+    // As annals' default Options::low_priority_compaction.
+    rocksdb::Status lowered = db.env->LowerThreadPoolCPUPriority(
+        rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow);
+    if (!lowered.ok()) return ToStatus(lowered, "lowering the compaction threads' priority");
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (int i = 0; i < kCfCount; ++i) {
-      cfs.emplace_back(kCfNames[i], FamilyOptions(cache_, i == kLog));
-      if (std::string_view(kCfNames[i]) == "heads" || std::string_view(kCfNames[i]) == "event_ids") {
-        // As annals (eventstore/event_store_open.cc): memtable Bloom filters.
-        cfs.back().options.memtable_prefix_bloom_size_ratio = 0.1;
-        cfs.back().options.memtable_whole_key_filtering = true;
-      }
+      cfs.emplace_back(kCfNames[i], FamilyOptions(cache_, static_cast<Cf>(i)));
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;

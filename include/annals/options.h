@@ -52,7 +52,7 @@ struct Options {
   // Default: 64 MiB. Larger values help random reads (stream reads of cold
   // streams, event-id lookups); scans do not need it.
   // Appends look up every caller-chosen event id, which probes the Bloom
-  // filters of the event-id index (about 1.25 bytes per stored event). While
+  // filters of the event-id index (about 2 bytes per stored event). While
   // the filters fit here a probe costs no I/O; by that arithmetic the
   // default holds the filters of a few tens of millions of events, fewer
   // when reads compete for the cache. Past that, appends slow down
@@ -100,6 +100,21 @@ struct Options {
   // (bench/micro); turn it off only for trusted, RocksDB-checksummed replays.
   // Default: true.
   bool verify_checksums_on_read = true;
+
+  // Run RocksDB's compactions at the lowest CPU priority (nice 19), so that
+  // on a busy machine appends and reads get the cores first and compaction
+  // uses what is left; flushes keep normal priority, so memtables never wait
+  // on it. If compaction falls behind, RocksDB's own L0 limits slow writes
+  // down until it catches up, as they would without this. On 2 cores it gave
+  // about 8% more buffered appends over a 10M-event run (docs/benchmarks.md).
+  // PROCESS-WIDE: the compaction threads belong to RocksDB's default Env,
+  // shared by every store and RocksDB database in the process, and RocksDB
+  // can only lower their priority, never raise it back: once one store opens
+  // with true, they stay at nice 19 until the process exits.
+  // Default: true. Set false in every store of a process that must not change
+  // the priority of RocksDB's threads (one that opens other RocksDB databases
+  // whose compactions must not yield).
+  bool low_priority_compaction = true;
 };
 
 }  // namespace annals

@@ -1,12 +1,17 @@
 // EventStore behaviour on one thread: appends, each kind of expected version,
 // reads, idempotent retries, multi-stream atomicity, bad input, reopen, open
-// errors, read-only followers, write failures and inline commit hooks.
+// errors, read-only followers, write failures, inline commit hooks and the
+// priority of compaction threads.
 
 #include "annals/event_store.h"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "annals/errors.h"
@@ -411,6 +416,56 @@ TEST_F(EventStoreTest, SyncMakesBufferedAppendsDurableAndRefusesReadOnly) {
   ASSERT_TRUE(follower.ok()) << follower.status();
   EXPECT_TRUE((*follower)->Sync().ok());  // A no-op.
   EXPECT_EQ((*follower)->last_position(), 1u);
+}
+
+// Nice values of this process's threads whose name starts with `prefix`
+// (RocksDB names its pools' threads "rocksdb:low", "rocksdb:high").
+std::vector<int> NiceOfThreads(std::string_view prefix) {
+  std::vector<int> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind(prefix, 0) != 0) continue;
+    std::ifstream stat_file(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_file)), {});
+    // Fields after the parenthesised name: state is field 3, nice field 19.
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i < 19 && fields >> field; ++i) {
+    }
+    int nice = 0;
+    if (fields >> nice) out.push_back(nice);
+  }
+  return out;
+}
+
+TEST_F(EventStoreTest, CompactionsRunAtLowPriorityAndFlushesDoNot) {
+  Options options;
+  ASSERT_TRUE(options.low_priority_compaction);  // The documented default.
+  options.write_buffer_bytes = 64u << 10;  // Many flushes, hence compactions.
+  Reopen(options);
+  const std::string payload(1024, 'x');
+  for (int i = 0; i < 40; ++i) {
+    std::vector<NewEvent> batch(100, NewEvent{.type = "E", .payload = payload});
+    ASSERT_TRUE(store_->Append(StrCat("s", i), ExpectedVersion::NoStream(), batch).ok());
+  }
+  // RocksDB applies the priority when a pool thread picks up its next job.
+  std::vector<int> low;
+  for (int wait_ms = 0; wait_ms < 20'000; wait_ms += 50) {
+    low = NiceOfThreads("rocksdb:low");
+    if (std::find(low.begin(), low.end(), 19) != low.end()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(low, ::testing::Contains(19)) << "no compaction thread at nice 19";
+  const std::vector<int> high = NiceOfThreads("rocksdb:high");
+  EXPECT_FALSE(high.empty()) << "no flush thread found";
+  EXPECT_THAT(high, ::testing::Each(0));
+  // The store is still whole after the compactions.
+  auto report = store_->Verify();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->ok) << report->reason;
+  EXPECT_EQ(report->events, 4000u);
 }
 
 TEST_F(EventStoreTest, AfterAWriteErrorAppendsAreRefusedUntilReopen) {

@@ -54,8 +54,8 @@ struct Options {
   // Appends look up every caller-chosen event id, which probes the Bloom
   // filters of the event-id index (about 2 bytes per stored event). While
   // the filters fit here a probe costs no I/O; by that arithmetic the
-  // default holds the filters of a few tens of millions of events, fewer
-  // when reads compete for the cache. Past that, appends slow down
+  // default holds the filters of about 30 million events, fewer when reads
+  // compete for the cache. Past that, appends slow down
   // gradually rather than fall off a cliff: with a 4 MiB cache, the last
   // 500k of 5M events cost the committer about 1.8x the CPU per event of
   // the first 500k.

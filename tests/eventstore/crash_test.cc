@@ -33,8 +33,9 @@ struct Ack {
   std::array<uint8_t, 16> id;
 };
 
-// Runs in the child: appends until killed. Never returns.
-[[noreturn]] void ChildAppender(const std::string& path, int fd, uint64_t seed) {
+// Runs in the child: writes one byte to `ready_fd` once the store is open,
+// then appends until killed. Never returns.
+[[noreturn]] void ChildAppender(const std::string& path, int ready_fd, int fd, uint64_t seed) {
   Options options;
   options.durability = Durability::kSync;
   auto store = EventStore::Open(path, options);
@@ -42,6 +43,7 @@ struct Ack {
     std::fprintf(stderr, "child: open failed: %s\n", store.status().ToString().c_str());
     _exit(3);
   }
+  if (write(ready_fd, "r", 1) != 1) _exit(6);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
@@ -88,16 +90,28 @@ TEST(CrashTest, EveryAcknowledgedAppendSurvivesSigkill) {
   uint64_t kills = 0;
   for (int round = 0; round < rounds; ++round) {
     int fds[2];
+    int ready[2];
     ASSERT_EQ(pipe(fds), 0);
+    ASSERT_EQ(pipe(ready), 0);
     const pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
       close(fds[0]);
-      ChildAppender(path, fds[1], seed + round);
+      close(ready[0]);
+      ChildAppender(path, ready[1], fds[1], seed + round);
     }
     close(fds[1]);
-    // Let it run 20..200 ms, then kill it mid-write.
-    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 180));
+    close(ready[1]);
+    // Wait until the child has opened the store (slow under sanitizers or on
+    // a loaded machine, where a fixed delay could kill every child before its
+    // first acknowledgement), let it append 20..200 ms, then kill it
+    // mid-write. A child that dies before opening closes the pipe: read
+    // returns 0 and the status check below reports its exit code.
+    char byte = 0;
+    if (read(ready[0], &byte, 1) == 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 180));
+    }
+    close(ready[0]);
     ASSERT_EQ(kill(child, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(waitpid(child, &status, 0), child);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -19,9 +20,11 @@
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/record_codec.h"
 #include "eventstore/internal/rocksdb_status.h"
+#include "eventstore/internal/test_hooks.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_checksum.h"
+#include "rocksdb/file_system.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 
@@ -110,22 +113,29 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const Options& options,
 // Creates a complete store (every column family and format_version) under a
 // temporary sibling name and renames it into place, so that a crash during
 // creation never leaves a half-made store at `path` (a leftover
-// "<name>.creating-*" directory is all a crash can leave behind).
+// "<name>.creating-*" directory is all a crash can leave behind). Directory
+// operations go through the store's FileSystem, so that fault-injection tests
+// see (and can drop or fail) them like RocksDB's own.
 absl::Status CreateStore(const std::string& path, rocksdb::DBOptions db_options,
                          const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) {
   std::error_code ec;
   fs::path target = fs::absolute(path, ec).lexically_normal();
   if (!target.has_filename()) target = target.parent_path();
   const fs::path parent = target.parent_path();
-  fs::create_directories(parent, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        StrCat("cannot create directory '", parent.string(), "': ", ec.message()));
+  const std::shared_ptr<rocksdb::FileSystem>& file_system = db_options.env->GetFileSystem();
+  const rocksdb::IOOptions io;
+  rocksdb::IOStatus io_status = file_system->CreateDirIfMissing(parent.string(), io, nullptr);
+  if (!io_status.ok()) {
+    return absl::InvalidArgumentError(StrCat("cannot create directory '", parent.string(),
+                                             "': ", io_status.ToString()));
   }
-  std::string tmpl = (parent / (target.filename().string() + ".creating-XXXXXX")).string();
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    return absl::InvalidArgumentError(
-        StrCat("cannot create a store next to '", path, "' (is the directory writable?)"));
+  const std::string tmpl =
+      StrCat(target.string(), ".creating-", getpid(), "-", db_options.env->GenerateUniqueId());
+  io_status = file_system->CreateDir(tmpl, io, nullptr);
+  if (!io_status.ok()) {
+    return absl::InvalidArgumentError(StrCat("cannot create a store next to '", path,
+                                             "' (is the directory writable?): ",
+                                             io_status.ToString()));
   }
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
@@ -146,19 +156,22 @@ absl::Status CreateStore(const std::string& path, rocksdb::DBOptions db_options,
     fs::remove_all(tmpl, ec);
     return FromRocksDb(s, StrCat("creating store '", path, "'"));
   }
-  // An existing empty directory may be the target; rename() needs it gone.
-  if (fs::exists(target, ec)) fs::remove(target, ec);
-  fs::rename(tmpl, target, ec);
-  if (ec) {
+  // rename(2) replaces an empty directory at `target`. It fails when another
+  // process created the store first; that store is as good as ours.
+  io_status = file_system->RenameFile(tmpl, target.string(), io, nullptr);
+  if (!io_status.ok()) {
     fs::remove_all(tmpl, ec);
-    return absl::InternalError(
-        StrCat("cannot move the new store into place at '", path, "': ", ec.message()));
+    if (fs::exists(target / "CURRENT", ec)) return absl::OkStatus();
+    return absl::InternalError(StrCat("cannot move the new store into place at '", path,
+                                      "': ", io_status.ToString()));
   }
   // Make the rename durable before anything is acknowledged in the store.
-  const int dir = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
+  std::unique_ptr<rocksdb::FSDirectory> dir;
+  io_status = file_system->NewDirectory(parent.string(), io, &dir, nullptr);
+  if (io_status.ok()) io_status = dir->FsyncWithDirOptions(io, nullptr, rocksdb::DirFsyncOptions());
+  if (!io_status.ok()) {
+    return absl::InternalError(StrCat("cannot sync the directory of the new store '", path,
+                                      "': ", io_status.ToString()));
   }
   return absl::OkStatus();
 }
@@ -187,7 +200,14 @@ bool IsRocksDbDir(const std::string& path) {
   return fs::exists(fs::path(path) / "CURRENT", ec);
 }
 
+std::atomic<rocksdb::Env*> test_env{nullptr};
+
 }  // namespace
+
+namespace internal {
+void SetEnvForTesting(rocksdb::Env* env) { test_env.store(env); }
+rocksdb::Env* EnvForTesting() { return test_env.load(); }
+}  // namespace internal
 
 EventStore::Impl::Impl(std::string path, const Options& options)
     : path_(std::move(path)), options_(options) {}
@@ -226,6 +246,7 @@ absl::Status EventStore::Impl::OpenDb() {
   }
 
   rocksdb::DBOptions db_options;
+  if (rocksdb::Env* env = internal::EnvForTesting()) db_options.env = env;
   // Stores are created complete by CreateStore(), never here.
   db_options.create_if_missing = false;
   db_options.create_missing_column_families = false;

@@ -51,16 +51,29 @@ class CommitHook {
  public:
   virtual ~CommitHook() = default;
 
+  // Exceptions: the committer catches every exception escaping these calls,
+  // so user code can never take the committer role with it and wedge later
+  // appends. Returning a status is still the way to fail.
+
   // Called for each event of an append. A non-OK status fails that append:
   // its events and every hook write made for it are rolled back, and the
-  // appender receives the status.
+  // appender receives the status. An exception is the same as returning
+  // kInternal with the exception's message (what()); the other appends of
+  // the group are unaffected.
   virtual absl::Status OnEvent(const EventView& event, rocksdb::WriteBatch& batch) = 0;
 
   // Called after the events of one append were rolled back (a hook failed),
-  // so a hook may drop state it cached for them.
+  // so a hook may drop state it cached for them. If it throws, the hook's
+  // state may no longer match the store: the failing append's message says
+  // so, the rest of the group is refused (kFailedPrecondition), and the
+  // store refuses appends until it is reopened (the sticky write error,
+  // whose message carries the exception's).
   virtual void OnRollback() {}
 
-  // Called after the group's batch was written (ok) or failed to be written.
+  // Called after the group's batch was written (ok) or failed to be written;
+  // every hook is called even if an earlier one threw. If it throws, the
+  // group's appends keep their outcome (a written batch is durable), and the
+  // store refuses appends until it is reopened, as for OnRollback().
   virtual void OnGroupDone(bool written) { (void)written; }
 };
 

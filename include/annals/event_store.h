@@ -55,13 +55,21 @@
 namespace annals {
 
 // The outcome of appending to one stream.
+//
+// For an append (or a multi-stream part) with no events nothing is written
+// and the fields describe the stream as it is: last_version is its current
+// version (0 when it has no events), last_position the position of its last
+// event (0 when none), and first_version = last_version + 1, first_position =
+// last_position + 1, so both ranges are empty (first > last) and a loop from
+// first to last visits nothing. last_version is the next expected version.
 struct AppendResult {
   uint64_t first_version = 0;
   uint64_t last_version = 0;
   uint64_t first_position = 0;
   uint64_t last_position = 0;
-  // True when every event id was already stored at these versions: the call
-  // was a retry of an append that had succeeded, and nothing was written.
+  // True when every event id was already stored at these versions, for the
+  // same events: the call was a retry of an append that had succeeded, and
+  // nothing was written.
   bool idempotent_replay = false;
 };
 
@@ -152,21 +160,41 @@ class EventStore {
   // EventStore::Append()
   //
   // Appends `events` to `stream` if its version matches `expected`.
+  //
+  // Stream names: 1 to 512 bytes of UTF-8, not starting with '$' (reserved
+  // for system streams), without control characters (bytes 0x00-0x1f and
+  // 0x7f), and not made only of whitespace (Unicode White_Space).
+  //
+  // No events: checks `expected` and returns the stream's current version
+  // (see AppendResult) without writing anything; no position is consumed and
+  // a missing stream is not created.
+  //
   // Errors (nothing is written on any of them):
   //   kAborted          the stream's version does not match; see
   //                     GetWrongExpectedVersion() for the actual version.
-  //   kInvalidArgument  empty/over-long (> 512 bytes)/non-UTF-8 stream name,
-  //                     no events, empty event type, an event over
-  //                     Options::max_event_bytes, duplicate ids in the call.
-  //   kAlreadyExists    an event id is already stored for another event.
-  //   kFailedPrecondition  read-only store, or an earlier write failed.
+  //   kInvalidArgument  a stream name breaking the rules above (the message
+  //                     shows it with control bytes escaped), an empty event
+  //                     type, an event over Options::max_event_bytes,
+  //                     duplicate ids in the call.
+  //   kAlreadyExists    an event id is already stored for another event, or
+  //                     at another place; the message names the id (and the
+  //                     field that differs).
+  //   kInternal         an inline projection (commit hook) threw; the message
+  //                     carries the exception's.
+  //   kFailedPrecondition  read-only store, or an earlier write failed, or a
+  //                     commit hook threw while finishing a group (reopen).
   //   kUnknown          the RocksDB write failed: the outcome is unknown and
   //                     the store refuses appends until reopened.
   //
   // Idempotency: when every event has an id and all of them are already
-  // stored, in this stream, at consecutive versions, in this order, the call
-  // returns the original result with idempotent_replay = true and writes
-  // nothing, whatever `expected` says.
+  // stored, in this stream, at consecutive versions, in this order, and each
+  // stored event is the same event, the call returns the original result with
+  // idempotent_replay = true and writes nothing, whatever `expected` says.
+  // "The same event" compares type, schema_version, content_type, payload,
+  // correlation_id, causation_id and metadata (as a set of entries, order
+  // ignored); recorded_at_us is not compared (the store assigns it). An id
+  // stored with different content is kAlreadyExists: a new event needs a new
+  // id.
   absl::StatusOr<AppendResult> Append(std::string_view stream, ExpectedVersion expected,
                                       absl::Span<const NewEvent> events);
 
@@ -175,7 +203,14 @@ class EventStore {
   // Appends to several distinct streams atomically: either every part is
   // stored, or none. Results come in the order of `parts`. The events get
   // consecutive positions in the order of `parts`. Errors as Append(); a
-  // stream named twice is kInvalidArgument.
+  // stream named twice, or no parts at all, is kInvalidArgument.
+  //
+  // A part with no events follows Append()'s rule: its expected version is
+  // checked (a mismatch fails the whole call) and its result is the stream's
+  // current state. It carries no ids, so it neither makes nor breaks a
+  // replay: when every other part is a replay, the call is a replay and the
+  // empty parts report their streams as they are now (idempotent_replay =
+  // true, expected not checked, like the rest of the replay).
   absl::StatusOr<std::vector<AppendResult>> AppendMulti(absl::Span<const StreamAppend> parts);
 
   // EventStore::ReadStream()

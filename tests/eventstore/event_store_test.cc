@@ -312,7 +312,6 @@ TEST_F(EventStoreTest, RejectsBadInputAndWritesNothing) {
       {"long stream", long_name, {ok}},
       {"non-UTF-8 stream", not_utf8, {ok}},
       {"reserved stream", "$all", {ok}},
-      {"no events", "s", {}},
       {"empty type", "s", {Event("")}},
       {"schema version 0", "s", {NewEvent{.type = "E", .schema_version = 0}}},
       {"event too large", "s", {Event("E", big)}},

@@ -65,6 +65,11 @@ absl::Status UnknownEvent(std::string_view aggregate, std::string_view type) {
              "'; add the table to its Events list"));
 }
 
+absl::Status ApplyThrew(std::string_view aggregate, std::string_view type) {
+  return user_code_internal::StatusFromCurrentException(
+      StrCat("aggregate '", aggregate, "' Apply() of '", type, "'"));
+}
+
 absl::Status BadState(std::string_view aggregate) {
   return absl::DataLossError(
       StrCat("snapshot state of aggregate '", aggregate, "' is not a valid state table"));

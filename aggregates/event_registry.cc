@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "aggregates/internal/fbs_json.h"
+#include "annals/user_code.h"
 #include "common/strings.h"
 
 namespace annals {
@@ -117,7 +118,13 @@ absl::StatusOr<std::string_view> EventRegistry::Upcast(std::string_view type,
             StrCat("event '", type, "' version ", schema_version, " needs an upcaster from version ",
                    v, " to ", v + 1, "; register one with EventRegistry::AddUpcaster()"));
       }
-      absl::StatusOr<std::string> next = (*step)(bytes);
+      absl::StatusOr<std::string> next;
+      try {
+        next = (*step)(bytes);
+      } catch (...) {
+        return user_code_internal::StatusFromCurrentException(
+            StrCat("upcaster of '", type, "' from version ", v));
+      }
       if (!next.ok()) {
         return absl::DataLossError(StrCat("upcasting '", type, "' from version ", v, " failed: ",
                                           StdSv(next.status().message())));

@@ -3,11 +3,16 @@
 
 #include "projections/internal/batch_writer.h"
 
+#include "annals/user_code.h"
 #include "common/strings.h"
 #include "eventstore/internal/rocksdb_status.h"
 #include "projections/internal/keys.h"
 
 namespace annals::projections_internal {
+
+namespace {
+constexpr std::string_view kVisitorCallback = "a read-model Scan() visitor";
+}  // namespace
 
 absl::StatusOr<std::optional<std::string>> DbGet(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                                                  const rocksdb::Snapshot* snapshot,
@@ -33,10 +38,14 @@ absl::Status DbScan(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     const rocksdb::Slice k = it->key();
     if (!k.starts_with(prefix)) break;
-    if (!visit(std::string_view(k.data() + strip, k.size() - strip),
-               std::string_view(it->value().data(), it->value().size()))) {
-      break;
+    bool more = false;
+    try {
+      more = visit(std::string_view(k.data() + strip, k.size() - strip),
+                   std::string_view(it->value().data(), it->value().size()));
+    } catch (...) {
+      return user_code_internal::StatusFromCurrentException(kVisitorCallback);
     }
+    if (!more) break;
   }
   return internal::FromRocksDb(it->status(), "scanning a read model");
 }
@@ -150,6 +159,18 @@ absl::Status BatchWriter::Scan(std::string_view table, std::string_view prefix,
   const size_t strip = full->size() - prefix.size();
   if (overlay_.empty()) return DbScan(db_, cf_, nullptr, *full, strip, visit);
 
+  // The overlay's entries are handed to `visit` here, not by DbScan(): its
+  // exceptions are caught here too (see annals/user_code.h).
+  absl::Status thrown;
+  auto guarded = [&](std::string_view key, std::string_view value) {
+    try {
+      return visit(key, value);
+    } catch (...) {
+      thrown = user_code_internal::StatusFromCurrentException(kVisitorCallback);
+      return false;
+    }
+  };
+
   // Merge committed state with the overlay; the overlay wins on equal keys.
   auto ov = overlay_.lower_bound(*full);
   auto ov_valid = [&] { return ov != overlay_.end() && ov->first.starts_with(*full); };
@@ -159,7 +180,7 @@ absl::Status BatchWriter::Scan(std::string_view table, std::string_view prefix,
            (ov->first < bound || (inclusive && ov->first == bound))) {
       if (ov->second.has_value()) {
         const std::string_view k(ov->first);
-        stopped = !visit(k.substr(strip), *ov->second);
+        stopped = !guarded(k.substr(strip), *ov->second);
       }
       ++ov;
     }
@@ -172,18 +193,19 @@ absl::Status BatchWriter::Scan(std::string_view table, std::string_view prefix,
                               emit_overlay_until(key, /*inclusive=*/true);
                               return !stopped;
                             }
-                            stopped = !visit(key.substr(strip), value);
+                            stopped = !guarded(key.substr(strip), value);
                             return !stopped;
                           });
+  if (!thrown.ok()) return thrown;
   if (!s.ok()) return s;
   while (!stopped && ov_valid()) {
     if (ov->second.has_value()) {
       const std::string_view k(ov->first);
-      stopped = !visit(k.substr(strip), *ov->second);
+      stopped = !guarded(k.substr(strip), *ov->second);
     }
     ++ov;
   }
-  return absl::OkStatus();
+  return thrown;
 }
 
 }  // namespace annals::projections_internal

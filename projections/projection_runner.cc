@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/container/flat_hash_set.h"
+#include "annals/user_code.h"
 #include "common/clock.h"
 #include "common/coding.h"
 #include "common/status_macros.h"
@@ -20,8 +21,23 @@ namespace annals {
 using projections_internal::CheckpointKey;
 using projections_internal::GenerationPrefix;
 using projections_internal::PrefixSuccessor;
+using user_code_internal::CallUserCode;
+using user_code_internal::StatusFromCurrentException;
 
 namespace {
+
+// Projection::name(), with an exception recorded in `*error` (and an empty
+// name returned) instead of leaving the constructor.
+std::string NameOf(Projection* projection, absl::Status* error) {
+  if (projection == nullptr) return {};
+  absl::StatusOr<std::string> name = CallUserCode(
+      "Projection::name()", [&]() -> absl::StatusOr<std::string> {
+        return std::string(projection->name());
+      });
+  if (name.ok()) return *std::move(name);
+  *error = name.status();
+  return {};
+}
 
 // Longest wait on the store's commit notification before the async loop
 // re-checks Stop() and its heartbeat; commits wake it at once.
@@ -133,7 +149,8 @@ ProjectionRunner::Impl::Impl(EventStore& store, std::shared_ptr<Projection> proj
       checkpoints_(simpl_->family(internal::kCheckpointsFamily)),
       parked_(simpl_->family(internal::kParkedFamily)),
       options_(options),
-      name_(projection ? std::string(projection->name()) : std::string()),
+      name_(NameOf(projection.get(), &init_error_)),
+      apply_callback_(StrCat("projection '", name_, "' Apply()")),
       hook_(new InlineHook(this)) {
   // Read-model writes need not be synced: they commit atomically with the
   // checkpoint, so a lost unsynced tail only means re-applying from an older
@@ -141,8 +158,14 @@ ProjectionRunner::Impl::Impl(EventStore& store, std::shared_ptr<Projection> proj
   write_options_.sync = false;
   std::random_device rd;
   rng_.seed(options.jitter_seed != 0 ? options.jitter_seed : (uint64_t{rd()} << 32) ^ rd());
+  if (projection == nullptr || !init_error_.ok()) return;
   std::lock_guard<std::mutex> lock(apply_mu_);
-  if (projection) build_ = NewBuild(std::move(projection), 1);
+  absl::StatusOr<std::unique_ptr<Build>> build = NewBuild(std::move(projection), 1);
+  if (build.ok()) {
+    build_ = *std::move(build);
+  } else {
+    init_error_ = build.status();
+  }
 }
 
 ProjectionRunner::Impl::~Impl() {
@@ -152,11 +175,19 @@ ProjectionRunner::Impl::~Impl() {
   if (registered_) Registry().erase({simpl_, name_});
 }
 
-std::unique_ptr<ProjectionRunner::Impl::Build> ProjectionRunner::Impl::NewBuild(
+absl::StatusOr<std::unique_ptr<ProjectionRunner::Impl::Build>> ProjectionRunner::Impl::NewBuild(
     std::shared_ptr<Projection> projection, uint32_t generation) {
   auto b = std::make_unique<Build>(db_, read_models_);
-  b->types = projection->event_types();
-  b->stream_prefix = projection->stream_prefix();
+  RETURN_IF_ERROR(CallUserCode(StrCat("projection '", name_, "' event_types()"),
+                               [&]() -> absl::Status {
+                                 b->types = projection->event_types();
+                                 return absl::OkStatus();
+                               }));
+  RETURN_IF_ERROR(CallUserCode(StrCat("projection '", name_, "' stream_prefix()"),
+                               [&]() -> absl::Status {
+                                 b->stream_prefix = projection->stream_prefix();
+                                 return absl::OkStatus();
+                               }));
   b->projection = std::move(projection);
   b->generation = generation;
   b->writer.SetNamespace(name_, generation);
@@ -164,6 +195,7 @@ std::unique_ptr<ProjectionRunner::Impl::Build> ProjectionRunner::Impl::NewBuild(
 }
 
 absl::Status ProjectionRunner::Impl::Init() {
+  RETURN_IF_ERROR(init_error_);
   RETURN_IF_ERROR(projections_internal::ValidateName("projection", name_));
   if (options_.batch_events == 0 || options_.retry.max_attempts < 1 ||
       options_.retry.multiplier < 1.0 || options_.retry.jitter < 0 || options_.retry.jitter > 1) {
@@ -188,7 +220,7 @@ absl::Status ProjectionRunner::Impl::Init() {
     checkpoint = coding::DecodeBigEndian64(*cp);
   }
   std::lock_guard<std::mutex> lock(apply_mu_);
-  build_ = NewBuild(build_->projection, generation);
+  ASSIGN_OR_RETURN(build_, NewBuild(build_->projection, generation));
   build_->checkpoint = checkpoint;
   checkpoint_.store(checkpoint);
   generation_.store(generation);
@@ -329,6 +361,10 @@ void ProjectionRunner::Impl::PutHealth(const projections_internal::Health& h) {
 
 // --- applying ---
 
+absl::Status ProjectionRunner::Impl::CallApply(Build& b, const EventView& event) {
+  return CallUserCode(apply_callback_, [&] { return b.projection->Apply(event, b.writer); });
+}
+
 absl::StatusOr<ProjectionRunner::Impl::BatchResult> ProjectionRunner::Impl::ApplyBatch(
     Build& b, size_t max_events) {
   BatchResult result;
@@ -341,7 +377,7 @@ absl::StatusOr<ProjectionRunner::Impl::BatchResult> ProjectionRunner::Impl::Appl
   absl::Status scan = store_.ScanAll(ro, [&](const EventView& e) {
     if (b.Handles(e)) {
       b.writer.set_tag(e.position);
-      absl::Status s = b.projection->Apply(e, b.writer);
+      absl::Status s = CallApply(b, e);
       if (!s.ok()) {
         b.writer.UndoFrom(e.position);  // Its writes are only in the overlay.
         result.failed_position = e.position;
@@ -373,7 +409,7 @@ absl::Status ProjectionRunner::Impl::ApplyOne(Build& b, uint64_t position) {
   b.writer.Clear();
   b.writer.Bind(&batch, /*immediate=*/false);
   b.writer.set_tag(position);
-  absl::Status s = b.Handles(view) ? b.projection->Apply(view, b.writer) : absl::OkStatus();
+  absl::Status s = b.Handles(view) ? CallApply(b, view) : absl::OkStatus();
   if (s.ok()) b.writer.Flush();
   b.writer.Bind(nullptr, false);
   b.writer.Clear();
@@ -436,6 +472,17 @@ absl::Status ProjectionRunner::Impl::CatchUpToEnd(Build& b, size_t batch_events)
 // --- async ---
 
 void ProjectionRunner::Impl::AsyncLoop() {
+  try {
+    AsyncBatches();
+  } catch (...) {
+    // Apply()'s exceptions never get here (CallApply); this is anything
+    // else, e.g. an allocation failure. Locks were released by unwinding.
+    Fail(std::string(
+        StatusFromCurrentException("the projection's background thread").message()));
+  }
+}
+
+void ProjectionRunner::Impl::AsyncBatches() {
   absl::Time next_heartbeat = absl::Now() + options_.heartbeat_every;
   while (!stopping()) {
     if (absl::Now() >= next_heartbeat) {
@@ -512,7 +559,19 @@ bool ProjectionRunner::Impl::HandleFailure(uint64_t position, absl::Status error
 // --- inline ---
 
 void ProjectionRunner::Impl::HeartbeatLoop() {
-  while (SleepUnlessStopped(options_.heartbeat_every)) WriteHealth();
+  try {
+    while (SleepUnlessStopped(options_.heartbeat_every)) WriteHealth();
+  } catch (...) {
+    // Only an allocation failure can get here; a missing heartbeat makes the
+    // projection look stopped to other processes, which is better than
+    // terminating this one.
+    StatusFromCurrentException("the projection's heartbeat thread").IgnoreError();
+  }
+}
+
+void ProjectionRunner::Impl::NoteInlineFailure(const absl::Status& s) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  error_ = StrCat("an append failed because the projection failed: ", s.message());
 }
 
 absl::Status ProjectionRunner::Impl::InlineHook::ApplyInline(const EventView& event,
@@ -521,7 +580,7 @@ absl::Status ProjectionRunner::Impl::InlineHook::ApplyInline(const EventView& ev
   Build& b = *impl_->build_;
   if (b.Handles(event)) {
     b.writer.set_tag(event.position);
-    RETURN_IF_ERROR(b.projection->Apply(event, b.writer));
+    RETURN_IF_ERROR(impl_->CallApply(b, event));
   }
   pending = event.position;
   batch.Put(impl_->checkpoints_, CheckpointKey(impl_->name_, b.generation),
@@ -535,7 +594,22 @@ void ProjectionRunner::Impl::InlineHook::Detach() {
 }
 
 absl::Status ProjectionRunner::Impl::InlineHook::OnEvent(const EventView& event,
-                                                         rocksdb::WriteBatch& batch)
+                                                         rocksdb::WriteBatch& batch) {
+  absl::Status s;
+  try {
+    s = OnEventUnguarded(event, batch);
+  } catch (...) {
+    // Not Apply() (CallApply catches those): our own code ran out of memory
+    // or similar. The locks taken for the group stay held until
+    // OnGroupDone(), which the committer calls whatever this returns.
+    s = StatusFromCurrentException("the inline projection's commit hook");
+  }
+  if (!s.ok() && locked_ && impl_ != nullptr) impl_->NoteInlineFailure(s);
+  return s;
+}
+
+absl::Status ProjectionRunner::Impl::InlineHook::OnEventUnguarded(const EventView& event,
+                                                                  rocksdb::WriteBatch& batch)
     ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (!locked_) {
     // Held until OnGroupDone(): rebuilds and take-overs wait for the group.
@@ -655,7 +729,7 @@ absl::Status ProjectionRunner::Impl::ReplayParked(uint64_t position) {
     b.writer.Clear();
     b.writer.Bind(&batch, /*immediate=*/false);
     b.writer.set_tag(p.position);
-    absl::Status s = b.projection->Apply(view, b.writer);
+    absl::Status s = CallApply(b, view);
     if (s.ok()) b.writer.Flush();
     b.writer.Bind(nullptr, false);
     b.writer.Clear();
@@ -698,12 +772,15 @@ absl::Status ProjectionRunner::Impl::Rebuild() {
 }
 
 absl::Status ProjectionRunner::Impl::RebuildSideBySide(std::shared_ptr<Projection> next_version) {
-  if (next_version == nullptr || next_version->name() != name_) {
+  if (next_version == nullptr) return absl::InvalidArgumentError("next_version is null");
+  absl::Status name_error;
+  if (NameOf(next_version.get(), &name_error) != name_) {
+    RETURN_IF_ERROR(name_error);
     return absl::InvalidArgumentError(
         StrCat("the next version of projection '", name_, "' must have the same name()"));
   }
   const uint32_t generation = generation_.load() + 1;
-  std::unique_ptr<Build> next = NewBuild(std::move(next_version), generation);
+  ASSIGN_OR_RETURN(std::unique_ptr<Build> next, NewBuild(std::move(next_version), generation));
   RETURN_IF_ERROR(Wipe(generation, /*parked=*/false));  // Leftovers of an aborted attempt.
   const size_t batch_events = std::max(options_.batch_events, kRebuildBatchEvents);
   auto abandon = [&](absl::Status s) {

@@ -41,6 +41,15 @@
 // Every applied event must carry version() + 1, checked before the state is
 // touched.
 //
+// If Apply() throws (annals/user_code.h): the exception is caught where
+// annals called it (ApplyStored(), Raise()), which return kInternal with its
+// message. The state may then be half-updated, so the aggregate is marked
+// broken (apply_error()): every later ApplyStored()/Raise() returns that
+// error and Repository::Save() refuses it. Repository::Load() returns the
+// error and no aggregate; Repository::Execute() returns it and saves
+// nothing. Apply() should not throw: it runs on stored, already-decided
+// facts.
+//
 // Thread-safety: an aggregate instance is not thread-safe; it is a value a
 // single command works on. Its static dispatch table is built once,
 // thread-safely.
@@ -60,6 +69,7 @@
 #include "absl/types/span.h"
 #include "annals/event.h"
 #include "annals/event_registry.h"
+#include "annals/user_code.h"
 #include "annals/uuid.h"
 #include "flatbuffers/flatbuffers.h"
 
@@ -110,6 +120,9 @@ inline flatbuffers::Verifier::Options UnalignedVerifierOptions() {
 absl::Status WrongVersion(std::string_view id, uint64_t got, uint64_t have);
 absl::Status UnknownEvent(std::string_view aggregate, std::string_view type);
 absl::Status BadState(std::string_view aggregate);
+// kInternal for an exception thrown by aggregate `aggregate`'s Apply() of
+// `type`; call inside a catch block.
+absl::Status ApplyThrew(std::string_view aggregate, std::string_view type);
 }  // namespace aggregate_internal
 
 template <typename Derived, typename StateT>
@@ -131,6 +144,11 @@ class Aggregate {
 
   const std::vector<PendingEvent>& pending_events() const { return pending_; }
 
+  // OK, or the kInternal error of an Apply() that threw: the state may be
+  // half-updated, so the aggregate accepts no more events and
+  // Repository::Save() refuses it. Load it again.
+  const absl::Status& apply_error() const { return apply_error_; }
+
   // Aggregate::TakePendingEvents()
   //
   // Drains the raised events and marks them persisted (the repository calls
@@ -145,9 +163,12 @@ class Aggregate {
   // Replays one stored event. kInvalidArgument when `version` is not
   // version() + 1 or the event is not a FlatBuffers payload; kNotFound /
   // kFailedPrecondition / kDataLoss from the registry (unknown type, missing
-  // upcaster, malformed payload). Nothing changes on error.
+  // upcaster, malformed payload); kInternal when an upcaster throws (nothing
+  // changes) or Apply() throws (the aggregate is broken: apply_error()).
+  // Nothing changes on the other errors.
   absl::Status ApplyStored(uint64_t version, std::string_view type, uint32_t schema_version,
                            std::string_view payload) {
+    if (!apply_error_.ok()) return apply_error_;
     const Dispatch& dispatch = GetDispatch();
     if (!dispatch.status.ok()) return dispatch.status;
     if (version != version_ + 1) return aggregate_internal::WrongVersion(id_, version, version_);
@@ -167,7 +188,7 @@ class Aggregate {
       if (!upcast.ok()) return upcast.status();
       bytes = *upcast;
     }
-    it->second.apply(static_cast<Derived&>(*this), bytes.data());
+    if (absl::Status s = CallApply(it->second, bytes.data()); !s.ok()) return s;
     version_ = version;
     persisted_version_ = version;
     return absl::OkStatus();
@@ -227,10 +248,12 @@ class Aggregate {
   //
   // Records a new event (an object-API struct of a table in Derived::Events)
   // and applies it at version() + 1. kFailedPrecondition when the table is
-  // not in Derived::Events or not registered.
+  // not in Derived::Events or not registered; kInternal when Apply() throws
+  // (the event is not recorded and the aggregate is broken: apply_error()).
   template <typename Native>
   absl::Status Raise(const Native& event) {
     using E = typename Native::TableType;
+    if (!apply_error_.ok()) return apply_error_;
     const Dispatch& dispatch = GetDispatch();
     if (!dispatch.status.ok()) return dispatch.status;
     auto it = dispatch.by_key.find(TypeKeyOf<E>());
@@ -244,7 +267,7 @@ class Aggregate {
                          std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()),
                                      fbb.GetSize())};
     // What is applied is exactly what will be stored.
-    it->second.apply(static_cast<Derived&>(*this), pending.payload.data());
+    if (absl::Status s = CallApply(it->second, pending.payload.data()); !s.ok()) return s;
     ++version_;
     pending_.push_back(std::move(pending));
     return absl::OkStatus();
@@ -261,6 +284,18 @@ class Aggregate {
     absl::flat_hash_map<TypeKey, Handler> by_key;
     std::string fingerprint;
   };
+
+  // Runs the user's Apply() for one event; an exception breaks the
+  // aggregate (see the file comment).
+  absl::Status CallApply(const Handler& handler, const void* buffer) {
+    try {
+      handler.apply(static_cast<Derived&>(*this), buffer);
+      return absl::OkStatus();
+    } catch (...) {
+      apply_error_ = aggregate_internal::ApplyThrew(Derived::Spec().name, handler.info->type);
+      return apply_error_;
+    }
+  }
 
   template <typename E>
   static void AddHandler(Dispatch& d) {
@@ -304,6 +339,7 @@ class Aggregate {
   uint64_t persisted_version_ = 0;
   State state_;
   std::vector<PendingEvent> pending_;
+  absl::Status apply_error_;     // see apply_error()
   std::string scratch_;          // aligned copy of a payload, reused across events
   std::string upcast_scratch_;   // upcaster output, reused across events
 };

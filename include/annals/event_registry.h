@@ -54,7 +54,11 @@ namespace annals {
 
 // Converts one event type's payload from schema version N to N + 1. Gets the
 // stored (or previously upcast) bytes; returns the bytes at version N + 1, or
-// kDataLoss when they cannot be converted.
+// kDataLoss when they cannot be converted. It must not throw; if it does
+// (annals/user_code.h), the exception is caught and Upcast() (and so Decode(),
+// ToJson(), Aggregate::ApplyStored() and Repository::Load()) returns kInternal
+// with its message; nothing else changes. Called from any thread that reads
+// events, possibly concurrently: it must be thread-safe.
 using Upcaster = std::function<absl::StatusOr<std::string>(std::string_view payload)>;
 
 // A unique key per C++ type without RTTI.
@@ -138,7 +142,7 @@ class EventRegistry {
   // view of `payload` itself when no upcast was needed, else of `*scratch`.
   // Errors: kNotFound (type not registered), kFailedPrecondition (stored
   // version newer than this code, or a missing upcaster step), kDataLoss
-  // (malformed payload or a failed upcaster).
+  // (malformed payload or a failed upcaster), kInternal (an upcaster threw).
   absl::StatusOr<std::string_view> Upcast(std::string_view type, uint32_t schema_version,
                                           std::string_view payload, std::string* scratch) const;
 

@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "annals/aggregate.h"
 #include "annals/event_registry.h"
+#include "annals/user_code.h"
 #include "gtest/gtest.h"
 
 namespace annals {
@@ -52,10 +53,14 @@ class GivenWhenThen {
   // GivenWhenThen::When()
   //
   // Runs `command` on the aggregate built from the given events. Events a
-  // previous When() raised count as given.
+  // previous When() raised count as given. A command that throws is treated
+  // as Repository::Execute() treats it (annals/user_code.h): status() is
+  // kInternal with the exception's message, so ThenError(kInternal, "...")
+  // can assert it and ThenEvents() fails showing it.
   GivenWhenThen& When(const std::function<absl::Status(A&)>& command) {
     aggregate_.TakePendingEvents();
-    status_ = command(aggregate_);
+    status_ = user_code_internal::CallUserCode("the When() command",
+                                               [&] { return command(aggregate_); });
     ran_ = true;
     return *this;
   }

@@ -24,13 +24,29 @@
 // ProjectionRunner::status() and, for any process, ReadProjectionStatus() and
 // `annals projections <store>`.
 //
+// Exceptions (annals/user_code.h): an exception thrown by Apply() (or by
+// name(), event_types(), stream_prefix()) never crosses the runner. It
+// becomes kInternal with the exception's type and message and is handled
+// exactly like a returned error: inline, the append fails and nothing of it
+// is written (other appends go on); async, the event is retried, then parked
+// or the projection stops, per ProjectionOptions. The store never blocks and
+// the process never terminates because of it.
+//
 // Example:
 //   class TypeCounts : public annals::Projection {
 //    public:
 //     std::string_view name() const override { return "type_counts"; }
 //     absl::Status Apply(const annals::EventView& e, annals::ReadModelWriter& w) override {
-//       ASSIGN_OR_RETURN(auto n, w.Get("by_type", e.type));
-//       return w.Put("by_type", e.type, std::to_string(n ? std::stoll(*n) + 1 : 1));
+//       ASSIGN_OR_RETURN(std::optional<std::string> stored, w.Get("by_type", e.type));
+//       int64_t n = 0;
+//       if (stored.has_value()) {
+//         // from_chars, not std::stoll: it reports bad input instead of throwing.
+//         auto [end, ec] = std::from_chars(stored->data(), stored->data() + stored->size(), n);
+//         if (ec != std::errc() || end != stored->data() + stored->size()) {
+//           return absl::DataLossError("by_type holds a value that is not a count");
+//         }
+//       }
+//       return w.Put("by_type", e.type, std::to_string(n + 1));
 //     }
 //   };
 //   auto runner = annals::ProjectionRunner::Start(store, std::make_shared<TypeCounts>());
@@ -67,20 +83,33 @@ class Projection {
   virtual ~Projection() = default;
 
   // Unique, stable name; also the namespace of its tables. Non-empty, at most
-  // 128 bytes, no NUL byte.
+  // 128 bytes, no NUL byte. Called when a runner starts; if it throws,
+  // ProjectionRunner::Start() (and the offline functions) return kInternal.
   virtual std::string_view name() const = 0;
 
   // The event types Apply() is called for; empty (the default) = every type.
+  // Called when a runner starts; if it throws, Start() returns kInternal.
   virtual std::vector<std::string> event_types() const { return {}; }
 
   // Only events of streams starting with this; empty (the default) = all.
+  // Called when a runner starts; if it throws, Start() returns kInternal.
   virtual std::string stream_prefix() const { return {}; }
 
   // Projection::Apply()
   //
   // Applies one event. A non-OK status discards this event's writes; an
   // inline projection then fails the append, an async one retries per
-  // ProjectionOptions::retry.
+  // ProjectionOptions::retry and then stops or parks the event per
+  // ProjectionOptions::on_failure.
+  //
+  // If it throws, the exception is caught by the runner and treated as a
+  // returned kInternal error whose message names the exception's type and
+  // what() ("projection 'x' Apply() threw std::invalid_argument: stoll"), or
+  // "unknown exception" for a non-std exception; its writes are discarded
+  // as for any error. The same holds during Start()'s catch-up, rebuilds,
+  // side-by-side rebuilds and replays of parked events, which then return
+  // that error. Prefer returning a status: code that throws is usually code
+  // that did not expect its input.
   virtual absl::Status Apply(const EventView& event, ReadModelWriter& writer) = 0;
 };
 
@@ -161,8 +190,9 @@ struct ProjectionStatus {
   uint32_t generation = 1;
   // Number of parked (dead-letter) events.
   uint64_t parked = 0;
-  // Failed: the error that stopped it. Running: the error being retried, if
-  // any.
+  // Failed: the error that stopped it. Running async: the error being
+  // retried, if any. Running inline: why the projection last made an append
+  // fail, if it did since it started (kept; the append's caller got it too).
   std::string error;
   // UTC microseconds: last heartbeat, last time the checkpoint advanced.
   int64_t heartbeat_us = 0;
@@ -239,7 +269,13 @@ class ProjectionRunner {
   // Wipes the read model (tables, checkpoint, dead letters) and replays the
   // log from position 1, pausing the runner meanwhile (an inline projection
   // pauses appends meanwhile). Queries see a partial model during the
-  // rebuild; use RebuildSideBySide() to avoid that.
+  // rebuild; use RebuildSideBySide() to avoid that. A crash at any moment
+  // leaves a model consistent with its checkpoint (each batch commits with
+  // it); the next start goes on from there. If Apply() fails or throws on an
+  // event, Rebuild() returns its error with the model built up to it; an
+  // async runner then retries that event per its policy, an inline one makes
+  // every later append fail until the projection is fixed or stopped (an
+  // inline model never skips an event).
   absl::Status Rebuild();
 
   // ProjectionRunner::RebuildSideBySide()
@@ -249,7 +285,9 @@ class ProjectionRunner {
   // running and serving queries; when the new generation has caught up, one
   // atomic write makes it the generation queries read, the old tables are
   // deleted, and the runner goes on with `next_version`. Blocks until the
-  // take-over. kInvalidArgument when the name differs.
+  // take-over. kInvalidArgument when the name differs. If `next_version`'s
+  // Apply() fails or throws, the new generation is abandoned (and deleted),
+  // the current one keeps running, and the error is returned.
   absl::Status RebuildSideBySide(std::shared_ptr<Projection> next_version);
 
  private:

@@ -43,7 +43,9 @@ namespace annals {
 
 class EventStore;
 
-// Visitor of a scan: returns false to stop.
+// Visitor of a scan: returns false to stop. If it throws, the scan stops and
+// Scan() returns kInternal with the exception's type and message
+// (annals/user_code.h); the iterator and snapshot it used are released.
 using ReadModelVisitor = absl::FunctionRef<bool(std::string_view key, std::string_view value)>;
 
 // ReadModelReader
@@ -66,7 +68,7 @@ class ReadModelReader {
   //
   // Visits the entries of `table` whose key starts with `prefix` (all when
   // empty), in byte-wise key order. The views are valid only during the call
-  // to `visit`.
+  // to `visit`. kInternal when `visit` throws (see ReadModelVisitor).
   virtual absl::Status Scan(std::string_view table, std::string_view prefix,
                             ReadModelVisitor visit) = 0;
 };
@@ -138,7 +140,7 @@ class SecondaryIndex {
   // SecondaryIndex::Lookup()
   //
   // Visits the primary keys indexed under `value`, in key order; `visit`
-  // returns false to stop.
+  // returns false to stop. kInternal when `visit` throws.
   absl::Status Lookup(ReadModelReader& reader, std::string_view value,
                       absl::FunctionRef<bool(std::string_view primary_key)> visit) const;
 

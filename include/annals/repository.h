@@ -28,6 +28,10 @@
 // (stats().snapshot_failures), its message kept (last_snapshot_error()) and
 // written once to stderr. Read-only stores take no snapshots.
 //
+// User code (annals/user_code.h): an exception thrown by a command, by the
+// aggregate's Apply() or by an upcaster is caught and returned as kInternal
+// with its message; nothing is saved and nothing is left locked.
+//
 // Thread-safety: a Repository is safe for concurrent use (its counters are
 // atomic); aggregates it returns are values owned by the caller.
 
@@ -51,6 +55,7 @@
 #include "annals/aggregate.h"
 #include "annals/event_store.h"
 #include "annals/snapshot_store.h"
+#include "annals/user_code.h"
 
 namespace annals {
 
@@ -166,7 +171,8 @@ class Repository {
   // The aggregate `id` per `options` (default: latest). Errors: kNotFound
   // (no events, or none at/before the wanted time), kDataLoss (a damaged
   // event), kFailedPrecondition (an event this code cannot decode: unknown
-  // type, missing upcaster), others from the store. A damaged or foreign
+  // type, missing upcaster), kInternal (the aggregate's Apply() or an
+  // upcaster threw), others from the store. A damaged or foreign
   // snapshot is never an error: it is skipped.
   absl::StatusOr<A> Load(std::string_view id, const LoadOptions& options = {},
                          LoadInfo* info = nullptr) {
@@ -204,8 +210,11 @@ class Repository {
   // the result returned (an aggregate without pending events returns an
   // empty result). Errors: kAborted (someone else appended: reload and
   // decide again; nothing was written and the aggregate keeps its pending
-  // events), and the store's append errors.
+  // events), kInternal (the aggregate is broken: its Apply() threw, see
+  // Aggregate::apply_error(); nothing is written), and the store's append
+  // errors.
   absl::StatusOr<AppendResult> Save(A& aggregate) {
+    if (!aggregate.apply_error().ok()) return aggregate.apply_error();
     if (aggregate.pending_events().empty()) return AppendResult{};
     const uint64_t before = aggregate.persisted_version();
     absl::StatusOr<AppendResult> result =
@@ -226,9 +235,11 @@ class Repository {
   //
   // Loads `id` (a fresh aggregate at version 0 when the stream has no
   // events), runs `command` on it and saves what it raised. A command error
-  // is returned as is and nothing is saved. On kAborted the whole cycle is
-  // repeated, up to options.max_attempts in total, after a backoff. Returns
-  // the aggregate as saved.
+  // is returned as is and nothing is saved; so is a command that throws, as
+  // kInternal with the exception's message (annals/user_code.h). On kAborted
+  // the whole cycle is repeated, up to options.max_attempts in total, after a
+  // backoff. Returns the aggregate as saved. `command` may run several times
+  // (once per attempt), each time on a freshly loaded aggregate.
   absl::StatusOr<A> Execute(std::string_view id, absl::FunctionRef<absl::Status(A&)> command) {
     absl::Status last;
     for (int attempt = 1; attempt <= core_.options().max_attempts; ++attempt) {
@@ -241,7 +252,8 @@ class Repository {
         if (aggregate.status().code() != absl::StatusCode::kNotFound) return aggregate.status();
         aggregate = A{std::string(id)};
       }
-      absl::Status status = command(*aggregate);
+      absl::Status status = user_code_internal::CallUserCode(
+          "Repository::Execute() command", [&] { return command(*aggregate); });
       if (!status.ok()) return status;
       absl::StatusOr<AppendResult> saved = Save(*aggregate);
       if (saved.ok()) return std::move(*aggregate);

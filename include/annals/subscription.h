@@ -25,6 +25,15 @@
 //     for (const annals::RecordedEvent& e : *batch) Handle(e);
 //   }
 //
+// User code: a Subscription calls none. The consumer pulls batches with
+// Next() on its own thread, so an exception in its handling code stays on
+// that thread and never reaches the store (nothing is locked between calls;
+// appends and other readers go on). The subscription stays usable after it:
+// a batch Next() returned counts as delivered (position() is past it), so a
+// consumer that must not lose events on a failure records the position of
+// the last event it handled and reopens with `from` = that + 1, or handles
+// the batch inside a try block and retries it itself.
+//
 // Thread-safety: Next() is called by one consumer thread at a time; Stop(),
 // position() and live() may be called from any thread.
 

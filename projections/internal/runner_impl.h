@@ -88,6 +88,9 @@ class ProjectionRunner::Impl {
   class InlineHook final : public internal::CommitHook {
    public:
     explicit InlineHook(Impl* impl) : impl_(impl) {}
+    // Never throws: Apply()'s exceptions are kInternal (CallApply), and
+    // anything else thrown inside (allocation failure) is caught too, so
+    // the committer never sees an exception from this hook.
     absl::Status OnEvent(const EventView& event, rocksdb::WriteBatch& batch) override;
     void OnRollback() override { rollback_pending_ = true; }
     void OnGroupDone(bool written) override;
@@ -99,6 +102,7 @@ class ProjectionRunner::Impl {
     uint64_t pending = 0;
 
    private:
+    absl::Status OnEventUnguarded(const EventView& event, rocksdb::WriteBatch& batch);
     absl::Status ApplyInline(const EventView& event, rocksdb::WriteBatch& batch);
 
     // Held from the first OnEvent() of a group to OnGroupDone() (with the
@@ -109,7 +113,15 @@ class ProjectionRunner::Impl {
     bool rollback_pending_ = false;
   };
 
-  std::unique_ptr<Build> NewBuild(std::shared_ptr<Projection> projection, uint32_t generation);
+  // kInternal when the projection's event_types() or stream_prefix() throws.
+  absl::StatusOr<std::unique_ptr<Build>> NewBuild(std::shared_ptr<Projection> projection,
+                                                  uint32_t generation);
+  // b.projection->Apply(), with an exception turned into kInternal (see
+  // annals/user_code.h). Every call of Apply() goes through here.
+  absl::Status CallApply(Build& b, const EventView& event);
+  // Inline: records why the hook failed an append, for status() and the
+  // heartbeat record (`annals projections`).
+  void NoteInlineFailure(const absl::Status& s);
   // Reads events after b.checkpoint (at most max_events) and applies the
   // handled ones in one WriteBatch with the new checkpoint. Stops before the
   // first event whose Apply() fails (reported in the result).
@@ -124,7 +136,11 @@ class ProjectionRunner::Impl {
   // Applies until the end of the log. kAborted-like error on a failing event.
   absl::Status CatchUpToEnd(Build& b, size_t batch_events);
 
+  // The async thread's body: AsyncBatches() inside a last-resort catch, so
+  // that nothing thrown on the thread terminates the process (the runner
+  // fails with the error instead).
   void AsyncLoop();
+  void AsyncBatches();
   void HeartbeatLoop();
   // Retries the event at `position`; false when the runner must end.
   bool HandleFailure(uint64_t position, absl::Status error);
@@ -144,7 +160,12 @@ class ProjectionRunner::Impl {
   rocksdb::ColumnFamilyHandle* const checkpoints_;
   rocksdb::ColumnFamilyHandle* const parked_;
   const ProjectionOptions options_;
+  // Set by the constructor when the projection's name() throws (name_ is
+  // then empty); Init() returns it.
+  absl::Status init_error_;
   const std::string name_;
+  // "projection '<name>' Apply()": how exceptions from Apply() are named.
+  const std::string apply_callback_;
   rocksdb::WriteOptions write_options_;
 
   std::mutex apply_mu_;

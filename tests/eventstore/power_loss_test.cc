@@ -1,0 +1,450 @@
+// Power-loss simulation: a child process (fault_child, fork + exec) runs a
+// workload on a FaultInjectionFs that cuts the power before its n-th mutating
+// file-system operation, leaving on disk only what was durable (unsynced file
+// bytes dropped or torn, undurable creates/renames/deletes undone; the model
+// is described in tests/testutil/fault_injection_fs.h). This test then opens
+// the surviving store with the real file system and checks: every
+// acknowledged event is there, no append is partly stored, Verify() is ok,
+// projections are exactly-once (read model = its checkpoint's prefix, and a
+// resumed projection ends equal to a full replay), snapshots agree with a
+// replay, an acknowledged import is complete.
+//
+// Scenarios: store creation, kSync single- and multi-stream appends from
+// several threads, an inline and an async projection, aggregate snapshots
+// (Repository, snapshot_every), CLI import. Each is run once uncut to count
+// its operations, then cut at seeded points.
+//
+// Environment: ANNALS_TEST_SEED replays a run; ANNALS_SOAK=1 runs 10x the
+// cuts; ANNALS_POWER_CUTS=<n> sets the number; ANNALS_POWER_CUT=
+// <scenario>:<cut_at>:<model> runs one cut (printed with every failure);
+// ANNALS_POWER_BUFFERED=1 makes the children append with Durability::kBuffered
+// (the test must then fail: that is what it is for).
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "annals/cli.h"
+#include "annals/event_store.h"
+#include "annals/projection.h"
+#include "annals/read_model.h"
+#include "annals/repository.h"
+#include "annals/snapshot_store.h"
+#include "common/coding.h"
+#include "gtest/gtest.h"
+#include "tests/aggregates/account.h"
+#include "tests/eventstore/fault_workloads.h"
+#include "tests/projections/test_projections.h"
+#include "tests/testutil/temp_dir.h"
+
+extern char** environ;
+
+namespace annals::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct AckedEvent {
+  std::string group;
+  size_t n = 0;
+  std::string stream;
+  uint64_t version = 0;
+  uint64_t position = 0;
+  std::string id;
+};
+
+struct Acks {
+  std::vector<AckedEvent> events;
+  std::map<std::string, uint64_t> versions;  // repository saves: stream -> version
+  bool import_done = false;
+  bool empty() const { return events.empty() && versions.empty() && !import_done; }
+};
+
+Acks ReadAcks(const std::string& path) {
+  Acks acks;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    if (f[0] == "E" && f.size() == 7) {
+      AckedEvent e;
+      e.group = f[1];
+      e.n = std::stoul(f[2]);
+      e.stream = f[3];
+      e.version = std::stoull(f[4]);
+      e.position = std::stoull(f[5]);
+      e.id = f[6];
+      acks.events.push_back(e);
+    } else if (f[0] == "V" && f.size() == 3) {
+      uint64_t& v = acks.versions[f[1]];
+      v = std::max<uint64_t>(v, std::stoull(f[2]));
+    } else if (f[0] == "I") {
+      acks.import_done = true;
+    } else {
+      ADD_FAILURE() << "bad ack line: " << line;
+    }
+  }
+  return acks;
+}
+
+// A field of the appenders' JSON payload: "g" (string) or "n" (number).
+std::string PayloadField(std::string_view payload, std::string_view key) {
+  const std::string needle = absl::StrCat("\"", std::string(key), "\":");
+  size_t at = payload.find(needle);
+  if (at == std::string_view::npos) return "";
+  at += needle.size();
+  if (payload[at] == '"') {
+    const size_t end = payload.find('"', at + 1);
+    return std::string(payload.substr(at + 1, end - at - 1));
+  }
+  size_t end = at;
+  while (end < payload.size() && payload[end] >= '0' && payload[end] <= '9') ++end;
+  return std::string(payload.substr(at, end - at));
+}
+
+struct Trial {
+  std::string scenario;
+  uint64_t cut_at = 0;
+  int model = 0;
+  uint64_t seed = 0;
+  std::string Describe() const {
+    return absl::StrCat(scenario, ":", cut_at, ":", model, " (replay this cut with "
+                        "ANNALS_POWER_CUT=", scenario, ":", cut_at, ":", model,
+                        " ANNALS_TEST_SEED=", seed, ")");
+  }
+};
+
+struct Figures {
+  std::map<std::string, int> cuts;
+  int in_creation = 0;
+  int at_end = 0;
+  int no_store = 0;
+  int import_partial = 0;
+  int import_absent = 0;
+  int import_complete = 0;
+  uint64_t acked_events = 0;
+};
+
+class PowerLossTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    seed_ = TestSeed();
+    buffered_ = std::getenv("ANNALS_POWER_BUFFERED") != nullptr;
+    export_file_ = dir_.Sub("export.jsonl");
+    MakeExport();
+  }
+
+  // The import scenario's input: an export of a 300-event store.
+  void MakeExport() {
+    const std::string source = dir_.Sub("source");
+    {
+      std::unique_ptr<EventStore> store = OpenBufferedStore(source);
+      ASSERT_NE(store, nullptr);
+      for (int i = 0; i < 60; ++i) {
+        std::vector<NewEvent> events(5, NewEvent{.type = "Imported", .payload = R"({"x":1})"});
+        ASSERT_TRUE(store->Append(absl::StrCat("imp-", i % 7), ExpectedVersion::Any(), events).ok());
+      }
+      absl::StatusOr<std::vector<RecordedEvent>> all = store->ReadAll();
+      ASSERT_TRUE(all.ok());
+      source_events_ = std::move(*all);
+    }
+    std::string arg0 = "annals", arg1 = "export", arg2 = source;
+    char* args[] = {arg0.data(), arg1.data(), arg2.data(), nullptr};
+    std::istringstream in;
+    std::ofstream out(export_file_);
+    std::ostringstream err;
+    ASSERT_EQ(RunCli(3, args, CliOptions{}, in, out, err), 0) << err.str();
+  }
+
+  // Runs one cut in a child; returns the child's exit status.
+  int RunChild(const Trial& t, const std::string& trial_dir) {
+    std::vector<std::string> args = {ANNALS_FAULT_CHILD,
+                                     "powerloss",
+                                     t.scenario,
+                                     trial_dir,
+                                     std::to_string(t.cut_at),
+                                     std::to_string(t.seed),
+                                     std::to_string(t.model),
+                                     buffered_ ? "1" : "0",
+                                     export_file_};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid;
+    if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) return -1;
+    return status;
+  }
+
+  // Runs and checks one trial; returns false when it failed. `ops` receives
+  // the child's operation counts when it reached the end of its workload.
+  bool RunTrial(const Trial& t, int index, std::pair<uint64_t, uint64_t>* ops = nullptr) {
+    SCOPED_TRACE(absl::StrCat("cut ", index, " ", t.Describe()));
+    const std::string trial_dir = dir_.Sub(absl::StrCat("t", index));
+    fs::create_directories(trial_dir);
+    const int status = RunChild(t, trial_dir);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != kCutExit) {
+      ADD_FAILURE() << "child did not end at a power cut: "
+                    << (WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
+                                            : absl::StrCat("exit ", WEXITSTATUS(status)))
+                    << " (see its stderr above)";
+      return false;
+    }
+    std::string cut_report;
+    std::getline(std::ifstream(trial_dir + "/cut"), cut_report);
+    EXPECT_EQ(cut_report.find("ERROR"), std::string::npos) << cut_report;
+    if (std::ifstream ops_in(trial_dir + "/ops"); ops_in) {
+      uint64_t total = 0, creation = 0;
+      ops_in >> total >> creation;
+      if (ops != nullptr) *ops = {total, creation};
+      ++figures_.at_end;
+    }
+    ++figures_.cuts[t.scenario];
+    const int failures_before = ::testing::UnitTest::GetInstance()->current_test_info()->result()
+                                    ->total_part_count();
+    Check(t, trial_dir);
+    const bool ok = ::testing::UnitTest::GetInstance()->current_test_info()->result()
+                        ->total_part_count() == failures_before;
+    if (ok) fs::remove_all(trial_dir);
+    return ok;
+  }
+
+  void Check(const Trial& t, const std::string& trial_dir) {
+    const Acks acks = ReadAcks(trial_dir + "/acks");
+    figures_.acked_events += acks.events.size();
+    const std::string path = trial_dir + "/store";
+    if (!fs::exists(path + "/CURRENT")) {
+      // No store survived: nothing may have been acknowledged, and no
+      // half-made store may be left at its path.
+      ++figures_.no_store;
+      EXPECT_TRUE(acks.empty()) << "the store is gone but " << acks.events.size()
+                                << " events were acknowledged";
+      EXPECT_TRUE(!fs::exists(path) || fs::is_empty(path)) << "half-made store at " << path;
+      if (t.scenario == "import") ++figures_.import_absent;
+      return;
+    }
+    Options options;
+    options.low_priority_compaction = false;
+    options.create_if_missing = false;
+    absl::StatusOr<std::unique_ptr<EventStore>> opened = EventStore::Open(path, options);
+    ASSERT_TRUE(opened.ok()) << "reopen after the cut: " << opened.status();
+    EventStore& store = **opened;
+    absl::StatusOr<VerifyReport> report = store.Verify();
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_TRUE(report->ok) << report->reason << " at " << report->first_bad_position;
+
+    std::vector<RecordedEvent> events;
+    absl::StatusOr<std::vector<RecordedEvent>> all = store.ReadAll();
+    ASSERT_TRUE(all.ok()) << all.status();
+    events = std::move(*all);
+    ASSERT_EQ(events.size(), store.last_position());
+
+    // No partial append: every append's events are all there or none.
+    std::map<std::string, std::pair<size_t, size_t>> groups;  // group -> (seen, n)
+    for (const RecordedEvent& e : events) {
+      if (e.type != kTickType) continue;
+      auto& g = groups[PayloadField(e.payload, "g")];
+      ++g.first;
+      g.second = std::stoul(PayloadField(e.payload, "n"));
+    }
+    for (const auto& [group, g] : groups) {
+      EXPECT_EQ(g.first, g.second) << "append " << group << " is partly stored";
+    }
+    // Every acknowledged event is there, where it was acknowledged.
+    for (const AckedEvent& a : acks.events) {
+      if (a.position == 0 || a.position > events.size()) {
+        ADD_FAILURE() << "acknowledged event " << a.stream << " v" << a.version << " at position "
+                      << a.position << " lost (store has " << events.size() << " events)";
+        continue;
+      }
+      const RecordedEvent& e = events[a.position - 1];
+      EXPECT_EQ(e.id.ToString(), a.id) << "position " << a.position;
+      EXPECT_EQ(e.stream, a.stream) << "position " << a.position;
+      EXPECT_EQ(e.version, a.version) << "position " << a.position;
+    }
+    for (const auto& [stream, version] : acks.versions) {
+      absl::StatusOr<StreamInfo> info = store.GetStream(stream);
+      EXPECT_TRUE(info.ok() && info->version >= version)
+          << "acknowledged save of " << stream << " v" << version << " lost";
+    }
+    if (t.scenario == "inline" || t.scenario == "async") {
+      CheckProjection(store, events, t.scenario == "inline");
+    }
+    if (t.scenario == "snapshots") CheckSnapshots(store);
+    if (t.scenario == "import") CheckImport(store, events, acks.import_done);
+  }
+
+  // Exactly once: the read model holds exactly the events up to its
+  // checkpoint, and a resumed projection ends with every event once.
+  void CheckProjection(EventStore& store, const std::vector<RecordedEvent>& events, bool inline_mode) {
+    auto expect_model = [&](uint64_t position) {
+      absl::StatusOr<std::unique_ptr<ReadModelSnapshot>> view =
+          ReadModelSnapshot::Open(store, kProjectionName);
+      ASSERT_TRUE(view.ok()) << view.status();
+      EXPECT_EQ((*view)->position(), position);
+      const uint64_t p = (*view)->position();
+      ASSERT_LE(p, events.size());
+      auto log = Dump(**view, "log");
+      ASSERT_EQ(log.size(), p) << "read model log does not match checkpoint " << p;
+      std::map<std::string, int> counts;
+      for (uint64_t i = 0; i < p; ++i) {
+        const RecordedEvent& e = events[i];
+        EXPECT_EQ(log[i].first, coding::BigEndian64(i + 1));
+        EXPECT_EQ(log[i].second, absl::StrCat(e.stream, "/", e.version, "/", e.type));
+        ++counts[e.stream];
+      }
+      std::map<std::string, int> model;
+      for (const auto& [k, v] : Dump(**view, "count")) model[k] = std::stoi(v);
+      EXPECT_EQ(model, counts) << "per-stream counts differ from the log up to " << p;
+    };
+    {
+      absl::StatusOr<std::unique_ptr<ReadModelSnapshot>> view =
+          ReadModelSnapshot::Open(store, kProjectionName);
+      ASSERT_TRUE(view.ok()) << view.status();
+      const uint64_t checkpoint = (*view)->position();
+      // An inline projection commits with the append: never behind.
+      if (inline_mode) {
+        EXPECT_EQ(checkpoint, events.size()) << "inline checkpoint behind the log";
+      }
+      expect_model(checkpoint);
+    }
+    ProjectionOptions po;
+    po.mode = inline_mode ? ProjectionMode::kInline : ProjectionMode::kAsync;
+    absl::StatusOr<std::unique_ptr<ProjectionRunner>> runner = ProjectionRunner::Start(
+        store, std::make_shared<CounterProjection>(std::string(kProjectionName)), po);
+    ASSERT_TRUE(runner.ok()) << runner.status();
+    ASSERT_TRUE((*runner)->WaitForPosition(events.size(), absl::Seconds(20)));
+    (*runner)->Stop();
+    expect_model(events.size());
+  }
+
+  // A snapshot is the state at its version: loading with snapshots gives
+  // what a full replay gives.
+  void CheckSnapshots(EventStore& store) {
+    Repository<test_domain::Account> repo(store);
+    SnapshotStore snapshots(store);
+    for (int t = 0; t < 2; ++t) {
+      for (int j = 0; j < 2; ++j) {
+        const std::string id = absl::StrCat("acct-", t, "-", j);
+        absl::StatusOr<StreamInfo> info = store.GetStream(id);
+        if (!info.ok()) continue;
+        absl::StatusOr<test_domain::Account> with = repo.Load(id);
+        absl::StatusOr<test_domain::Account> without = repo.Load(id, {.use_snapshots = false});
+        ASSERT_TRUE(with.ok() && without.ok()) << id;
+        EXPECT_EQ(with->version(), info->version);
+        EXPECT_EQ(with->state().balance, without->state().balance) << id;
+        EXPECT_EQ(with->state().deposits, without->state().deposits) << id;
+        EXPECT_EQ(with->state().owner, without->state().owner) << id;
+        absl::StatusOr<std::vector<Snapshot>> list = snapshots.List(id);
+        ASSERT_TRUE(list.ok()) << list.status();
+        for (const Snapshot& s : *list) EXPECT_LE(s.version, info->version) << id;
+      }
+    }
+  }
+
+  // An acknowledged import is complete; an interrupted one left a prefix of
+  // the export (docs/cli.md: re-running import completes it).
+  void CheckImport(EventStore& store, const std::vector<RecordedEvent>& events, bool acked) {
+    ASSERT_LE(events.size(), source_events_.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      EXPECT_EQ(events[i].id, source_events_[i].id) << "position " << i + 1;
+      EXPECT_EQ(events[i].hash, source_events_[i].hash) << "position " << i + 1;
+    }
+    if (acked) {
+      EXPECT_EQ(events.size(), source_events_.size()) << "acknowledged import incomplete";
+    }
+    if (events.size() == source_events_.size()) {
+      ++figures_.import_complete;
+    } else if (events.empty()) {
+      ++figures_.import_absent;
+    } else {
+      ++figures_.import_partial;
+    }
+    (void)store;
+  }
+
+  TempDir dir_;
+  uint64_t seed_ = 0;
+  bool buffered_ = false;
+  std::string export_file_;
+  std::vector<RecordedEvent> source_events_;
+  Figures figures_;
+};
+
+TEST_F(PowerLossTest, AcknowledgedWritesSurviveSeededPowerCuts) {
+  const auto start = std::chrono::steady_clock::now();
+  if (const char* one = std::getenv("ANNALS_POWER_CUT")) {
+    std::vector<std::string> f = absl::StrSplit(one, ':');
+    ASSERT_EQ(f.size(), 3u) << "ANNALS_POWER_CUT=<scenario>:<cut_at>:<model>";
+    Trial t{f[0], std::stoull(f[1]), std::stoi(f[2]), seed_};
+    RunTrial(t, 0);
+    return;
+  }
+  int cuts = 300;
+  if (std::getenv("ANNALS_SOAK") != nullptr) cuts = 3000;
+  if (const char* n = std::getenv("ANNALS_POWER_CUTS")) cuts = std::atoi(n);
+
+  // Share of the cuts per scenario (sums to 100).
+  const std::vector<std::pair<std::string, int>> scenarios = {
+      {"create", 10}, {"appends", 35}, {"inline", 15},
+      {"async", 15},  {"snapshots", 15}, {"import", 10}};
+  std::mt19937_64 rng(seed_);
+  int index = 0;
+  int failed = 0;
+  for (const auto& [scenario, share] : scenarios) {
+    // Count the scenario's operations with one uncut run (cut at its end).
+    std::pair<uint64_t, uint64_t> ops{0, 0};
+    Trial calibration{scenario, 0, 0, rng()};
+    if (!RunTrial(calibration, index++, &ops)) ++failed;
+    ASSERT_GT(ops.first, 0u) << scenario << ": the uncut run did not report its operations";
+    const int n = std::max(1, cuts * share / 100 - 1);
+    for (int i = 0; i < n && failed < 5; ++i) {
+      Trial t{scenario, 0, static_cast<int>(rng() % 2), rng()};
+      // A fifth of the cuts fall into store creation; the rest anywhere
+      // (a few past the end, which cuts after the last acknowledgement).
+      if (ops.second > 0 && rng() % 5 == 0) {
+        t.cut_at = 1 + rng() % ops.second;
+        ++figures_.in_creation;
+      } else {
+        t.cut_at = 1 + rng() % (ops.first + 3);
+      }
+      if (!RunTrial(t, index++)) ++failed;
+    }
+    ASSERT_LT(failed, 5) << "stopping after 5 failed cuts";
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string per;
+  int total = 0;
+  for (const auto& [s, c] : figures_.cuts) {
+    absl::StrAppend(&per, " ", s, "=", c);
+    total += c;
+  }
+  std::fprintf(stderr,
+               "power cuts: %d in %.1f s (%s); %d within store creation, %d after the workload "
+               "ended, %d left no store; %llu acknowledged events checked; import: %d complete, "
+               "%d partial (a prefix), %d absent\n",
+               total, seconds, per.c_str(), figures_.in_creation, figures_.at_end,
+               figures_.no_store, static_cast<unsigned long long>(figures_.acked_events),
+               figures_.import_complete, figures_.import_partial, figures_.import_absent);
+  EXPECT_EQ(failed, 0);
+}
+
+}  // namespace
+}  // namespace annals::testing

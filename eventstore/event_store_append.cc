@@ -740,6 +740,10 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
       batch.Put(families_[internal::kDefaultFamily], internal::kNextStreamIdKey,
                 coding::BigEndian64(next_stream_id_));
     }
+    // The commit record (eventstore/internal/keys.h) rides in the same batch,
+    // so it always names the end of the log this batch makes visible.
+    batch.Put(families_[internal::kDefaultFamily], internal::kCommitKey,
+              internal::EncodeCommitRecord(next_position_ - 1, last_hash_));
     rocksdb::Status s;
     if (test_fail_next_write_.exchange(false)) {
       s = rocksdb::Status::IOError("injected failure (TEST_FailNextWrite)");

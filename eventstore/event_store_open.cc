@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
@@ -20,6 +21,7 @@
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/record_codec.h"
 #include "eventstore/internal/rocksdb_status.h"
+#include "eventstore/internal/store_dir.h"
 #include "eventstore/internal/test_hooks.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/env.h"
@@ -195,11 +197,6 @@ void RemoveStaleFollowerDirs() {
   }
 }
 
-bool IsRocksDbDir(const std::string& path) {
-  std::error_code ec;
-  return fs::exists(fs::path(path) / "CURRENT", ec);
-}
-
 std::atomic<rocksdb::Env*> test_env{nullptr};
 
 }  // namespace
@@ -226,27 +223,25 @@ absl::StatusOr<std::unique_ptr<EventStore::Impl>> EventStore::Impl::Open(
 }
 
 absl::Status EventStore::Impl::OpenDb() {
-  std::error_code ec;
-  const bool exists = fs::exists(path_, ec);
-  const bool is_db = exists && IsRocksDbDir(path_);
-  if (exists && !fs::is_directory(path_, ec)) {
-    return absl::InvalidArgumentError(
-        StrCat("'", path_, "' is a file, not an annals store directory"));
-  }
+  ASSIGN_OR_RETURN(const internal::StoreDirKind kind, internal::InspectStoreDir(path_));
+  const bool is_db = kind == internal::StoreDirKind::kDatabase;
   if (!is_db) {
     if (options_.read_only || !options_.create_if_missing) {
       return absl::NotFoundError(StrCat(
           "no annals store at '", path_, "'; create one by appending to it (annals append)"));
     }
-    if (exists && !fs::is_empty(path_, ec)) {
+    if (kind == internal::StoreDirKind::kOtherDir) {
       return absl::InvalidArgumentError(StrCat(
           "'", path_, "' is a non-empty directory that is not an annals store; choose an "
           "empty or new directory"));
     }
+  } else {
+    RETURN_IF_ERROR(internal::CheckCurrentFile(path_));
   }
 
   rocksdb::DBOptions db_options;
   if (rocksdb::Env* env = internal::EnvForTesting()) db_options.env = env;
+  env_ = db_options.env;
   // Stores are created complete by CreateStore(), never here.
   db_options.create_if_missing = false;
   db_options.create_missing_column_families = false;
@@ -297,7 +292,7 @@ absl::Status EventStore::Impl::OpenDb() {
   } else {
     std::vector<std::string> existing;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path_, &existing);
-    if (!s.ok()) return FromRocksDb(s, StrCat("listing column families of '", path_, "'"));
+    if (!s.ok()) return internal::OpenError(s, path_);
     for (const std::string& name : existing) {
       bool known = false;
       for (auto n : internal::kFamilyNames) known = known || n == name;
@@ -308,9 +303,18 @@ absl::Status EventStore::Impl::OpenDb() {
       }
     }
     if (existing.size() != internal::kFamilyNames.size()) {
+      // Stores are created complete (CreateStore), so a store whose OPTIONS
+      // file names annals' families lost some of them to damage.
+      if (internal::OptionsNameAnnalsFamilies(path_)) {
+        return absl::DataLossError(StrCat(
+            "store '", path_, "' is damaged: its MANIFEST lists ", existing.size(), " of the ",
+            internal::kFamilyNames.size(),
+            " column families its OPTIONS file names (a damaged MANIFEST); restore it from a "
+            "backup or an export"));
+      }
       return absl::InvalidArgumentError(StrCat(
-          "'", path_, "' is not a complete annals store (", existing.size(), " of ",
-          internal::kFamilyNames.size(), " column families)"));
+          "'", path_, "' is not an annals store (a RocksDB database with ", existing.size(),
+          " of annals' ", internal::kFamilyNames.size(), " column families)"));
     }
   }
 
@@ -329,7 +333,7 @@ absl::Status EventStore::Impl::OpenDb() {
   } else {
     s = rocksdb::DB::Open(db_options, path_, descriptors, &handles, &raw);
   }
-  if (!s.ok()) return FromRocksDb(s, StrCat("opening store '", path_, "'"));
+  if (!s.ok()) return internal::OpenError(s, path_);
   db_.reset(raw);
   for (size_t i = 0; i < handles.size(); ++i) families_[i] = handles[i];
 
@@ -342,19 +346,28 @@ absl::Status EventStore::Impl::OpenDb() {
   s = db_->Get(rocksdb::ReadOptions(), families_[internal::kDefaultFamily],
                internal::kFormatVersionKey, &version);
   if (s.IsNotFound()) {
-    return absl::InvalidArgumentError(StrCat(
-        "'", path_, "' is a RocksDB database but not an annals store (no format_version)"));
-  } else if (!s.ok()) {
-    return FromRocksDb(s, "reading the format version");
-  } else {
-    int v = 0;
-    if (!absl::SimpleAtoi(version, &v)) {
-      return absl::DataLossError(StrCat("unreadable format_version '", version, "'"));
+    // Every annals column family is there (checked above), so this is an
+    // annals store that lost its format_version: damage, or for a follower a
+    // dropped table of `default` (then named by the MANIFEST check).
+    if (options_.read_only) {
+      std::unique_lock lock(follower_mu_);
+      RETURN_IF_ERROR(CheckTablesAgainstManifest(/*force=*/true));
     }
-    if (v > internal::kFormatVersion) {
+    return absl::DataLossError(StrCat("store '", path_,
+                                      "' is damaged: its format_version record is missing; "
+                                      "restore it from a backup or an export"));
+  } else if (!s.ok()) {
+    return internal::OpenError(s, path_);
+  } else {
+    if (!absl::SimpleAtoi(version, &format_version_) || format_version_ < 1) {
+      return absl::DataLossError(StrCat("store '", path_,
+                                        "' is damaged: unreadable format_version '",
+                                        absl::CEscape(version), "'"));
+    }
+    if (format_version_ > internal::kFormatVersion) {
       return absl::InvalidArgumentError(StrCat(
-          "store '", path_, "' has format version ", v, " but this annals reads up to ",
-          internal::kFormatVersion, "; use a newer annals"));
+          "store '", path_, "' has format version ", format_version_,
+          " but this annals reads up to ", internal::kFormatVersion, "; use a newer annals"));
     }
   }
   write_options_.sync = options_.durability == Durability::kSync;
@@ -363,26 +376,23 @@ absl::Status EventStore::Impl::OpenDb() {
 
 absl::Status EventStore::Impl::LoadState() {
   rocksdb::ReadOptions ro;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, families_[internal::kLogFamily]));
-  it->SeekToLast();
-  if (it->Valid()) {
-    EventView last;
-    internal::AlignedScratch scratch;
-    const rocksdb::Slice v = it->value();
-    absl::Status st = internal::DecodeRecord(std::string_view(v.data(), v.size()), true, &last, scratch);
-    if (!st.ok()) {
-      return absl::DataLossError(StrCat("the newest record of the log is damaged: ",
-                                              st.message(), "; run annals verify"));
-    }
-    next_position_ = last.position + 1;
-    last_hash_ = std::string(last.hash);
-  } else {
-    last_hash_ = std::string(internal::kGenesisHash);
+  if (options_.read_only) {
+    std::unique_lock lock(follower_mu_);
+    RETURN_IF_ERROR(CheckFollowerView());
   }
-  if (!it->status().ok()) return FromRocksDb(it->status(), "reading the end of the log");
+  ASSIGN_OR_RETURN(const auto end, ReadLogEnd(ro));
+  next_position_ = end.first + 1;
+  last_hash_ = end.first > 0 ? end.second : std::string(internal::kGenesisHash);
+  if (!options_.read_only) {
+    if (format_version_ < internal::kFirstFormatWithCommitRecord) {
+      RETURN_IF_ERROR(UpgradeFormat(end.first, end.second));
+    } else {
+      RETURN_IF_ERROR(CheckCommitRecord(ro, end.first, end.second));
+    }
+  }
 
   std::string next_id;
-  rocksdb::Status s =
+  const rocksdb::Status s =
       db_->Get(ro, families_[internal::kDefaultFamily], internal::kNextStreamIdKey, &next_id);
   if (s.ok() && next_id.size() == 8) {
     next_stream_id_ = coding::DecodeBigEndian64(next_id);
@@ -392,6 +402,22 @@ absl::Status EventStore::Impl::LoadState() {
   committed_position_.store(next_position_ - 1, std::memory_order_release);
   std::lock_guard lock(position_mu_);
   notified_position_ = next_position_ - 1;
+  return absl::OkStatus();
+}
+
+absl::Status EventStore::Impl::UpgradeFormat(uint64_t last_position,
+                                             std::string_view last_hash) {
+  rocksdb::WriteBatch batch;
+  batch.Put(families_[internal::kDefaultFamily], internal::kCommitKey,
+            internal::EncodeCommitRecord(last_position, last_position > 0 ? last_hash : ""));
+  batch.Put(families_[internal::kDefaultFamily], internal::kFormatVersionKey,
+            StrCat(internal::kFormatVersion));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  RETURN_IF_ERROR(FromRocksDb(db_->Write(wo, &batch),
+                              StrCat("upgrading store '", path_, "' to format version ",
+                                     internal::kFormatVersion)));
+  format_version_ = internal::kFormatVersion;
   return absl::OkStatus();
 }
 
@@ -421,13 +447,7 @@ absl::Status EventStore::Impl::CatchUp() {
   std::unique_lock lock(follower_mu_);
   rocksdb::Status s = db_->TryCatchUpWithPrimary();
   if (!s.ok()) return FromRocksDb(s, "catching up with the writer");
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), families_[internal::kLogFamily]));
-  it->SeekToLast();
-  if (it->Valid() && it->key().size() == 8) {
-    PublishPosition(coding::DecodeBigEndian64(std::string_view(it->key().data(), 8)));
-  }
-  return FromRocksDb(it->status(), "reading the end of the log");
+  return CheckFollowerView();
 }
 
 void EventStore::Impl::PublishPosition(uint64_t position) {

@@ -5,6 +5,7 @@
 //   event_store_append.cc  validation and the committer (group commit)
 //   event_store_read.cc    stream and global-log reads
 //   event_store_verify.cc  Verify() and Stats()
+//   event_store_integrity.cc  commit record and follower MANIFEST cross-checks
 //
 // Threading: any number of appender threads enqueue requests under queue_mu_.
 // One of them at a time is the committer (committing_ is true while it works,
@@ -136,6 +137,30 @@ class EventStore::Impl {
 
   absl::Status OpenDb();
   absl::Status LoadState();
+  // Writes the commit record and format_version 2 into a version-1 store.
+  absl::Status UpgradeFormat(uint64_t last_position, std::string_view last_hash);
+
+  // --- integrity cross-checks (event_store_integrity.cc) ---
+  struct ManifestView {
+    std::string name;   // e.g. "MANIFEST-000012", from CURRENT
+    uint64_t size = 0;  // bytes when read
+    std::vector<uint64_t> live_files;  // with list_files only
+  };
+  absl::StatusOr<ManifestView> ReadManifest(bool list_files);
+  // The position and hash of the newest record of the log as `ro` sees it
+  // ({0, ""} for an empty log).
+  absl::StatusOr<std::pair<uint64_t, std::string>> ReadLogEnd(const rocksdb::ReadOptions& ro);
+  // kDataLoss unless the commit record matches the given end of the log.
+  absl::Status CheckCommitRecord(const rocksdb::ReadOptions& ro, uint64_t log_last_position,
+                                 std::string_view log_last_hash);
+  // Followers: kDataLoss naming every table the MANIFEST lists that this
+  // instance does not serve. Re-reads the MANIFEST only when it changed since
+  // the last check, unless `force`. REQUIRES: follower_mu_ held exclusively
+  // (it catches up with the writer).
+  absl::Status CheckTablesAgainstManifest(bool force);
+  // Followers: both checks above, then publishes the position it serves.
+  // REQUIRES: follower_mu_ held exclusively.
+  absl::Status CheckFollowerView();
   // REQUIRES: queue_mu_ is held.
   std::vector<Request*> TakeGroup();
   void CommitGroup(std::vector<Request*>& group);
@@ -152,6 +177,10 @@ class EventStore::Impl {
   // follower hold this shared and CatchUp() holds it exclusively, so a read
   // never sees half of a catch-up.
   std::shared_mutex follower_mu_;
+
+  rocksdb::Env* env_ = nullptr;  // Not owned: RocksDB's default or the test hook's.
+  int format_version_ = 0;        // As read at open (upgraded by a writer).
+  ManifestView checked_manifest_;  // Followers; guarded by follower_mu_ (exclusive).
 
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -1,11 +1,14 @@
 // File: eventstore/internal/keys.h
 //
-// Column families and key grammar of store format version 1 (also in
+// Column families and key grammar of store format version 2 (also in
 // docs/format.md). All integers in keys are big-endian so that byte order is
 // numeric order.
 //
-//   default      "format_version"           -> decimal format version ("1")
+//   default      "format_version"           -> decimal format version ("2")
 //                "next_stream_id"           -> be64 next numeric stream id
+//                "commit"                   -> last_position:be64 last_hash:32
+//                                              (version 2; written in every
+//                                              group's WriteBatch)
 //   log          position:be64              -> Record (schemas/record.fbs)
 //   stream_index stream_id:be64 version:be64 -> position:be64
 //   heads        stream name (raw bytes)    -> Head (see EncodeHead)
@@ -25,9 +28,15 @@
 
 namespace annals::internal {
 
-inline constexpr int kFormatVersion = 1;
+// Version 2 added the commit record. Version 1 stores are upgraded in place
+// by the first writer open (which writes the commit record and "2" in one
+// synced batch); read-only opens read them as they are, without the commit
+// record cross-check.
+inline constexpr int kFormatVersion = 2;
+inline constexpr int kFirstFormatWithCommitRecord = 2;
 inline constexpr std::string_view kFormatVersionKey = "format_version";
 inline constexpr std::string_view kNextStreamIdKey = "next_stream_id";
+inline constexpr std::string_view kCommitKey = "commit";
 
 enum Family : int {
   kDefaultFamily = 0,
@@ -75,6 +84,32 @@ inline std::string StreamIndexKey(uint64_t stream_id, uint64_t version) {
   coding::PutBigEndian64(&out, stream_id);
   coding::PutBigEndian64(&out, version);
   return out;
+}
+
+// The commit record: where the log ends, written in the same WriteBatch as
+// the events it covers. The log lives in its own column family, and a
+// RocksDB secondary that cannot verify a table silently keeps that family at
+// an older version; comparing this record (in `default`) with the last record
+// of `log` makes a rolled-back family of either side visible.
+struct CommitRecord {
+  uint64_t last_position = 0;
+  std::string last_hash;  // 32 bytes; empty when last_position is 0.
+};
+
+inline std::string EncodeCommitRecord(uint64_t last_position, std::string_view last_hash) {
+  std::string out;
+  out.reserve(8 + last_hash.size());
+  coding::PutBigEndian64(&out, last_position);
+  out.append(last_hash);
+  return out;
+}
+
+// 8 bytes (position 0, an empty log) or 40.
+inline bool DecodeCommitRecord(std::string_view in, CommitRecord* c) {
+  if (in.size() != 8 + 32 && in.size() != 8) return false;
+  c->last_position = coding::DecodeBigEndian64(in);
+  c->last_hash = std::string(in.substr(8));
+  return (c->last_position == 0) == c->last_hash.empty();
 }
 
 struct EventIdEntry {

@@ -10,6 +10,10 @@ packages=(
   libcli11-dev nlohmann-json3-dev libssl-dev
   libsqlite3-dev
   python3  # bench/run_comparison.py (the quick benchmark test)
+  e2fsprogs util-linux mount  # full_disk_test: mkfs.ext4, loop devices, mount (as root)
+  # scripts/test.sh's sanitizer and fuzz stages: clang, its sanitizer and
+  # libFuzzer runtimes, llvm-symbolizer for the stacks.
+  clang libclang-rt-14-dev llvm
 )
 # Extra packages for the comparison benchmarks (bench/run_comparison.sh --with-peers).
 if [[ "${ANNALS_BENCH_PEERS:-0}" == "1" ]]; then

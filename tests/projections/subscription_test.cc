@@ -4,6 +4,7 @@
 
 #include "annals/subscription.h"
 
+#include <stdexcept>
 #include <thread>
 
 #include "annals/event_store.h"
@@ -210,6 +211,40 @@ TEST_F(SubscriptionTest, RejectsBadOptions) {
   both.stream_prefix = "a";
   EXPECT_EQ(Subscription::Open(*store_, both).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A Subscription runs no user code: a consumer that throws while handling a
+// batch throws on its own thread, the store is not locked by it (appends go
+// on), and the subscription goes on after the batch it returned (documented
+// in annals/subscription.h: a returned batch counts as delivered).
+TEST_F(SubscriptionTest, AConsumerThatThrowsLeavesTheStoreAndTheSubscriptionUsable) {
+  for (int i = 0; i < 5; ++i) Append("s", "E");
+  SubscriptionOptions options;
+  options.batch_size = 2;
+  auto sub = Subscription::Open(*store_, options);
+  ASSERT_TRUE(sub.ok());
+  std::vector<uint64_t> handled;
+  std::string failure;
+  std::thread consumer([&] {
+    try {
+      for (;;) {
+        auto batch = (*sub)->Next(absl::Seconds(5));
+        if (!batch.ok() || batch->empty()) return;
+        for (const RecordedEvent& e : *batch) {
+          if (e.position == 3) throw std::runtime_error("consumer failed");
+          handled.push_back(e.position);
+        }
+      }
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  });
+  consumer.join();
+  EXPECT_EQ(failure, "consumer failed");
+  EXPECT_EQ(handled, (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ((*sub)->position(), 4u) << "the batch 3..4 was delivered";
+  Append("s", "E");  // The store is not locked by the consumer's failure.
+  EXPECT_EQ(Positions(Drain(**sub)), (std::vector<uint64_t>{5, 6}));
 }
 
 }  // namespace

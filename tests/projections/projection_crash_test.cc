@@ -169,7 +169,7 @@ TEST(ProjectionCrashTest, ExactlyOnceAcrossSigkill) {
     const uint64_t position = (*snapshot)->position();
     checkpoints += StrCat(" ", position, "/", appended);
     if (position == appended) {
-      window_us *= 0.8;  // Finished before the kill.
+      window_us *= 0.6;  // Finished before the kill (a loaded machine varies a lot).
     } else {
       ++killed_mid_run;
     }

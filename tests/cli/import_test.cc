@@ -1,0 +1,412 @@
+// `annals import` writes all or nothing (issue 11): a tampered, truncated or
+// garbled export leaves no store behind (new target) or the store exactly as
+// it was (existing target), whatever batch the damage is in; a good export
+// reproduces the source's chain; re-running adds nothing; no scratch or spool
+// file is left next to the store. Runs the built binary ($ANNALS_CLI) like
+// cli_test.cc.
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "annals/event_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testutil/temp_dir.h"
+
+extern char** environ;
+
+namespace annals {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Events in the source store: several import batches (a batch holds at most
+// 2,000 events), so that damage near the end comes after batches that an
+// import not all-or-nothing would already have written.
+constexpr int kEvents = 5000;
+// Runs of kRun consecutive events per stream, 20 streams.
+constexpr int kRun = 50;
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+  std::string err;
+  long max_rss_kb = 0;
+
+  Json json() const {
+    Json j = Json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << "stdout is not one JSON value: " << out;
+    return j;
+  }
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::string Join(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  return text;
+}
+
+class ImportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* cli = std::getenv("ANNALS_CLI");
+    ASSERT_NE(cli, nullptr) << "ANNALS_CLI must name the built annals binary (ctest sets it)";
+    cli_ = cli;
+    fs::create_directory(stores_);
+  }
+
+  // Stores live in their own directory, so that leftovers are easy to see.
+  std::string store(const std::string& name) const { return stores_ + "/" + name; }
+
+  // Runs `annals args...` with the file `input_path` on stdin.
+  Outcome AnnalsFromFile(const std::vector<std::string>& args, const std::string& input_path) {
+    const std::string out_path = dir_.Sub("stdout"), err_path = dir_.Sub("stderr");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, input_path.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> argv_storage = {cli_};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    Outcome run;
+    const int rc = posix_spawn(&pid, cli_.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    EXPECT_EQ(rc, 0) << "cannot start " << cli_;
+    if (rc != 0) return run;
+    // The child's peak RSS, sampled from /proc while it runs: rusage's
+    // ru_maxrss would report this test process's own peak, which a child
+    // started by posix_spawn (vfork) inherits across exec.
+    int status = 0;
+    while (true) {
+      const pid_t done = waitpid(pid, &status, WNOHANG);
+      if (done == pid) break;
+      EXPECT_EQ(done, 0);
+      if (done != 0) break;
+      std::ifstream proc("/proc/" + std::to_string(pid) + "/status");
+      for (std::string line; std::getline(proc, line);) {
+        if (line.starts_with("VmHWM:")) {
+          run.max_rss_kb = std::max(run.max_rss_kb, std::atol(line.c_str() + 6));
+        }
+      }
+      usleep(10'000);
+    }
+    EXPECT_TRUE(WIFEXITED(status)) << "annals did not exit normally: " << status;
+    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run.out = ReadFile(out_path);
+    run.err = ReadFile(err_path);
+    return run;
+  }
+
+  Outcome Annals(const std::vector<std::string>& args, const std::string& input = "") {
+    const std::string in_path = dir_.Sub("stdin");
+    {
+      std::ofstream in(in_path, std::ios::binary | std::ios::trunc);
+      in << input;
+    }
+    return AnnalsFromFile(args, in_path);
+  }
+
+  // A source store of kEvents events (runs of kRun per stream) and its export.
+  std::string MakeExport() {
+    const std::string source = dir_.Sub("source");
+    {
+      std::unique_ptr<EventStore> s = testing::OpenBufferedStore(source);
+      if (s == nullptr) return "";
+      std::vector<std::string> payloads;
+      for (int i = 0; i < kEvents; i += kRun) {
+        payloads.clear();
+        for (int k = 0; k < kRun; ++k) {
+          payloads.push_back("{\"n\":" + std::to_string(i + k) + ",\"pad\":\"" +
+                             std::string(100, 'x') + "\"}");
+        }
+        std::vector<NewEvent> events;
+        for (const std::string& p : payloads) events.push_back({.type = "Added", .payload = p});
+        const std::string stream = "s-" + std::to_string((i / kRun) % 20);
+        absl::StatusOr<AppendResult> r = s->Append(stream, ExpectedVersion::Any(), events);
+        EXPECT_TRUE(r.ok()) << r.status();
+      }
+    }
+    Outcome exported = Annals({"export", source});
+    EXPECT_EQ(exported.code, 0) << exported.err;
+    source_verify_ = Annals({"verify", source}).json();
+    EXPECT_EQ(source_verify_["ok"], true);
+    return exported.out;
+  }
+
+  // Names in the stores' directory other than `expected`.
+  std::vector<std::string> Leftovers(const std::set<std::string>& expected) const {
+    std::vector<std::string> extra;
+    for (const auto& entry : fs::directory_iterator(stores_)) {
+      const std::string name = entry.path().filename().string();
+      if (!expected.contains(name)) extra.push_back(name);
+    }
+    return extra;
+  }
+
+  // verify's report (which includes last_hash) and the whole export.
+  std::pair<std::string, std::string> Snapshot(const std::string& store_dir) {
+    Outcome verify = Annals({"verify", store_dir});
+    EXPECT_EQ(verify.code, 0) << verify.out << verify.err;
+    return {verify.out, Annals({"export", store_dir}).out};
+  }
+
+  // Compares two Snapshot()s without printing whole exports.
+  static void ExpectSame(const std::pair<std::string, std::string>& after,
+                         const std::pair<std::string, std::string>& before) {
+    EXPECT_EQ(after.first, before.first) << "verify report (last_hash) changed";
+    EXPECT_TRUE(after.second == before.second) << "the store's events changed";
+  }
+
+  // A store holding the export's first `n` events, imported.
+  void ImportPrefix(const std::string& store_dir, const std::vector<std::string>& lines,
+                    size_t n) {
+    Outcome r = Annals({"import", store_dir},
+                       Join(std::vector<std::string>(lines.begin(), lines.begin() + n)));
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+
+  // Checks that importing `bad` (a damaged export) exits `code`, creates no
+  // store at a new target, leaves a store holding a prefix unchanged, and
+  // leaves nothing behind.
+  void ExpectRefused(const std::string& bad, const std::vector<std::string>& good_lines, int code,
+                     const std::string& message) {
+    SCOPED_TRACE(message);
+    const std::string fresh = store("fresh");
+    Outcome r = Annals({"import", fresh}, bad);
+    EXPECT_EQ(r.code, code) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(message));
+    EXPECT_THAT(r.err, HasSubstr("nothing was imported"));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_FALSE(fs::exists(fresh)) << "a refused import created the store";
+    EXPECT_THAT(Leftovers({}), ::testing::IsEmpty());
+
+    // An existing store holding the first 1,000 events: unchanged.
+    const std::string prefix = store("prefix");
+    ImportPrefix(prefix, good_lines, 1000);
+    const auto before = Snapshot(prefix);
+    r = Annals({"import", prefix}, bad);
+    EXPECT_EQ(r.code, code) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(message));
+    ExpectSame(Snapshot(prefix), before);
+    EXPECT_THAT(Leftovers({"prefix"}), ::testing::IsEmpty());
+    fs::remove_all(prefix);
+  }
+
+  testing::TempDir dir_;
+  const std::string stores_ = dir_.Sub("stores");
+  std::string cli_;
+  Json source_verify_;
+};
+
+TEST_F(ImportTest, TamperedDataFieldWritesNothing) {
+  const std::string exported = MakeExport();
+  std::vector<std::string> lines = Lines(exported);
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kEvents));
+  std::vector<std::string> bad = lines;
+  Json edited = Json::parse(bad[4500]);
+  edited["data"]["n"] = 1;
+  bad[4500] = edited.dump();
+  ExpectRefused(Join(bad), lines, 5, "export was altered");
+}
+
+TEST_F(ImportTest, TamperedHashWritesNothing) {
+  const std::string exported = MakeExport();
+  std::vector<std::string> lines = Lines(exported);
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kEvents));
+  std::vector<std::string> bad = lines;
+  Json edited = Json::parse(bad[4500]);
+  std::string hash = edited["hash"];
+  hash[0] = hash[0] == '0' ? '1' : '0';
+  edited["hash"] = hash;
+  bad[4500] = edited.dump();
+  ExpectRefused(Join(bad), lines, 5, "position 4501");
+}
+
+TEST_F(ImportTest, TruncatedOrGarbageLineMidFileWritesNothing) {
+  const std::string exported = MakeExport();
+  std::vector<std::string> lines = Lines(exported);
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kEvents));
+  std::vector<std::string> truncated = lines;
+  truncated[4500] = truncated[4500].substr(0, truncated[4500].size() / 2);
+  ExpectRefused(Join(truncated), lines, 1, "import line 4501");
+  std::vector<std::string> garbage = lines;
+  garbage[4500] = "\x01\xff garbage";
+  ExpectRefused(Join(garbage), lines, 1, "import line 4501");
+  // A last line cut short (a copy that did not finish): nothing either.
+  ExpectRefused(exported.substr(0, exported.size() - 20), lines, 1, "import line 5000");
+}
+
+TEST_F(ImportTest, GoodExportReproducesTheChainAndRerunAddsNothing) {
+  const std::string exported = MakeExport();
+  const std::string copy = store("copy");
+  Outcome r = Annals({"import", copy}, exported);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.json()["imported"], kEvents);
+  const auto [verify, again] = Snapshot(copy);
+  EXPECT_EQ(Json::parse(verify)["last_hash"], source_verify_["last_hash"]);
+  EXPECT_TRUE(again == exported) << "the copy's export differs from the source's";
+  EXPECT_THAT(Leftovers({"copy"}), ::testing::IsEmpty());
+
+  // Re-running adds nothing.
+  r = Annals({"import", copy}, exported);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"imported\":0,\"skipped\":5000,\"last_position\":5000}\n");
+  EXPECT_EQ(Snapshot(copy).first, verify);
+  EXPECT_THAT(Leftovers({"copy"}), ::testing::IsEmpty());
+
+  // An empty directory is a new target too.
+  const std::string empty = store("empty");
+  fs::create_directory(empty);
+  r = Annals({"import", empty}, exported);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Json::parse(Snapshot(empty).first)["last_hash"], source_verify_["last_hash"]);
+  EXPECT_THAT(Leftovers({"copy", "empty"}), ::testing::IsEmpty());
+}
+
+// The chain is checked before writing into an existing store, continuing from
+// the store's last hash: the result is the source's chain, with nothing left
+// next to the store.
+TEST_F(ImportTest, ExistingStoreHoldingAPrefixGetsTheRest) {
+  const std::string exported = MakeExport();
+  const std::vector<std::string> lines = Lines(exported);
+  const std::string prefix = store("prefix");
+  ImportPrefix(prefix, lines, 1234);
+  Outcome r = Annals({"import", prefix}, exported);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"imported\":3766,\"skipped\":1234,\"last_position\":5000}\n");
+  const auto [verify, again] = Snapshot(prefix);
+  EXPECT_EQ(Json::parse(verify)["last_hash"], source_verify_["last_hash"]);
+  EXPECT_TRUE(again == exported) << "the store's export differs from the source's";
+  EXPECT_THAT(Leftovers({"prefix"}), ::testing::IsEmpty());
+
+  // Only the rest (annals export --from): the same.
+  const std::string rest_store = store("rest");
+  ImportPrefix(rest_store, lines, 1234);
+  r = Annals({"import", rest_store},
+             Join(std::vector<std::string>(lines.begin() + 1234, lines.end())));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(Annals({"export", rest_store}).out == exported);
+}
+
+// A store with another history, given the continuation of the export
+// (export --from): the chain does not continue from its last hash. Refused
+// before writing.
+TEST_F(ImportTest, ContinuationOfAnotherHistoryWritesNothing) {
+  const std::string exported = MakeExport();
+  const std::vector<std::string> lines = Lines(exported);
+  const std::string other = store("other");
+  Outcome r = Annals({"append", other, "s-0", "--type", "Other", "--data", "{}"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto before = Snapshot(other);
+  r = Annals({"import", other}, Join(std::vector<std::string>(lines.begin() + 1, lines.end())));
+  EXPECT_EQ(r.code, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("position 2"));
+  EXPECT_THAT(r.err, Not(HasSubstr("run 'annals verify'"))) << "the store is not damaged";
+  ExpectSame(Snapshot(other), before);
+  EXPECT_THAT(Leftovers({"other"}), ::testing::IsEmpty());
+}
+
+// A killed import leaves its scratch directory; the next import of the same
+// target removes it (a running import holds a lock on its own).
+TEST_F(ImportTest, NextImportRemovesAKilledImportsScratchDirectory) {
+  const std::string exported = MakeExport();
+  const std::string stale = store("copy.importing-AbC123");
+  fs::create_directories(stale + "/store");
+  std::ofstream(stale + "/store/CURRENT") << "MANIFEST-000001\n";
+  Outcome r = Annals({"import", store("copy")}, exported);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(Leftovers({"copy"}), ::testing::IsEmpty());
+}
+
+// Memory is bounded by a batch, not by the input: importing twice as much
+// (about 64 MB more) adds far less than that to the peak RSS. The fixed part
+// (RocksDB's memtables, up to 2 x 32 MiB per column family, and its block
+// cache) does not depend on the input once it is full.
+TEST_F(ImportTest, MemoryDoesNotGrowWithTheInput) {
+  const std::string source = dir_.Sub("big");
+  {
+    std::unique_ptr<EventStore> s = testing::OpenBufferedStore(source);
+    ASSERT_NE(s, nullptr);
+    const std::string pad(4000, 'y');
+    for (int i = 0; i < 30; ++i) {
+      std::vector<std::string> payloads;
+      for (int k = 0; k < 1000; ++k) {
+        payloads.push_back("{\"n\":" + std::to_string(k) + ",\"pad\":\"" + pad + "\"}");
+      }
+      std::vector<NewEvent> events;
+      for (const std::string& p : payloads) events.push_back({.type = "Big", .payload = p});
+      ASSERT_TRUE(s->Append("big-" + std::to_string(i % 7), ExpectedVersion::Any(), events).ok());
+    }
+  }
+  const std::string full_path = dir_.Sub("full.jsonl"), half_path = dir_.Sub("half.jsonl");
+  {
+    const std::vector<std::string> lines = Lines(Annals({"export", source}).out);
+    ASSERT_EQ(lines.size(), 30000u);
+    std::ofstream(full_path, std::ios::binary) << Join(lines);
+    std::ofstream(half_path, std::ios::binary)
+        << Join(std::vector<std::string>(lines.begin(), lines.begin() + 15000));
+  }
+  const long extra_kb =
+      static_cast<long>((fs::file_size(full_path) - fs::file_size(half_path)) / 1024);
+  ASSERT_GT(extra_kb, 60 * 1024);
+
+  Outcome half = AnnalsFromFile({"import", store("half")}, half_path);
+  ASSERT_EQ(half.code, 0) << half.err;
+  Outcome full = AnnalsFromFile({"import", store("full")}, full_path);
+  ASSERT_EQ(full.code, 0) << full.err;
+  std::cout << "import into a new store: peak RSS " << half.max_rss_kb << " KiB for "
+            << fs::file_size(half_path) / 1024 << " KiB of input, " << full.max_rss_kb
+            << " KiB for " << fs::file_size(full_path) / 1024 << " KiB\n";
+  EXPECT_LT(full.max_rss_kb - half.max_rss_kb, extra_kb / 4);
+
+  // Into a store holding a prefix: pass 1 and pass 2 are bounded too.
+  const std::string prefix = store("prefix");
+  {
+    std::ifstream in(full_path);
+    std::string line, head;
+    for (int i = 0; i < 10 && std::getline(in, line); ++i) head += line + "\n";
+    ASSERT_EQ(Annals({"import", prefix}, head).code, 0);
+  }
+  Outcome rest = AnnalsFromFile({"import", prefix}, full_path);
+  ASSERT_EQ(rest.code, 0) << rest.err;
+  std::cout << "import into a store holding a prefix: peak RSS " << rest.max_rss_kb << " KiB\n";
+  EXPECT_LT(rest.max_rss_kb - half.max_rss_kb, extra_kb / 4);
+  EXPECT_THAT(Leftovers({"half", "full", "prefix"}), ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace annals

@@ -37,6 +37,8 @@
 //   ANNALS_SOAK=1               3000 trials instead of 300
 //   ANNALS_BIT_FLIP_TRIALS=N    exactly N trials
 //   ANNALS_BIT_FLIP_ONLY=I      only trial I of the seed's sequence
+//   ANNALS_BIT_FLIP_VERBOSE=1   one line per trial: where the bit was, what each
+//                               way of reading made of it
 //   ANNALS_BIT_FLIP_KEEP=DIR    keep the undamaged store (DIR/original) and a
 //                               damaged copy of every failing trial (DIR/trial-I)
 //   ANNALS_CLI=PATH             the annals binary (default: the one built with
@@ -97,17 +99,17 @@ constexpr int kEvents = 300;
 constexpr std::array<std::string_view, 3> kStreams = {"order-0", "order-1", "order-2"};
 constexpr int64_t kFirstRecordedAtUs = 1'790'000'000'000'000;  // fixed: a deterministic store
 // A trial's child gets this long; a read that takes longer is a hang.
-constexpr auto kChildTimeout = std::chrono::seconds(60);
+constexpr std::chrono::milliseconds kChildTimeout(60'000);
 
 // ---------------------------------------------------------------------------
 // Child processes.
 
 struct ChildOutcome {
-  bool exited = false;    // exited normally (else signalled or timed out)
+  bool exited = false;  // exited normally (else signalled or timed out)
   int exit_code = -1;
   int signal = 0;
   bool timed_out = false;
-  std::string output;     // what it wrote to the pipe
+  std::string output;  // what it wrote to the pipe
   std::string stderr_tail;
   double cpu_seconds = 0;  // user + system time of the child
 };
@@ -168,7 +170,8 @@ struct Child {
 // Starts `body` in a forked child; it writes its result to the fd it gets
 // (a file, so that a crash leaves what was written before it). `body` must
 // not use gtest.
-Child StartForked(const std::function<void(int fd)>& body, const std::string& scratch) {
+Child StartForked(const std::function<void(int fd)>& body, const std::string& scratch,
+                  std::chrono::milliseconds timeout = kChildTimeout) {
   Child child{.out_path = scratch + ".out", .err_path = scratch + ".err"};
   std::fflush(nullptr);
   child.pid = fork();
@@ -185,7 +188,7 @@ Child StartForked(const std::function<void(int fd)>& body, const std::string& sc
     close(out);
     _exit(0);
   }
-  child.deadline = std::chrono::steady_clock::now() + kChildTimeout;
+  child.deadline = std::chrono::steady_clock::now() + timeout;
   return child;
 }
 
@@ -231,9 +234,7 @@ ChildOutcome RunForked(const std::function<void(int fd)>& body, const std::strin
 }
 
 // Length-prefixed fields: a child's results survive any bytes in messages.
-void PutField(std::string* out, std::string_view s) {
-  *out += StrCat(s.size(), ":", s);
-}
+void PutField(std::string* out, std::string_view s) { *out += StrCat(s.size(), ":", s); }
 
 bool GetField(std::string_view* in, std::string* s) {
   const size_t colon = in->find(':');
@@ -302,8 +303,8 @@ std::string AppendRange(EventStore& store, int from, int to) {
     std::vector<std::string> payloads;
     std::vector<std::string> correlations;
     for (int i = 0; i < count; ++i) {
-      payloads.push_back(StrCat("{\"n\":", n + i, ",\"sku\":\"A", (n + i) * 7 % 100,
-                                      "\"", (n + i) % 23 == 5 ? ",\"refuse\":true" : "", "}"));
+      payloads.push_back(StrCat("{\"n\":", n + i, ",\"sku\":\"A", (n + i) * 7 % 100, "\"",
+                                (n + i) % 23 == 5 ? ",\"refuse\":true" : "", "}"));
       correlations.push_back(StrCat("corr-", (n + i) / 10));
     }
     static const std::array<MetadataEntry, 1> kMetadata = {MetadataEntry{"user", "ann"}};
@@ -319,7 +320,8 @@ std::string AppendRange(EventStore& store, int from, int to) {
     if (count >= 2 && n % 5 == 0) {
       // One multi-stream append: the first event to one stream, the rest to the next.
       std::array<StreamAppend, 2> parts = {
-          StreamAppend{kStreams[n % 3], ExpectedVersion::Any(), absl::MakeConstSpan(events).subspan(0, 1)},
+          StreamAppend{kStreams[n % 3], ExpectedVersion::Any(),
+                       absl::MakeConstSpan(events).subspan(0, 1)},
           StreamAppend{kStreams[(n + 1) % 3], ExpectedVersion::Any(),
                        absl::MakeConstSpan(events).subspan(1)}};
       absl::StatusOr<std::vector<AppendResult>> r = store.AppendMulti(parts);
@@ -334,7 +336,15 @@ std::string AppendRange(EventStore& store, int from, int to) {
   return "";
 }
 
-std::string BuildStoreInChild(const std::string& path) {
+// Two variants of the same 300 events (the same reads): kTail leaves the last
+// 50 events in the WAL only; kFlushed flushes them too and leaves only a
+// snapshot in the WAL. A table that a reader silently drops shows as a gap in
+// the log of kTail (the WAL tail is still there), but as a clean, shorter
+// prefix in kFlushed: both must be caught.
+enum Variant { kTail = 0, kFlushed = 1 };
+constexpr std::array<std::string_view, 2> kVariantNames = {"tail", "flushed"};
+
+std::string BuildStoreInChild(const std::string& path, Variant variant) {
   Options options;
   options.durability = Durability::kBuffered;
   options.low_priority_compaction = false;
@@ -384,10 +394,24 @@ std::string BuildStoreInChild(const std::string& path) {
     };
     if (error = phase(0, 150, true); !error.empty()) return error;
     if (error = phase(150, 250, true); !error.empty()) return error;
+    if (variant == kFlushed) {
+      if (error = phase(250, kEvents, true); !error.empty()) return error;
+    }
     (*picky)->Stop();
     (*counts)->Stop();
-    // The tail: appended after the last flush, so only the WAL has it.
-    if (error = AppendRange(store, 250, kEvents); !error.empty()) return error;
+    if (variant == kTail) {
+      // The tail: appended after the last flush, so only the WAL has it.
+      if (error = AppendRange(store, 250, kEvents); !error.empty()) return error;
+    } else {
+      // Something for the WAL that is not an event.
+      Snapshot snapshot{.stream = std::string(kStreams[0]),
+                        .version = 1,
+                        .fingerprint = "v2",
+                        .state = "{}",
+                        .event_recorded_at_us = kFirstRecordedAtUs,
+                        .taken_at_us = kFirstRecordedAtUs};
+      if (absl::Status s = snapshots.Put(snapshot, 1); !s.ok()) return s.ToString();
+    }
     if (store.last_position() != kEvents) return "unexpected last position";
   }
   if (absl::Status s = store.Sync(); !s.ok()) return s.ToString();
@@ -401,8 +425,8 @@ std::string BuildStoreInChild(const std::string& path) {
 struct Read {
   std::string name;
   absl::StatusCode code = absl::StatusCode::kOk;
-  std::string message;  // the error, or a note (verify's reason)
-  std::string text;     // what the read returned
+  std::string message;         // the error, or a note (verify's reason)
+  std::string text;            // what the read returned
   bool verify_damage = false;  // Verify returned a report with ok == false
 };
 
@@ -419,11 +443,10 @@ std::string Hex(std::string_view bytes) {
 std::string RenderEvent(const EventView& e) {
   std::string metadata;
   for (const auto& [k, v] : e.metadata) metadata += StrCat(k, "=", v, ";");
-  return StrCat(e.position, " ", e.stream, " v", e.version, " ", e.id.ToString(), " ",
-                      e.type, " s", e.schema_version, " t", e.recorded_at_us, " c",
-                      static_cast<int>(e.content_type), " corr=", e.correlation_id,
-                      " cause=", e.causation_id, " meta=", metadata, " payload=", Hex(e.payload),
-                      " hash=", Hex(e.hash), "\n");
+  return StrCat(e.position, " ", e.stream, " v", e.version, " ", e.id.ToString(), " ", e.type, " s",
+                e.schema_version, " t", e.recorded_at_us, " c", static_cast<int>(e.content_type),
+                " corr=", e.correlation_id, " cause=", e.causation_id, " meta=", metadata,
+                " payload=", Hex(e.payload), " hash=", Hex(e.hash), "\n");
 }
 
 void SendRead(int fd, const Read& r) {
@@ -489,12 +512,10 @@ void LibraryReadsInChild(const std::string& path, bool read_only, int fd) {
       r.message = std::string(report.status().message());
     } else if (!report->ok) {
       r.verify_damage = true;
-      r.message = StrCat("first_bad_position ", report->first_bad_position, ": ",
-                               report->reason);
+      r.message = StrCat("first_bad_position ", report->first_bad_position, ": ", report->reason);
     } else {
       r.text = StrCat("ok events=", report->events, " streams=", report->streams,
-                            " last_position=", report->last_position,
-                            " last_hash=", report->last_hash);
+                      " last_position=", report->last_position, " last_hash=", report->last_hash);
     }
     SendRead(fd, r);
   }
@@ -516,10 +537,9 @@ void LibraryReadsInChild(const std::string& path, bool read_only, int fd) {
   }
   for (std::string_view stream : kStreams) {
     absl::StatusOr<StreamInfo> info = store.GetStream(stream);
-    send_status(StrCat("head ", stream), info.status(),
-                info.ok() ? StrCat(info->stream, " v", info->version, " p",
-                                         info->last_position)
-                          : "");
+    send_status(
+        StrCat("head ", stream), info.status(),
+        info.ok() ? StrCat(info->stream, " v", info->version, " p", info->last_position) : "");
   }
   for (std::string_view stream : kStreams) {
     std::string text;
@@ -533,16 +553,15 @@ void LibraryReadsInChild(const std::string& path, bool read_only, int fd) {
     absl::StatusOr<StoreStats> stats = store.Stats();
     send_status("stats", stats.status(),
                 stats.ok() ? StrCat("events=", stats->events, " streams=", stats->streams,
-                                          " last_position=", stats->last_position,
-                                          " store.last_position=", store.last_position())
+                                    " last_position=", stats->last_position,
+                                    " store.last_position=", store.last_position())
                            : "");
   }
 }
 
 // The reads of the CLI: the audit, the export and the stream listing (the
 // library reads cover the rest through the same read-only open).
-std::vector<std::vector<std::string>> CliCommands(const std::string& cli,
-                                                  const std::string& path) {
+std::vector<std::vector<std::string>> CliCommands(const std::string& cli, const std::string& path) {
   return {{cli, "verify", path}, {cli, "export", path}, {cli, "streams", path}};
 }
 
@@ -584,9 +603,9 @@ std::string DescribeDifference(const std::string& got, const std::string& want) 
   const std::vector<std::string> g = lines(got), w = lines(want);
   size_t i = 0;
   while (i < g.size() && i < w.size() && g[i] == w[i]) ++i;
-  return StrCat(g.size(), " of ", w.size(), " lines; first difference at line ", i + 1,
-                      ": got <", i < g.size() ? Clip(g[i], 100) : "end", "> want <",
-                      i < w.size() ? Clip(w[i], 100) : "end", ">");
+  return StrCat(g.size(), " of ", w.size(), " lines; first difference at line ", i + 1, ": got <",
+                i < g.size() ? Clip(g[i], 100) : "end", "> want <",
+                i < w.size() ? Clip(w[i], 100) : "end", ">");
 }
 
 std::string_view CodeName(absl::StatusCode code) {
@@ -614,9 +633,9 @@ std::string_view CodeName(absl::StatusCode code) {
 
 std::string DescribeCrash(const ChildOutcome& c, std::string_view last_read) {
   std::string how = c.timed_out ? "hung (killed after the timeout)"
-                    : c.signal != 0 ? StrCat("killed by signal ", c.signal, " (",
-                                                   strsignal(c.signal), ")")
-                                    : StrCat("exited with ", c.exit_code);
+                    : c.signal != 0
+                        ? StrCat("killed by signal ", c.signal, " (", strsignal(c.signal), ")")
+                        : StrCat("exited with ", c.exit_code);
   return StrCat(how, " after read '", last_read, "'; stderr: ", Clip(c.stderr_tail, 300));
 }
 
@@ -660,8 +679,8 @@ Verdict JudgeLibrary(const ChildOutcome& child, const std::vector<Read>& baselin
        (reads.size() == 1 && reads[0].name == "open" && reads[0].code != absl::StatusCode::kOk));
   if (!complete) {
     Worsen(&v, Outcome::kCrash);
-    v.problems.push_back(StrCat(
-        "CRASH: ", DescribeCrash(child, reads.empty() ? "(none)" : reads.back().name)));
+    v.problems.push_back(
+        StrCat("CRASH: ", DescribeCrash(child, reads.empty() ? "(none)" : reads.back().name)));
   }
   v.verify_missed = verify_ok_unchanged && other_detected;
   return v;
@@ -688,15 +707,14 @@ Verdict JudgeCli(const std::vector<CliRun>& runs, const std::vector<CliRun>& bas
       if (name != "verify") other_detected = true;
     } else if (c.exit_code != 0) {
       Worsen(&v, Outcome::kMislabeled);
-      v.problems.push_back(StrCat(name, " MISLABELED: exit ", c.exit_code, ": ",
-                                        Clip(c.stderr_tail, 300)));
+      v.problems.push_back(
+          StrCat(name, " MISLABELED: exit ", c.exit_code, ": ", Clip(c.stderr_tail, 300)));
     } else {
       const std::string& got = c.output;
       const std::string& want = baseline[i].outcome.output;
       if (got != want) {
         Worsen(&v, Outcome::kSilent);
-        v.problems.push_back(
-            StrCat(name, " SILENT (exit 0): ", DescribeDifference(got, want)));
+        v.problems.push_back(StrCat(name, " SILENT (exit 0): ", DescribeDifference(got, want)));
       } else if (name == "verify") {
         verify_ok_unchanged = true;
       }
@@ -728,8 +746,8 @@ struct Trial {
 
 const std::vector<std::string>& Strata() {
   static const std::vector<std::string> kStrata = {
-      "sst:data",   "sst:index", "sst:filter", "sst:properties", "sst:metaindex", "sst:footer",
-      "wal",        "manifest",  "current",    "options",        "identity"};
+      "sst:data", "sst:index", "sst:filter", "sst:properties", "sst:metaindex", "sst:footer",
+      "wal",      "manifest",  "current",    "options",        "identity"};
   return kStrata;
 }
 
@@ -774,9 +792,9 @@ Trial DrawTrial(uint64_t seed, int index, const std::vector<StoreFile>& files) {
   } else {
     const unsigned char c = static_cast<unsigned char>(file->bytes[t.offset]);
     t.where = StrCat("byte ", t.offset, " of ", file->bytes.size(), " ('",
-                           c >= 32 && c < 127 ? std::string(1, static_cast<char>(c))
-                                              : StrCat("\\x", Hex(std::string(1, c))),
-                           "')");
+                     c >= 32 && c < 127 ? std::string(1, static_cast<char>(c))
+                                        : StrCat("\\x", Hex(std::string(1, c))),
+                     "')");
   }
   return t;
 }
@@ -831,20 +849,136 @@ std::string CliPath() {
   return ANNALS_CLI_PATH;
 }
 
+// The judging itself, on made-up reads: what each outcome looks like.
+std::vector<Read> MadeUpBaseline() {
+  std::vector<Read> reads = {Read{.name = "open"}, Read{.name = "verify", .text = "ok events=3"},
+                             Read{.name = "export", .text = "1\n2\n3\n"}};
+  return reads;
+}
+
+ChildOutcome MadeUpChild(const std::vector<Read>& reads) {
+  ChildOutcome c{.exited = true, .exit_code = 0};
+  for (const Read& r : reads) {
+    PutField(&c.output, r.name);
+    PutField(&c.output, StrCat(static_cast<int>(r.code)));
+    PutField(&c.output, r.message);
+    PutField(&c.output, r.text);
+    PutField(&c.output, r.verify_damage ? "1" : "0");
+  }
+  return c;
+}
+
+TEST(BitFlipJudgeTest, IdenticalReadsAreHarmless) {
+  EXPECT_EQ(JudgeLibrary(MadeUpChild(MadeUpBaseline()), MadeUpBaseline()).outcome,
+            Outcome::kHarmless);
+}
+
+TEST(BitFlipJudgeTest, AShorterLogWithOkIsSilentEvenWhenVerifyFoundTheDamage) {
+  std::vector<Read> reads = MadeUpBaseline();
+  reads[1] = Read{.name = "verify", .message = "bad", .verify_damage = true};
+  reads[2].text = "1\n2\n";
+  const Verdict v = JudgeLibrary(MadeUpChild(reads), MadeUpBaseline());
+  EXPECT_EQ(v.outcome, Outcome::kSilent);
+  ASSERT_EQ(v.problems.size(), 1u);
+  EXPECT_NE(v.problems[0].find("2 of 3 lines"), std::string::npos) << v.problems[0];
+}
+
+TEST(BitFlipJudgeTest, AVerifyThatSaysOkWithOtherFiguresIsSilent) {
+  std::vector<Read> reads = MadeUpBaseline();
+  reads[1].text = "ok events=2";
+  reads[2].code = absl::StatusCode::kDataLoss;
+  EXPECT_EQ(JudgeLibrary(MadeUpChild(reads), MadeUpBaseline()).outcome, Outcome::kSilent);
+}
+
+TEST(BitFlipJudgeTest, DataLossIsDetectedAndAnyOtherCodeIsMislabeled) {
+  std::vector<Read> reads = MadeUpBaseline();
+  reads[2].code = absl::StatusCode::kDataLoss;
+  reads[2].text.clear();
+  Verdict v = JudgeLibrary(MadeUpChild(reads), MadeUpBaseline());
+  EXPECT_EQ(v.outcome, Outcome::kDetected);
+  EXPECT_TRUE(v.verify_missed);  // verify said ok, the export found damage
+  const std::vector<Read> open_failed = {Read{.name = "open",
+                                              .code = absl::StatusCode::kInvalidArgument,
+                                              .message = "not an annals store"}};
+  v = JudgeLibrary(MadeUpChild(open_failed), MadeUpBaseline());
+  EXPECT_EQ(v.outcome, Outcome::kMislabeled);
+  const std::vector<Read> open_lost = {Read{.name = "open", .code = absl::StatusCode::kDataLoss}};
+  EXPECT_EQ(JudgeLibrary(MadeUpChild(open_lost), MadeUpBaseline()).outcome, Outcome::kDetected);
+}
+
+TEST(BitFlipJudgeTest, AChildThatAbortsOrHangsIsACrash) {
+  testing::TempDir dir;
+  ChildOutcome aborted = Finish(StartForked(
+      [](int fd) {
+        SendRead(fd, Read{.name = "open"});
+        std::abort();
+      },
+      dir.Sub("abort")));
+  EXPECT_EQ(aborted.signal, SIGABRT);
+  Verdict v = JudgeLibrary(aborted, MadeUpBaseline());
+  EXPECT_EQ(v.outcome, Outcome::kCrash);
+  ASSERT_FALSE(v.problems.empty());
+  EXPECT_NE(v.problems.back().find("after read 'open'"), std::string::npos) << v.problems.back();
+
+  ChildOutcome hung =
+      Finish(StartForked([](int) { pause(); }, dir.Sub("hang"), std::chrono::milliseconds(200)));
+  EXPECT_TRUE(hung.timed_out);
+  EXPECT_EQ(JudgeLibrary(hung, MadeUpBaseline()).outcome, Outcome::kCrash);
+
+  // A child that stops early without a signal (e.g. exit() in a library)
+  // is a crash too: its reads are incomplete.
+  ChildOutcome exited = Finish(StartForked(
+      [](int fd) {
+        SendRead(fd, Read{.name = "open"});
+        _exit(0);
+      },
+      dir.Sub("exit")));
+  EXPECT_EQ(JudgeLibrary(exited, MadeUpBaseline()).outcome, Outcome::kCrash);
+}
+
+TEST(BitFlipJudgeTest, CliExitCodes) {
+  auto run = [](std::string name, int code, std::string out) {
+    return CliRun{std::move(name),
+                  ChildOutcome{.exited = true, .exit_code = code, .output = std::move(out)}};
+  };
+  const std::vector<CliRun> baseline = {run("verify", 0, "{ok}"), run("export", 0, "1\n2\n")};
+  EXPECT_EQ(JudgeCli(baseline, baseline).outcome, Outcome::kHarmless);
+  EXPECT_EQ(JudgeCli({run("verify", 5, ""), run("export", 0, "1\n2\n")}, baseline).outcome,
+            Outcome::kDetected);
+  EXPECT_EQ(JudgeCli({run("verify", 5, ""), run("export", 0, "1\n")}, baseline).outcome,
+            Outcome::kSilent);
+  EXPECT_EQ(JudgeCli({run("verify", 1, ""), run("export", 5, "")}, baseline).outcome,
+            Outcome::kMislabeled);
+  EXPECT_EQ(JudgeCli({run("verify", 4, ""), run("export", 5, "")}, baseline).outcome,
+            Outcome::kMislabeled);
+  CliRun killed{"export", ChildOutcome{.signal = SIGSEGV}};
+  EXPECT_EQ(JudgeCli({run("verify", 0, "{ok}"), killed}, baseline).outcome, Outcome::kCrash);
+}
+
 // A store built once per test binary run (in a child) in a directory that
 // lives as long as the process.
 class BitFlipTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir();
-    original_ = dir_->Sub("original");
-    const ChildOutcome built = RunForked(
-        [](int fd) { WriteAll(fd, StrCat("done:", BuildStoreInChild(original_))); },
-        dir_->Sub("build"));
-    build_error_ = built.output == "done:" ? ""
-                   : built.output.starts_with("done:")
-                       ? built.output.substr(5)
-                       : StrCat("store build crashed: ", DescribeCrash(built, "build"));
+    std::array<Child, 2> builds;
+    for (int v = 0; v < 2; ++v) {
+      originals_[v] = dir_->Sub(StrCat("original-", kVariantNames[v]));
+      builds[v] = StartForked(
+          [v](int fd) {
+            WriteAll(fd, StrCat("done:", BuildStoreInChild(originals_[v], Variant(v))));
+          },
+          dir_->Sub(StrCat("build-", kVariantNames[v])));
+    }
+    for (int v = 0; v < 2; ++v) {
+      const ChildOutcome built = Finish(builds[v]);
+      if (built.output == "done:") continue;
+      build_error_ += StrCat(kVariantNames[v], ": ",
+                             built.output.starts_with("done:")
+                                 ? built.output.substr(5)
+                                 : StrCat("crashed: ", DescribeCrash(built, "build")),
+                             "; ");
+    }
   }
   static void TearDownTestSuite() {
     delete dir_;
@@ -853,55 +987,60 @@ class BitFlipTest : public ::testing::Test {
   void SetUp() override { ASSERT_EQ(build_error_, "") << "building the store failed"; }
 
   static testing::TempDir* dir_;
-  static std::string original_;
+  static std::array<std::string, 2> originals_;
   static std::string build_error_;
 };
 
 testing::TempDir* BitFlipTest::dir_ = nullptr;
-std::string BitFlipTest::original_;
+std::array<std::string, 2> BitFlipTest::originals_;
 std::string BitFlipTest::build_error_;
 
 // The sweep can only claim what it aims at: every SST parses, every block
 // kind exists, every family has tables, and the WAL holds a tail.
 TEST_F(BitFlipTest, TheStoreHasEveryKindOfFileAndBlock) {
-  const std::vector<StoreFile> files = LoadStoreFiles(original_);
-  std::map<std::string, int> kinds;
-  std::map<std::string, int> families;
-  for (const StoreFile& f : files) {
-    ++kinds[std::string(StoreFileKindName(f.kind))];
-    if (f.kind != StoreFileKind::kSst) continue;
-    ++families[f.layout.column_family];
-    std::map<std::string, int> blocks;
-    for (const Region& r : f.layout.regions) ++blocks[r.kind];
-    EXPECT_EQ(f.layout.format_version, 5u) << f.name;
-    EXPECT_GE(blocks["data"], 1) << f.name;
-    for (const char* kind : {"index", "properties", "metaindex", "footer"}) {
-      EXPECT_EQ(blocks[kind], 1) << f.name << " has no single " << kind << " block";
+  for (int v = 0; v < 2; ++v) {
+    SCOPED_TRACE(kVariantNames[v]);
+    std::printf("store variant '%s':\n", std::string(kVariantNames[v]).c_str());
+    const std::vector<StoreFile> files = LoadStoreFiles(originals_[v]);
+    std::map<std::string, int> kinds;
+    std::map<std::string, int> families;
+    for (const StoreFile& f : files) {
+      ++kinds[std::string(StoreFileKindName(f.kind))];
+      if (f.kind != StoreFileKind::kSst) continue;
+      ++families[f.layout.column_family];
+      std::map<std::string, int> blocks;
+      for (const Region& r : f.layout.regions) ++blocks[r.kind];
+      EXPECT_EQ(f.layout.format_version, 5u) << f.name;
+      EXPECT_GE(blocks["data"], 1) << f.name;
+      for (const char* kind : {"index", "properties", "metaindex", "footer"}) {
+        EXPECT_EQ(blocks[kind], 1) << f.name << " has no single " << kind << " block";
+      }
+      const bool filtered =
+          f.layout.column_family != "log" && f.layout.column_family != "stream_index";
+      EXPECT_EQ(blocks["filter"], filtered ? 1 : 0)
+          << f.name << " (" << f.layout.column_family << ")";
     }
-    const bool filtered = f.layout.column_family != "log" &&
-                          f.layout.column_family != "stream_index";
-    EXPECT_EQ(blocks["filter"], filtered ? 1 : 0) << f.name << " (" << f.layout.column_family << ")";
-  }
-  for (std::string_view family : internal::kFamilyNames) {
-    EXPECT_GE(families[std::string(family)], 1) << "no SST file of family " << family;
-  }
-  EXPECT_GE(families["log"], 2) << "the log should have two flushed generations";
-  for (const char* kind : {"wal", "manifest", "current", "options", "identity"}) {
-    EXPECT_GE(kinds[kind], 1) << "no " << kind << " file";
-  }
-  uint64_t wal_bytes = 0;
-  for (const StoreFile& f : files) {
-    if (f.kind == StoreFileKind::kWal) wal_bytes += f.bytes.size();
-  }
-  EXPECT_GT(wal_bytes, 0u) << "the tail should be in the WAL";
-  for (const StoreFile& f : files) {
-    std::string summary;
-    for (const Region& r : f.layout.regions) {
-      if (r.kind != "data") summary += StrCat(" ", r.kind, "@", r.offset, "+", r.size);
+    for (std::string_view family : internal::kFamilyNames) {
+      EXPECT_GE(families[std::string(family)], 1) << "no SST file of family " << family;
     }
-    std::printf("%-20s %-9s %8zu bytes %s%s\n", f.name.c_str(),
-                std::string(StoreFileKindName(f.kind)).c_str(), f.bytes.size(),
-                f.layout.column_family.c_str(), summary.c_str());
+    EXPECT_GE(families["log"], v == kTail ? 2 : 3) << "flushed generations of the log";
+    for (const char* kind : {"wal", "manifest", "current", "options", "identity"}) {
+      EXPECT_GE(kinds[kind], 1) << "no " << kind << " file";
+    }
+    uint64_t wal_bytes = 0;
+    for (const StoreFile& f : files) {
+      if (f.kind == StoreFileKind::kWal) wal_bytes += f.bytes.size();
+    }
+    EXPECT_GT(wal_bytes, 0u) << "the WAL should hold the tail or a snapshot";
+    for (const StoreFile& f : files) {
+      std::string summary;
+      for (const Region& r : f.layout.regions) {
+        if (r.kind != "data") summary += StrCat(" ", r.kind, "@", r.offset, "+", r.size);
+      }
+      std::printf("%-20s %-9s %8zu bytes %s%s\n", f.name.c_str(),
+                  std::string(StoreFileKindName(f.kind)).c_str(), f.bytes.size(),
+                  f.layout.column_family.c_str(), summary.c_str());
+    }
   }
 }
 
@@ -911,6 +1050,7 @@ TEST_F(BitFlipTest, EveryFlipIsDetectedOrHarmless) {
   int only = -1;
   if (const char* o = std::getenv("ANNALS_BIT_FLIP_ONLY")) only = std::atoi(o);
   const char* keep = std::getenv("ANNALS_BIT_FLIP_KEEP");
+  const bool verbose = std::getenv("ANNALS_BIT_FLIP_VERBOSE") != nullptr;
   const std::string cli = CliPath();
   const bool have_cli = !cli.empty() && access(cli.c_str(), X_OK) == 0;
   if (!have_cli) ADD_FAILURE() << "no annals binary at '" << cli << "' (set ANNALS_CLI)";
@@ -918,53 +1058,66 @@ TEST_F(BitFlipTest, EveryFlipIsDetectedOrHarmless) {
   // starts, each as expensive as a library trial.
   constexpr int kCliEvery = 10;
 
-  const std::vector<StoreFile> files = LoadStoreFiles(original_);
+  std::array<std::vector<StoreFile>, 2> files;
+  for (int v = 0; v < 2; ++v) files[v] = LoadStoreFiles(originals_[v]);
   const auto start = std::chrono::steady_clock::now();
-  if (keep != nullptr) CopyStore(original_, StrCat(keep, "/original"));
+  if (keep != nullptr) {
+    for (int v = 0; v < 2; ++v) {
+      CopyStore(originals_[v], StrCat(keep, "/original-", kVariantNames[v]));
+    }
+  }
 
-  // Baselines: the undamaged store, read each way.
+  // Baselines: each undamaged store, read each way. Both variants hold the
+  // same events, so every read must give the same in all four.
   const std::string work = dir_->Sub("trial");
-  std::vector<Read> baseline[2];
-  for (int mode = 0; mode < 2; ++mode) {
-    CopyStore(original_, work);
-    const ChildOutcome c = RunForked(
-        [&](int fd) { LibraryReadsInChild(work, mode == 1, fd); }, work + ".child");
-    baseline[mode] = ParseReads(c.output);
-    ASSERT_TRUE(c.exited && c.exit_code == 0) << DescribeCrash(c, "baseline");
-    ASSERT_EQ(baseline[mode].size(), 5u + 2 * kStreams.size()) << "baseline reads";
-    for (const Read& r : baseline[mode]) {
-      ASSERT_EQ(r.code, absl::StatusCode::kOk) << r.name << ": " << r.message;
-      ASSERT_FALSE(r.verify_damage) << "the undamaged store fails verify: " << r.message;
+  std::vector<Read> baseline[2][2];  // [variant][mode]
+  std::vector<CliRun> cli_baseline[2];
+  for (int v = 0; v < 2; ++v) {
+    for (int mode = 0; mode < 2; ++mode) {
+      CopyStore(originals_[v], work);
+      const ChildOutcome c =
+          RunForked([&](int fd) { LibraryReadsInChild(work, mode == 1, fd); }, work + ".child");
+      baseline[v][mode] = ParseReads(c.output);
+      ASSERT_TRUE(c.exited && c.exit_code == 0) << DescribeCrash(c, "baseline");
+      ASSERT_EQ(baseline[v][mode].size(), 5u + 2 * kStreams.size()) << "baseline reads";
+      for (const Read& r : baseline[v][mode]) {
+        ASSERT_EQ(r.code, absl::StatusCode::kOk) << r.name << ": " << r.message;
+        ASSERT_FALSE(r.verify_damage) << "the undamaged store fails verify: " << r.message;
+      }
+      for (size_t i = 0; i < baseline[v][mode].size(); ++i) {
+        ASSERT_EQ(baseline[v][mode][i].text, baseline[0][0][i].text)
+            << baseline[v][mode][i].name << " of the undamaged store differs between variant "
+            << kVariantNames[v] << " mode " << mode << " and the writer open of the tail store";
+      }
+    }
+    if (have_cli) {
+      CopyStore(originals_[v], work);
+      for (const auto& argv : CliCommands(cli, work)) {
+        cli_baseline[v].push_back(CliRun{argv[1], Finish(StartProgram(argv, work + ".cli"))});
+        const ChildOutcome& c = cli_baseline[v].back().outcome;
+        ASSERT_TRUE(c.exited && c.exit_code == 0)
+            << "annals " << argv[1] << " on the undamaged store: " << c.exit_code << " "
+            << c.stderr_tail;
+      }
     }
   }
-  for (size_t i = 0; i < baseline[0].size(); ++i) {
-    ASSERT_EQ(baseline[0][i].text, baseline[1][i].text)
-        << baseline[0][i].name << " differs between the writer and the read-only open";
-  }
-  ASSERT_EQ(std::count(baseline[0][2].text.begin(), baseline[0][2].text.end(), '\n'), kEvents);
-  std::vector<CliRun> cli_baseline;
-  if (have_cli) {
-    CopyStore(original_, work);
-    for (const auto& argv : CliCommands(cli, work)) {
-      cli_baseline.push_back(CliRun{argv[1], Finish(StartProgram(argv, work + ".cli"))});
-      const ChildOutcome& c = cli_baseline.back().outcome;
-      ASSERT_TRUE(c.exited && c.exit_code == 0)
-          << "annals " << argv[1] << " on the undamaged store: " << c.exit_code << " "
-          << c.stderr_tail;
-    }
-  }
+  ASSERT_EQ(std::count(baseline[0][0][2].text.begin(), baseline[0][0][2].text.end(), '\n'),
+            kEvents);
 
   // tallies[stratum][mode][outcome]; modes: writer, read-only, cli.
   constexpr std::array<std::string_view, 3> kModes = {"writer", "read-only", "cli"};
   std::map<std::string, std::array<std::array<int, kOutcomeCount>, 3>> tallies;
   std::array<int, 3> verify_missed{};
+  std::array<std::array<std::array<int, kOutcomeCount>, 3>, 2> by_variant{};
   std::array<int, 3> mode_runs{};
   std::array<double, 3> mode_cpu{};  // CPU time of the children
   std::vector<std::string> report;
   int run = 0;
   for (int i = 0; i < trials; ++i) {
     if (only >= 0 && i != only) continue;
-    const Trial t = DrawTrial(seed, i, files);
+    // Each cycle through the strata uses the other variant of the store.
+    const int v = static_cast<int>((static_cast<size_t>(i) / Strata().size()) % 2);
+    const Trial t = DrawTrial(seed, i, files[v]);
     ASSERT_FALSE(t.file.empty()) << "no file for stratum " << t.stratum;
     ++run;
     auto& row = tallies[t.stratum];
@@ -977,7 +1130,7 @@ TEST_F(BitFlipTest, EveryFlipIsDetectedOrHarmless) {
     for (int mode = 0; mode < 3; ++mode) {
       if (!ran[mode]) continue;
       const std::string copy = StrCat(work, "-", mode);
-      CopyStore(original_, copy);
+      CopyStore(originals_[v], copy);
       FlipBit(copy + "/" + t.file, t.offset, t.bit);
       if (mode < 2) {
         library[mode] = StartForked([&](int fd) { LibraryReadsInChild(copy, mode == 1, fd); },
@@ -993,7 +1146,7 @@ TEST_F(BitFlipTest, EveryFlipIsDetectedOrHarmless) {
       if (!ran[mode]) continue;
       if (mode < 2) {
         const ChildOutcome c = Finish(library[mode]);
-        verdicts[mode] = JudgeLibrary(c, baseline[mode]);
+        verdicts[mode] = JudgeLibrary(c, baseline[v][mode]);
         mode_cpu[mode] += c.cpu_seconds;
       } else {
         std::vector<CliRun> runs;
@@ -1001,10 +1154,11 @@ TEST_F(BitFlipTest, EveryFlipIsDetectedOrHarmless) {
           runs.push_back(CliRun{names[p], Finish(programs[p])});
           mode_cpu[mode] += runs.back().outcome.cpu_seconds;
         }
-        verdicts[mode] = JudgeCli(runs, cli_baseline);
+        verdicts[mode] = JudgeCli(runs, cli_baseline[v]);
       }
       ++mode_runs[mode];
       ++row[mode][static_cast<int>(verdicts[mode].outcome)];
+      ++by_variant[v][mode][static_cast<int>(verdicts[mode].outcome)];
       if (verdicts[mode].verify_missed) ++verify_missed[mode];
     }
     bool bad = false;
@@ -1012,23 +1166,35 @@ TEST_F(BitFlipTest, EveryFlipIsDetectedOrHarmless) {
       if (!ran[mode]) continue;
       bad = bad || static_cast<int>(verdicts[mode].outcome) > static_cast<int>(Outcome::kDetected);
     }
+    if (verbose) {
+      std::string line =
+          StrCat("trial ", i, " ", kVariantNames[v], " store, ", t.stratum, " ", t.file, " ",
+                 t.family, " offset ", t.offset, " bit ", t.bit, " (", t.where, "):");
+      for (int mode = 0; mode < 3; ++mode) {
+        if (!ran[mode]) continue;
+        line += StrCat(
+            " ", kModes[mode], "=", kOutcomeNames[static_cast<int>(verdicts[mode].outcome)],
+            verdicts[mode].detected_by.empty() ? "" : StrCat("(", verdicts[mode].detected_by, ")"));
+      }
+      std::printf("%s\n", line.c_str());
+    }
     for (int mode = 0; mode < 3; ++mode) {
       if (!ran[mode] || (verdicts[mode].problems.empty() && !verdicts[mode].verify_missed)) {
         continue;
       }
-      std::string line = StrCat("trial ", i, " [", kModes[mode], "] ", t.stratum, " ",
-                                      t.file, t.family.empty() ? "" : StrCat(" (", t.family, ")"),
-                                      " offset ", t.offset, " bit ", t.bit, " (", t.where, ")");
+      std::string line =
+          StrCat("trial ", i, " [", kModes[mode], "] ", kVariantNames[v], " store, ", t.stratum,
+                 " ", t.file, t.family.empty() ? "" : StrCat(" (", t.family, ")"), " offset ",
+                 t.offset, " bit ", t.bit, " (", t.where, ")");
       for (const std::string& p : verdicts[mode].problems) line += StrCat("\n    ", p);
       if (verdicts[mode].verify_missed) {
-        line += StrCat("\n    verify said ok; ", verdicts[mode].detected_by,
-                        " found the damage");
+        line += StrCat("\n    verify said ok; ", verdicts[mode].detected_by, " found the damage");
       }
       report.push_back(std::move(line));
     }
     if (bad && keep != nullptr) {
       const std::string to = StrCat(keep, "/trial-", i);
-      CopyStore(original_, to);
+      CopyStore(originals_[v], to);
       FlipBit(to + "/" + t.file, t.offset, t.bit);
     }
   }
@@ -1036,16 +1202,17 @@ TEST_F(BitFlipTest, EveryFlipIsDetectedOrHarmless) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   // The classification table.
-  std::string table = StrCat("bit-flip sweep: seed ", seed, ", ", run, " trials in ",
-                                   static_cast<int>(seconds), " s (replay: ANNALS_TEST_SEED=",
-                                   seed, ")\n");
+  std::string table =
+      StrCat("bit-flip sweep: seed ", seed, ", ", run, " trials in ", static_cast<int>(seconds),
+             " s (replay: ANNALS_TEST_SEED=", seed, ")\n");
   table += "CPU per trial:";
   for (int mode = 0; mode < 3; ++mode) {
     table += StrCat(" ", kModes[mode], " ",
                     static_cast<int>(1000 * mode_cpu[mode] / std::max(mode_runs[mode], 1)),
                     " ms x ", mode_runs[mode], mode < 2 ? "," : "\n");
   }
-  table += std::string("stratum         mode       harmless detected   SILENT MISLABELED    CRASH\n");
+  table +=
+      std::string("stratum         mode       harmless detected   SILENT MISLABELED    CRASH\n");
   std::array<std::array<int, kOutcomeCount>, 3> totals{};
   for (const std::string& stratum : Strata()) {
     auto it = tallies.find(stratum);
@@ -1065,10 +1232,21 @@ TEST_F(BitFlipTest, EveryFlipIsDetectedOrHarmless) {
   for (int mode = 0; mode < 3; ++mode) {
     char line[200];
     const auto& c = totals[mode];
-    std::snprintf(line, sizeof(line), "%-15s %-10s %8d %8d %8d %10d %8d   (verify ok on damage: %d)\n",
-                  "TOTAL", std::string(kModes[mode]).c_str(), c[0], c[1], c[2], c[3], c[4],
+    std::snprintf(line, sizeof(line),
+                  "%-15s %-10s %8d %8d %8d %10d %8d   (verify ok on damage: %d)\n", "TOTAL",
+                  std::string(kModes[mode]).c_str(), c[0], c[1], c[2], c[3], c[4],
                   verify_missed[mode]);
     table += line;
+  }
+  for (int v = 0; v < 2; ++v) {
+    for (int mode = 0; mode < 3; ++mode) {
+      char line[200];
+      const auto& c = by_variant[v][mode];
+      std::snprintf(line, sizeof(line), "%-15s %-10s %8d %8d %8d %10d %8d\n",
+                    StrCat("  ", kVariantNames[v], " store").c_str(),
+                    std::string(kModes[mode]).c_str(), c[0], c[1], c[2], c[3], c[4]);
+      table += line;
+    }
   }
   std::printf("%s", table.c_str());
   for (const std::string& line : report) std::printf("%s\n", line.c_str());

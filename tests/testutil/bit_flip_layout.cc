@@ -300,7 +300,8 @@ bool ParseSst(std::string_view file, SstLayout* layout, std::string* error) {
             } else {
               uint64_t zigzag = 0;
               if (!GetVarint64(&value, &zigzag)) return false;
-              const int64_t d = static_cast<int64_t>(zigzag >> 1) ^ -static_cast<int64_t>(zigzag & 1);
+              const int64_t d =
+                  static_cast<int64_t>(zigzag >> 1) ^ -static_cast<int64_t>(zigzag & 1);
               h.offset = previous.offset + previous.size + kBlockTrailerSize;
               h.size = previous.size + d;
             }
@@ -332,8 +333,8 @@ bool ParseSst(std::string_view file, SstLayout* layout, std::string* error) {
   uint64_t at = 0;
   for (const Region& r : regions) {
     if (r.offset != at) {
-      *error = StrCat("regions do not tile the file: ", r.kind, " at ", r.offset,
-                            ", expected ", at);
+      *error =
+          StrCat("regions do not tile the file: ", r.kind, " at ", r.offset, ", expected ", at);
       return false;
     }
     at += r.size;
@@ -396,12 +397,15 @@ std::string DescribeLogOffset(std::string_view file, uint64_t offset) {
       return StrCat("block ", block, " zero padding after record ", record - 1);
     }
     const uint64_t header = type >= 5 ? kRecyclableLogHeaderSize : kLogHeaderSize;
-    const std::string what = StrCat("block ", block, " record ", record, " (",
-                                          LogRecordType(type), ", ", length, " bytes)");
+    const std::string what = StrCat("block ", block, " record ", record, " (", LogRecordType(type),
+                                    ", ", length, " bytes)");
     if (offset < at + header) {
       const uint64_t h = offset - at;
       return StrCat(what, " header: ",
-                          h < 4 ? "crc" : h < 6 ? "length" : h < 7 ? "type" : "log number");
+                    h < 4   ? "crc"
+                    : h < 6 ? "length"
+                    : h < 7 ? "type"
+                            : "log number");
     }
     if (offset < at + header + length) {
       return StrCat(what, " payload +", offset - at - header);

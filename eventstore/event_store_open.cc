@@ -19,6 +19,7 @@
 #include "common/coding.h"
 #include "common/status_macros.h"
 #include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/info_log.h"
 #include "eventstore/internal/record_codec.h"
 #include "eventstore/internal/rocksdb_status.h"
 #include "eventstore/internal/store_dir.h"
@@ -257,6 +258,8 @@ absl::Status EventStore::Impl::OpenDb() {
   db_options.max_background_jobs = 2;
   db_options.bytes_per_sync = 1 << 20;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Never a LOG file in the store's directory (eventstore/internal/info_log.h).
+  db_options.info_log = internal::NewInfoLogger(options_.log_sink);
   db_options.keep_log_file_num = 3;
   // Bound memory and recovery time whatever the number of column families:
   // rarely written families would otherwise pin old WAL files for long.
@@ -331,6 +334,9 @@ absl::Status EventStore::Impl::OpenDb() {
     s = rocksdb::DB::OpenAsSecondary(rocksdb::Options(db_options, rocksdb::ColumnFamilyOptions()),
                                      path_, secondary_path_, descriptors, &handles, &raw);
   } else {
+    // Before RocksDB's recovery needs space: a killed writer's WAL may hold
+    // the file system's free space (eventstore/internal/info_log.h).
+    RETURN_IF_ERROR(internal::ReleaseStaleWalSpace(db_options.env, path_).status());
     s = rocksdb::DB::Open(db_options, path_, descriptors, &handles, &raw);
   }
   if (!s.ok()) return internal::OpenError(s, path_);

@@ -12,6 +12,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+
+#include "annals/log_sink.h"
 
 namespace annals {
 
@@ -115,6 +118,14 @@ struct Options {
   // the priority of RocksDB's threads (one that opens other RocksDB databases
   // whose compactions must not yield).
   bool low_priority_compaction = true;
+
+  // Where RocksDB's diagnostic messages go (background errors, flush and
+  // compaction trouble, recovery), at the sink's min_level() and above.
+  // They are never written into the store's directory: RocksDB's own `LOG`
+  // file there made a full disk abort the process (annals/log_sink.h).
+  // Default: null, the messages are dropped; the errors that matter reach
+  // the caller as Status.
+  std::shared_ptr<LogSink> log_sink;
 };
 
 }  // namespace annals

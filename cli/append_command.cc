@@ -3,17 +3,28 @@
 // Appends one event given by flags, or every JSON Lines event on stdin, in one
 // atomic append (all or nothing) with Durability::kSync.
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <system_error>
 
 #include "absl/strings/numbers.h"
 #include "annals/errors.h"
 #include "cli/cli_internal.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 
 namespace annals::cli {
 namespace {
+
+namespace fs = std::filesystem;
 
 struct AppendArgs {
   std::string store;
@@ -29,12 +40,22 @@ struct AppendArgs {
   std::vector<std::string> metadata;  // key=value
 };
 
+// The largest version a stream can have: the store refuses larger expected
+// versions (eventstore/event_store_append.cc), so the command line refuses
+// them as the usage errors they are, like every other bad --expect.
+constexpr uint64_t kMaxVersion = uint64_t{1} << 62;
+
 absl::StatusOr<ExpectedVersion> ParseExpect(const std::string& text) {
   if (text == "any") return ExpectedVersion::Any();
   if (text == "no-stream") return ExpectedVersion::NoStream();
   if (text == "exists") return ExpectedVersion::StreamExists();
   uint64_t n = 0;
   if (!text.empty() && text[0] != '-' && text[0] != '+' && absl::SimpleAtoi(text, &n)) {
+    if (n > kMaxVersion) {
+      return absl::InvalidArgumentError(StrCat("--expect ", text,
+                                               " is larger than any stream version can be (",
+                                               kMaxVersion, ")"));
+    }
     return ExpectedVersion::Exact(n);
   }
   return absl::InvalidArgumentError(StrCat(
@@ -104,6 +125,127 @@ absl::StatusOr<std::vector<ParsedEvent>> StdinEvents(std::istream& in) {
   return events;
 }
 
+absl::StatusOr<AppendResult> AppendToStore(const std::string& path, std::string_view stream,
+                                           ExpectedVersion expected,
+                                           const std::vector<NewEvent>& events) {
+  ASSIGN_OR_RETURN(std::unique_ptr<EventStore> store,
+                   OpenStoreForWriting(path, Durability::kSync));
+  return store->Append(stream, expected, events);
+}
+
+// True when nothing is at `path` yet (missing, or an empty directory): then
+// the append creates the store. Anything else, including a path that cannot
+// be inspected, goes to EventStore::Open, which names the problem.
+bool IsNewStorePath(const std::string& path) {
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(path, ec);
+  if (st.type() == fs::file_type::not_found) return true;
+  if (ec || st.type() != fs::file_type::directory) return false;
+  const bool empty = fs::is_empty(path, ec);
+  return !ec && empty;
+}
+
+// An error of the file system, named like the store's own (disk full,
+// read-only file system, permission denied).
+absl::Status FileSystemError(std::string_view what, const std::string& path, int error) {
+  const std::string message = StrCat(what, " '", path, "': ", strerror(error));
+  switch (error) {
+    case ENOSPC:
+    case EDQUOT:
+      return absl::ResourceExhaustedError(
+          StrCat("disk full: ", message, "; free space on the file system, then retry"));
+    case EROFS:
+      return absl::PermissionDeniedError(
+          StrCat("read-only file system: ", message, "; remount it read-write"));
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(
+          StrCat("permission denied: ", message,
+                 "; run as a user who may write the store's directory"));
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+absl::Status SyncDirectory(const fs::path& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return FileSystemError("cannot open directory", dir.string(), errno);
+  const int rc = fsync(fd);
+  const int e = errno;
+  close(fd);
+  if (rc != 0) return FileSystemError("cannot sync directory", dir.string(), e);
+  return absl::OkStatus();
+}
+
+// Creates the store at `path` (missing or an empty directory) holding exactly
+// this append, or leaves nothing behind: the store is built and appended to
+// under a scratch sibling "<path>.appending-<pid>-<random>" that only this
+// process knows, and renamed into place once the append is durable in it (a
+// store may be renamed: RocksDB keeps no absolute paths). A failed append,
+// a wrong expected version or a full disk removes the scratch store (and
+// the parent directory when this command created it). A crash can leave a
+// scratch directory, never a half-made or empty store at `path`.
+// Sets *store_appeared (and returns kAlreadyExists) when another process
+// created a store at `path` first; nothing of this append is visible then.
+absl::StatusOr<AppendResult> AppendToNewStore(const std::string& path, std::string_view stream,
+                                              ExpectedVersion expected,
+                                              const std::vector<NewEvent>& events,
+                                              bool* store_appeared) {
+  std::error_code ec;
+  fs::path target = fs::absolute(path, ec).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();
+  const fs::path parent = target.parent_path();
+  bool made_parent = false;
+  if (mkdir(parent.c_str(), 0755) == 0) {
+    made_parent = true;
+  } else if (errno != EEXIST) {
+    return FileSystemError("cannot create directory", parent.string(), errno);
+  }
+  const std::string random = Uuid::V7().ToString();
+  const fs::path scratch =
+      StrCat(target.string(), ".appending-", getpid(), "-", random.substr(random.size() - 12));
+  const auto remove_ours = [&] {
+    std::error_code ignored;
+    fs::remove_all(scratch, ignored);
+    if (made_parent) fs::remove(parent, ignored);  // Only while empty.
+  };
+  // Made here rather than by EventStore::Open (which creates stores in empty
+  // directories) so that a full or read-only file system is named as such.
+  if (mkdir(scratch.c_str(), 0755) != 0) {
+    const int e = errno;
+    remove_ours();
+    return FileSystemError("cannot create the store", target.string(), e);
+  }
+
+  absl::StatusOr<AppendResult> result = AppendToStore(scratch.string(), stream, expected, events);
+  if (!result.ok()) {
+    remove_ours();
+    return result;
+  }
+  // The store is closed, its WAL synced. rename(2) replaces an empty
+  // directory and fails when another process put a store at `path`.
+  if (rename(scratch.c_str(), target.c_str()) != 0) {
+    const int e = errno;
+    remove_ours();
+    if (e == EEXIST || e == ENOTEMPTY) {
+      *store_appeared = true;
+      return absl::AlreadyExistsError(StrCat("another process created the store '", path,
+                                             "' first"));
+    }
+    return FileSystemError("cannot move the new store into place at", target.string(), e);
+  }
+  // The events are durable in the store's files; the rename (and a parent
+  // created here) must be too before the append is acknowledged.
+  absl::Status synced = SyncDirectory(parent);
+  if (synced.ok() && made_parent) synced = SyncDirectory(parent.parent_path());
+  if (!synced.ok()) {
+    return absl::UnknownError(StrCat("append outcome unknown: the new store '", path,
+                                     "' holds the events, but ", synced.message(),
+                                     "; a power loss could undo its creation"));
+  }
+  return result;
+}
+
 int RunAppend(CliContext& ctx, const AppendArgs& a, bool flag_form) {
   absl::StatusOr<ExpectedVersion> expected = ParseExpect(a.expect);
   if (!expected.ok()) return ReportError(ctx, kExitUsage, StdSv(expected.status().message()));
@@ -143,12 +285,17 @@ int RunAppend(CliContext& ctx, const AppendArgs& a, bool flag_form) {
     }
   }
 
-  absl::StatusOr<std::unique_ptr<EventStore>> store = OpenStoreForWriting(a.store, Durability::kSync);
-  if (!store.ok()) return ReportError(ctx, store.status());
   std::vector<NewEvent> views;
   views.reserve(events.size());
   for (const ParsedEvent& e : events) views.push_back(e.View(/*keep_recorded_at=*/false));
-  absl::StatusOr<AppendResult> result = (*store)->Append(a.stream, *expected, views);
+  // A store this command creates exists only once the append is in it.
+  bool store_appeared = false;
+  absl::StatusOr<AppendResult> result =
+      IsNewStorePath(a.store)
+          ? AppendToNewStore(a.store, a.stream, *expected, views, &store_appeared)
+          : AppendToStore(a.store, a.stream, *expected, views);
+  // Another process created the store meanwhile: append to that one.
+  if (store_appeared) result = AppendToStore(a.store, a.stream, *expected, views);
   if (!result.ok()) {
     if (std::optional<WrongExpectedVersion> w = GetWrongExpectedVersion(result.status())) {
       return ReportError(ctx, kExitConflict,

@@ -1,7 +1,9 @@
 // Shared pieces of the command line: exit codes, one-line errors, opening a
 // store, JSON lines.
 
-#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
 #include <ostream>
 
 #include "cli/cli_internal.h"
@@ -24,11 +26,89 @@ int ExitCodeFor(const absl::Status& status) {
   }
 }
 
+namespace {
+
+// The length of the UTF-8 sequence at the start of `text` when it is a valid,
+// shortest-form encoding of a code point that is not a surrogate, else 0.
+size_t Utf8SequenceLength(std::string_view text, uint32_t* code_point) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  size_t length;
+  uint32_t cp;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+    cp = lead & 0x1F;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    cp = lead & 0x0F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    cp = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (text.size() < length) return 0;
+  for (size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i) & 0x3F);
+  }
+  const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < min[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  *code_point = cp;
+  return length;
+}
+
+void AppendHexByte(std::string& out, unsigned char b) {
+  constexpr char kHex[] = "0123456789abcdef";
+  out += "\\x";
+  out += kHex[b >> 4];
+  out += kHex[b & 0xF];
+}
+
+}  // namespace
+
+std::string EscapeForTerminal(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c == '\n') {
+      out += "\\n";
+      ++i;
+    } else if (c == '\r') {
+      out += "\\r";
+      ++i;
+    } else if (c == '\t') {
+      out += "\\t";
+      ++i;
+    } else if (c < 0x80) {
+      AppendHexByte(out, c);
+      ++i;
+    } else {
+      uint32_t cp = 0;
+      const size_t n = Utf8SequenceLength(text.substr(i), &cp);
+      if (n == 0 || cp <= 0x9F) {
+        // Not UTF-8, or a C1 control (8-bit CSI and friends): byte by byte.
+        const size_t bytes = n == 0 ? 1 : n;
+        for (size_t k = 0; k < bytes; ++k) {
+          AppendHexByte(out, static_cast<unsigned char>(text[i + k]));
+        }
+        i += bytes;
+      } else {
+        out.append(text.substr(i, n));
+        i += n;
+      }
+    }
+  }
+  return out;
+}
+
 int ReportError(CliContext& ctx, int code, std::string_view message) {
-  std::string line(message);
-  std::replace(line.begin(), line.end(), '\n', ' ');
-  std::replace(line.begin(), line.end(), '\r', ' ');
-  ctx.err << "annals: " << line << '\n';
+  ctx.err << "annals: " << EscapeForTerminal(message) << '\n';
   ctx.err.flush();
   return code;
 }
@@ -63,16 +143,40 @@ absl::StatusOr<std::unique_ptr<EventStore>> OpenStoreForWriting(const std::strin
   return EventStore::Open(path, options);
 }
 
+namespace {
+
+// Called right after a write to ctx.out failed: the write(2) under it left
+// its errno (libstdc++'s stream buffers make no other call that sets it in
+// between). SIGPIPE is ignored (RunCli), so a reader that went away shows as
+// EPIPE.
+void NoteOutputFailure(CliContext& ctx) {
+  if (ctx.output_errno == 0) ctx.output_errno = errno != 0 ? errno : EIO;
+}
+
+}  // namespace
+
 bool WriteJson(CliContext& ctx, const Json& value) {
-  ctx.out << value.dump(ctx.pretty ? 2 : -1, ' ', false, Json::error_handler_t::replace) << '\n';
-  return static_cast<bool>(ctx.out);
+  if (!ctx.out) return false;
+  const std::string line =
+      value.dump(ctx.pretty ? 2 : -1, ' ', false, Json::error_handler_t::replace);
+  errno = 0;
+  ctx.out << line << '\n';
+  if (!ctx.out) {
+    NoteOutputFailure(ctx);
+    return false;
+  }
+  return true;
 }
 
 int FinishOutput(CliContext& ctx) {
-  ctx.out.flush();
+  errno = 0;
+  if (ctx.out) ctx.out.flush();
   if (!ctx.out) {
-    return ReportError(ctx, kExitError, "writing to stdout failed (closed pipe or full disk); "
-                                        "the output is incomplete");
+    NoteOutputFailure(ctx);
+    if (ctx.output_errno == EPIPE) return kExitOk;
+    return ReportError(ctx, kExitError,
+                       StrCat("writing to stdout failed (", strerror(ctx.output_errno),
+                              "); the output is incomplete"));
   }
   return kExitOk;
 }

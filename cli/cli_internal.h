@@ -61,6 +61,10 @@ struct CliContext {
   std::ostream& err;
   // --pretty: indented JSON for people instead of one object per line.
   bool pretty = false;
+  // The errno of the first failed write to `out` (by WriteJson() or
+  // FinishOutput()), 0 while none failed. EPIPE means the reader closed the
+  // pipe (`annals all | head -1`): a normal end for a listing.
+  int output_errno = 0;
 };
 
 using CommandRunner = std::function<int(CliContext&)>;
@@ -89,11 +93,20 @@ class CommandSet {
 int ExitCodeFor(const absl::Status& status);
 
 // Writes "annals: <message>" as one line on ctx.err and returns the exit
-// code for `status`. Newlines in the message become spaces.
+// code for `status`. The message is escaped as by EscapeForTerminal().
 int ReportError(CliContext& ctx, const absl::Status& status);
 
 // Writes "annals: <message>" as one line on ctx.err and returns `code`.
+// The message is escaped as by EscapeForTerminal().
 int ReportError(CliContext& ctx, int code, std::string_view message);
+
+// `text` with every byte a terminal could act on or not show made visible:
+// C0 controls and DEL as \n, \r, \t or \xNN, C1 controls (U+0080..U+009F)
+// and bytes that are not UTF-8 as \xNN per byte. Printable ASCII and valid
+// UTF-8 stay as they are. Errors echo input (stream names, JSON lines,
+// arguments), which must neither break the one-line format nor send escape
+// sequences to the terminal.
+std::string EscapeForTerminal(std::string_view text);
 
 // Opens an existing store at `path` (a missing one is kNotFound: exit 4).
 // Read-only opens a RocksDB secondary (works while another process writes);
@@ -109,10 +122,14 @@ absl::StatusOr<std::unique_ptr<EventStore>> OpenStoreForWriting(const std::strin
 // Invalid UTF-8 in strings is replaced (U+FFFD) rather than failing the
 // output.
 // Returns false once ctx.out has failed (e.g. `annals export | head` closed
-// the pipe), so that scans stop early.
+// the pipe; ctx.output_errno says why), so that scans stop early.
 bool WriteJson(CliContext& ctx, const Json& value);
 
-// Flushes ctx.out; returns kExitOk, or reports a failed stdout (exit 1).
+// Flushes ctx.out and returns the exit code of a command whose output is
+// done: kExitOk, also when the reader closed the pipe (shared/cli-contract.md:
+// a closed stdout ends a listing with exit 0 and nothing on stderr); exit 1
+// with a one-line error when stdout failed otherwise (a full disk, a closed
+// descriptor), because then the output is incomplete and nobody chose that.
 int FinishOutput(CliContext& ctx);
 
 // How RenderEvent() writes a payload.

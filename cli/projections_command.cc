@@ -62,9 +62,9 @@ int RunList(CliContext& ctx, const ProjectionArgs& a) {
       st = never;
     }
     if (!st.ok()) return ReportError(ctx, st.status());
-    WriteJson(ctx, StatusJson(*st, compiled.count(name) > 0));
+    if (!WriteJson(ctx, StatusJson(*st, compiled.count(name) > 0))) break;
   }
-  return kExitOk;
+  return FinishOutput(ctx);
 }
 
 // The compiled-in projection called `name`, or a usage error naming them.
@@ -119,9 +119,9 @@ int RunParked(CliContext& ctx, const ProjectionArgs& a) {
     j["attempts"] = p.attempts;
     j["error"] = p.error;
     j["parked_at"] = FormatTimestampMicros(p.parked_at_us);
-    WriteJson(ctx, j);
+    if (!WriteJson(ctx, j)) break;
   }
-  return kExitOk;
+  return FinishOutput(ctx);
 }
 
 int RunReplayParked(CliContext& ctx, const ProjectionArgs& a) {

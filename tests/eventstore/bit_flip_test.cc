@@ -3,11 +3,14 @@
 // exactly what the undamaged store gives). Never a shorter or different log
 // with OK ("silent"), never another error code ("mislabeled"), never a crash.
 //
-// The store: 300 events in 3 streams, appended in three phases; after the
-// first two every column family is flushed (history in SST files of all nine
-// families, two generations for most), the third stays in the WAL. An inline
-// projection fills read_models and checkpoints, an async one parks some
-// events (parked), snapshots are taken per stream (snapshots).
+// The store: 300 events in 3 streams, appended in three phases with every
+// column family flushed after each (history in SST files of all nine
+// families). An inline projection fills read_models and checkpoints, an async
+// one parks some events (parked), snapshots are taken per stream (snapshots).
+// Two variants: "tail" keeps the last phase in the WAL only; "flushed"
+// flushes it too and leaves only a snapshot in the WAL. A table that a reader
+// silently drops is a gap in the tail store's log (the WAL tail is still
+// there) but a clean shorter prefix in the flushed one.
 //
 // A trial copies the store, flips one bit and reads the copy three ways:
 //   writer     EventStore::Open (recovers the WAL, may rewrite the MANIFEST)
@@ -39,12 +42,16 @@
 //   ANNALS_BIT_FLIP_ONLY=I      only trial I of the seed's sequence
 //   ANNALS_BIT_FLIP_VERBOSE=1   one line per trial: where the bit was, what each
 //                               way of reading made of it
-//   ANNALS_BIT_FLIP_KEEP=DIR    keep the undamaged store (DIR/original) and a
-//                               damaged copy of every failing trial (DIR/trial-I)
+//   ANNALS_BIT_FLIP_KEEP=DIR    keep the undamaged stores (DIR/original-tail,
+//                               DIR/original-flushed) and a damaged copy of every
+//                               failing trial (DIR/trial-I)
 //   ANNALS_CLI=PATH             the annals binary (default: the one built with
 //                               this test)
-// The store's content is deterministic (fixed ids, timestamps and payloads),
-// so a replayed seed flips the same bit of the same block.
+// The events are deterministic (fixed ids, timestamps and payloads), so a
+// replayed seed draws the same stratum, file, block and relative position;
+// the exact byte can move a little, because projection heartbeats and
+// RocksDB's table properties carry the time of the run. The copies that
+// ANNALS_BIT_FLIP_KEEP leaves are the exact reproduction.
 
 #include <fcntl.h>
 #include <poll.h>

@@ -3,12 +3,14 @@
 // the test, so that every trial starts with a fresh RocksDB and a crash or an
 // assertion in RocksDB ends only this trial).
 //
-//   fault_child powerloss <scenario> <trial_dir> <cut_at> <seed> <model> <buffered> [export]
-//     Runs <scenario> on <trial_dir>/store with a power cut armed before the
-//     <cut_at>-th mutating file-system operation (0: none); if the workload
-//     ends first, cuts there (store still open). Exits kCutExit after a cut.
-//     Every acknowledged write is appended to <trial_dir>/acks as it returns;
-//     <trial_dir>/ops receives "<mutating ops> <ops of store creation>".
+//   fault_child powerloss <scenario> <dir> <cut,cut,...> <seed> <model> <buffered> <export>
+//     Runs <scenario> on <dir>/data/store. Before each listed mutating
+//     file-system operation, all I/O is held while the disk as a power cut
+//     would leave it is copied to <dir>/cut-<i> (FaultInjectionFs::ArmCopies),
+//     with the size of the ack file then in <dir>/cut-<i>.acks; one more cut
+//     after the workload (store still open). Exits kCutExit.
+//     Every acknowledged write is appended to <dir>/acks as it returns;
+//     <dir>/ops receives "<mutating ops> <ops of store creation>".
 //   fault_child sweep <op> <k> <trial_dir> <seed>
 //     Runs the scripted sweep workload with the <k>-th operation of kind <op>
 //     failing (k = 0: none), then closes the store, simulates a power loss,
@@ -16,6 +18,7 @@
 //     when every check passed, 1 when one failed (printed as "FAIL ...").
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -62,6 +65,12 @@ class AckLog {
     if (::write(fd_, lines.data(), lines.size()) != static_cast<ssize_t>(lines.size())) {
       Die("cannot write the ack file");
     }
+  }
+  // Bytes written so far (whole lines only: writers hold the same mutex).
+  uint64_t Size() {
+    std::lock_guard<std::mutex> l(mu_);
+    const off_t end = ::lseek(fd_, 0, SEEK_END);
+    return end < 0 ? 0 : static_cast<uint64_t>(end);
   }
   [[noreturn]] static void Die(const std::string& why) {
     std::fprintf(stderr, "fault_child: %s\n", why.c_str());
@@ -139,31 +148,49 @@ void RunAppenders(EventStore& store, AckLog& acks, int threads, int appends, uin
 }
 
 int PowerLossMain(int argc, char** argv) {
-  if (argc < 9) AckLog::Die("usage: powerloss <scenario> <dir> <cut_at> <seed> <model> <buffered>");
+  if (argc < 9) {
+    AckLog::Die("usage: powerloss <scenario> <dir> <cuts> <seed> <model> <buffered> <export>");
+  }
   const std::string scenario = argv[2];
   const std::string dir = argv[3];
-  const uint64_t cut_at = std::strtoull(argv[4], nullptr, 10);
+  std::vector<uint64_t> cuts;
+  for (const char* p = argv[4]; *p != '\0';) {
+    char* end = nullptr;
+    const uint64_t n = std::strtoull(p, &end, 10);
+    if (end == p) break;
+    if (n > 0) cuts.push_back(n);
+    p = *end == ',' ? end + 1 : end;
+  }
   const uint64_t seed = std::strtoull(argv[5], nullptr, 10);
   const auto model = static_cast<PowerLossModel>(std::atoi(argv[6]));
   const bool buffered = std::atoi(argv[7]) != 0;
-  const std::string export_file = argc > 8 ? argv[8] : "";
+  const std::string export_file = argv[8];
 
+  // The store lives in <dir>/data (so a copy of it is a copy of everything
+  // store creation touches); each cut i leaves <dir>/cut-<i> (the disk after
+  // the power loss) and <dir>/cut-<i>.acks (bytes of the ack file then).
+  const std::string data = dir + "/data";
+  if (::mkdir(data.c_str(), 0755) != 0) AckLog::Die("cannot create " + data);
   auto fs = std::make_shared<FaultInjectionFs>(dir + "/graveyard");
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
   internal::SetEnvForTesting(env.get());
   AckLog acks(dir + "/acks");
-  const std::string cut_file = dir + "/cut";
-  fs->ArmPowerCut(cut_at, model, seed, kCutExit, [cut_file](const PowerLossReport& report) {
-    const int fd = ::open(cut_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const std::string text = report.ToString() + "\n";
-    if (fd >= 0 && ::write(fd, text.data(), text.size()) < 0) std::perror("cut file");
-    if (fd >= 0) ::close(fd);
-  });
+  fs->ArmCopies(
+      cuts, data, model, seed,
+      [&](size_t i) {
+        std::ofstream(absl::StrCat(dir, "/cut-", i, ".acks")) << acks.Size() << "\n";
+        return absl::StrCat(dir, "/cut-", i);
+      },
+      [&](size_t i, const PowerLossReport& report) {
+        if (!report.errors.empty()) {
+          AckLog::Die(absl::StrCat("power-loss copy ", i, ": ", report.ToString()));
+        }
+      });
 
   Options options;
   options.durability = buffered ? Durability::kBuffered : Durability::kSync;
   options.low_priority_compaction = false;
-  const std::string path = dir + "/store";
+  const std::string path = data + "/store";
   std::unique_ptr<EventStore> store;
   uint64_t creation_ops = 0;
   auto open = [&] {
@@ -228,8 +255,10 @@ int PowerLossMain(int argc, char** argv) {
     const std::string ops = absl::StrCat(fs->mutating_count(), " ", creation_ops, "\n");
     std::ofstream(dir + "/ops") << ops;
   }
-  // The power goes out with the store still open.
-  fs->PowerCutNow();
+  // The last cut: after the workload, with the store still open.
+  fs->CopyNow();
+  std::fflush(nullptr);
+  _exit(kCutExit);
 }
 
 }  // namespace

@@ -69,10 +69,12 @@ class Sweep {
     fs_->FailNth(FsOp::kWrite, 0);
     Options options;
     options.low_priority_compaction = false;
+    options.create_if_missing = false;
     absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open(path_, options);
     if (!store.ok()) {
       if (acked_.empty() && absl::IsNotFound(store.status())) return;
-      Fail("reopen without faults failed: " + store.status().ToString());
+      Fail(absl::StrCat("reopen without faults failed with ", acked_.size(),
+                        " events acknowledged: ", store.status().ToString()));
       return;
     }
     absl::StatusOr<VerifyReport> verify = (*store)->Verify();

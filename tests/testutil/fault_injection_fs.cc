@@ -356,6 +356,9 @@ IOStatus FaultInjectionFs::BeginOp(FsOp op, const std::string& what) {
   if (IsMutating(op)) {
     ++mutating_;
     if (cut_at_ != 0 && mutating_ == cut_at_) CutLocked(lock);
+    while (copy_next_ < copy_points_.size() && copy_points_[copy_next_] <= mutating_) {
+      CopyNowLocked(lock, copy_next_++);
+    }
   }
   if (fault_at_ != 0 && op == fault_op_ && counts_[index] == fault_at_) {
     fault_fired_ = true;
@@ -704,64 +707,121 @@ IOStatus FaultInjectionFs::LinkFile(const std::string& src, const std::string& d
                    "); extend it before testing checkpoints or backups"));
 }
 
-void FaultInjectionFs::UndoLocked(const PendingEntry& e, PowerLossReport* report) {
+namespace {
+
+// Copies a file (a grave into a copy of the disk).
+bool CopyFile(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, ec);
+  return !ec;
+}
+
+}  // namespace
+
+// Where the after-power-loss state is written: in place (`root` empty: the
+// live paths) or into a copy of the tree under `root` at `dest`.
+struct FaultInjectionFs::Target {
+  std::string root;
+  std::string dest;
+  bool in_place() const { return root.empty(); }
+  // The path of `live` on the target; empty when outside the copied tree.
+  std::string Map(const std::string& live) const {
+    if (in_place()) return live;
+    if (!IsUnder(live, root)) return "";
+    return Rebase(live, root, dest);
+  }
+};
+
+void FaultInjectionFs::Undo(const PendingEntry& e, const Target& target,
+                            std::map<std::string, uint64_t>& paths, PowerLossReport* report) {
   auto fail = [&](const std::string& what) {
     report->errors.push_back(absl::StrCat(what, ": ", std::strerror(errno)));
   };
+  // `paths` keys are live paths; the file operations act on mapped ones.
+  const std::string path = target.Map(e.path);
+  const std::string to = e.kind == EntryKind::kRename ? target.Map(e.target) : "";
+  if (path.empty() && to.empty()) return;  // outside the copied tree
+  // A directory removed behind the FileSystem's back (std::filesystem in the
+  // code under test, e.g. a failed store creation cleaning up): nothing in it
+  // can come back through us, and nothing needs undoing there.
+  if (!IsDir(Parent(path.empty() ? to : path)) || (!to.empty() && !IsDir(Parent(to)))) return;
   ++report->entries_undone;
   switch (e.kind) {
     case EntryKind::kCreateFile:
-      if (::unlink(e.path.c_str()) != 0 && errno != ENOENT) fail("unlink " + e.path);
-      path_nodes_.erase(e.path);
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) fail("unlink " + path);
+      paths.erase(e.path);
       break;
-    case EntryKind::kDeleteFile:
-      if (::rename(e.grave.c_str(), e.path.c_str()) != 0) {
-        fail("restore deleted " + e.path);
+    case EntryKind::kDeleteFile: {
+      const bool ok = target.in_place() ? ::rename(e.grave.c_str(), path.c_str()) == 0
+                                        : CopyFile(e.grave, path);
+      if (!ok) {
+        fail("restore deleted " + path);
       } else {
-        path_nodes_[e.path] = e.node;
+        paths[e.path] = e.node;
       }
       break;
-    case EntryKind::kRename:
-      if (::rename(e.target.c_str(), e.path.c_str()) != 0) {
-        fail("rename back " + e.target + " -> " + e.path);
+    }
+    case EntryKind::kRename: {
+      if (path.empty() || to.empty()) {
+        report->errors.push_back("rename across the copied tree's border: " + e.path);
         break;
       }
-      RenamePathsLocked(e.target, e.path);
-      if (e.displaced != 0) {
-        if (::rename(e.grave.c_str(), e.target.c_str()) != 0) {
-          fail("restore overwritten " + e.target);
+      if (::rename(to.c_str(), path.c_str()) != 0) {
+        fail("rename back " + to + " -> " + path);
+        break;
+      }
+      std::vector<std::pair<std::string, uint64_t>> moved;
+      for (auto it = paths.begin(); it != paths.end();) {
+        if (IsUnder(it->first, e.target)) {
+          moved.emplace_back(Rebase(it->first, e.target, e.path), it->second);
+          it = paths.erase(it);
         } else {
-          path_nodes_[e.target] = e.displaced;
+          ++it;
         }
-      } else if (e.target_was_dir && ::mkdir(e.target.c_str(), 0755) != 0) {
+      }
+      for (auto& [p, node] : moved) paths[p] = node;
+      if (e.displaced != 0) {
+        const bool ok = target.in_place() ? ::rename(e.grave.c_str(), to.c_str()) == 0
+                                          : CopyFile(e.grave, to);
+        if (!ok) {
+          fail("restore overwritten " + to);
+        } else {
+          paths[e.target] = e.displaced;
+        }
+      } else if (e.target_was_dir && ::mkdir(to.c_str(), 0755) != 0) {
         // rename(2) replaced an empty directory; it existed before, so it is back.
-        fail("recreate replaced directory " + e.target);
+        fail("recreate replaced directory " + to);
       }
       break;
+    }
     case EntryKind::kCreateDir: {
       std::error_code ec;
-      std::filesystem::remove_all(e.path, ec);
-      if (ec) report->errors.push_back("remove created directory " + e.path + ": " + ec.message());
-      for (auto it = path_nodes_.begin(); it != path_nodes_.end();) {
-        it = IsUnder(it->first, e.path) ? path_nodes_.erase(it) : std::next(it);
+      std::filesystem::remove_all(path, ec);
+      if (ec) report->errors.push_back("remove created directory " + path + ": " + ec.message());
+      for (auto it = paths.begin(); it != paths.end();) {
+        it = IsUnder(it->first, e.path) ? paths.erase(it) : std::next(it);
       }
       break;
     }
     case EntryKind::kDeleteDir:
-      if (::mkdir(e.path.c_str(), 0755) != 0 && errno != EEXIST) fail("recreate dir " + e.path);
+      if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) fail("recreate dir " + path);
       break;
   }
 }
 
-PowerLossReport FaultInjectionFs::SimulatePowerLoss(PowerLossModel model, uint64_t seed) {
-  std::lock_guard<std::mutex> l(mu_);
+PowerLossReport FaultInjectionFs::ApplyLocked(const Target& target, PowerLossModel model,
+                                              uint64_t seed) {
   PowerLossReport report;
   std::mt19937_64 rng(seed);
+  std::map<std::string, uint64_t> paths = path_nodes_;
   // Undo what no directory fsync made durable, newest first.
-  for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) UndoLocked(*it, &report);
-  pending_.clear();
+  for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
+    Undo(*it, target, paths, &report);
+  }
   // Cut every surviving file to its durable bytes.
-  for (const auto& [path, id] : path_nodes_) {
+  for (const auto& [live, id] : paths) {
+    const std::string path = target.Map(live);
+    if (path.empty()) continue;
     const Node& n = nodes_[id];
     uint64_t keep = n.synced;
     if (model == PowerLossModel::kTornTail && n.size > n.synced) {
@@ -795,10 +855,65 @@ PowerLossReport FaultInjectionFs::SimulatePowerLoss(PowerLossModel model, uint64
       report.bytes_zeroed += zeros.size();
     }
   }
+  return report;
+}
+
+PowerLossReport FaultInjectionFs::SimulatePowerLoss(PowerLossModel model, uint64_t seed) {
+  std::lock_guard<std::mutex> l(mu_);
+  PowerLossReport report = ApplyLocked(Target{}, model, seed);
   // From now on the disk is what survived: all of it is durable.
+  pending_.clear();
   nodes_.clear();
   path_nodes_.clear();
   return report;
+}
+
+PowerLossReport FaultInjectionFs::CopyDurableStateLocked(const std::string& root,
+                                                         const std::string& dest,
+                                                         PowerLossModel model, uint64_t seed) {
+  PowerLossReport report;
+  std::error_code ec;
+  std::filesystem::remove_all(dest, ec);
+  std::filesystem::create_directories(std::filesystem::path(dest).parent_path(), ec);
+  std::filesystem::copy(root, dest, std::filesystem::copy_options::recursive, ec);
+  if (ec) {
+    report.errors.push_back("copy " + root + " to " + dest + ": " + ec.message());
+    return report;
+  }
+  return ApplyLocked(Target{NormalizePath(root), NormalizePath(dest)}, model, seed);
+}
+
+void FaultInjectionFs::ArmCopies(std::vector<uint64_t> points, std::string root,
+                                 PowerLossModel model, uint64_t seed,
+                                 std::function<std::string(size_t index)> before_copy,
+                                 std::function<void(size_t, const PowerLossReport&)> after_copy) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::sort(points.begin(), points.end());
+  copy_points_ = std::move(points);
+  copy_next_ = 0;
+  copy_root_ = std::move(root);
+  copy_model_ = model;
+  copy_seed_ = seed;
+  before_copy_ = std::move(before_copy);
+  after_copy_ = std::move(after_copy);
+}
+
+void FaultInjectionFs::CopyNowLocked(std::unique_lock<std::mutex>& lock, size_t index) {
+  // Quiesce: no operation in flight, every new one waits (frozen_).
+  frozen_ = true;
+  cv_.wait(lock, [&] { return in_flight_ == 0; });
+  const std::string dest = before_copy_ ? before_copy_(index) : "";
+  PowerLossReport report;
+  if (!dest.empty()) report = CopyDurableStateLocked(copy_root_, dest, copy_model_, copy_seed_ + index);
+  if (after_copy_) after_copy_(index, report);
+  frozen_ = false;
+  cv_.notify_all();
+}
+
+void FaultInjectionFs::CopyNow() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return !frozen_; });
+  CopyNowLocked(lock, copy_next_++);
 }
 
 void FaultInjectionFs::MarkAllDurable() {

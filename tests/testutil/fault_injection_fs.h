@@ -161,6 +161,19 @@ class FaultInjectionFs : public rocksdb::FileSystemWrapper {
   // on disk counts as durable.
   PowerLossReport SimulatePowerLoss(PowerLossModel model, uint64_t seed);
 
+  // Many cuts in one run: before each of the mutating operations numbered
+  // `points`, every operation is held while the after-power-loss state of
+  // the tree under `root` is written into a copy, then the run goes on (the
+  // copy is exactly what a power cut at that moment would leave; the live
+  // files are untouched). `before_copy(i)` runs with all I/O held and returns
+  // the copy's directory (empty: skip); it may not call into the FileSystem.
+  // `after_copy(i, report)` follows the copy. CopyNow() makes the next copy
+  // now (e.g. at the end of the workload, store still open).
+  void ArmCopies(std::vector<uint64_t> points, std::string root, PowerLossModel model,
+                 uint64_t seed, std::function<std::string(size_t index)> before_copy,
+                 std::function<void(size_t index, const PowerLossReport&)> after_copy);
+  void CopyNow();
+
   // Forgets what is unsynced: everything on disk counts as durable.
   void MarkAllDurable();
 
@@ -237,7 +250,13 @@ class FaultInjectionFs : public rocksdb::FileSystemWrapper {
   uint64_t NodeForExistingLocked(const std::string& path);
   std::string NewGraveLocked();
   void RenamePathsLocked(const std::string& from, const std::string& to);
-  void UndoLocked(const PendingEntry& e, PowerLossReport* report);
+  struct Target;
+  void Undo(const PendingEntry& e, const Target& target, std::map<std::string, uint64_t>& paths,
+            PowerLossReport* report);
+  PowerLossReport ApplyLocked(const Target& target, PowerLossModel model, uint64_t seed);
+  PowerLossReport CopyDurableStateLocked(const std::string& root, const std::string& dest,
+                                         PowerLossModel model, uint64_t seed);
+  void CopyNowLocked(std::unique_lock<std::mutex>& lock, size_t index);
   [[noreturn]] void CutLocked(std::unique_lock<std::mutex>& lock);
   rocksdb::IOStatus OpenWritable(const std::string& f, bool truncate,
                                  const std::function<rocksdb::IOStatus()>& open,
@@ -264,6 +283,14 @@ class FaultInjectionFs : public rocksdb::FileSystemWrapper {
   uint64_t cut_seed_ = 0;
   int cut_exit_code_ = 0;
   std::function<void(const PowerLossReport&)> on_cut_;
+
+  std::vector<uint64_t> copy_points_;  // in mutating_ numbering, ascending
+  size_t copy_next_ = 0;
+  std::string copy_root_;
+  PowerLossModel copy_model_ = PowerLossModel::kDropUnsynced;
+  uint64_t copy_seed_ = 0;
+  std::function<std::string(size_t)> before_copy_;
+  std::function<void(size_t, const PowerLossReport&)> after_copy_;
 
   uint64_t next_node_ = 1;
   uint64_t next_grave_ = 1;

@@ -313,7 +313,9 @@ class Simulation {
         continue;
       }
       if (stock.status().code() != absl::StatusCode::kFailedPrecondition) return stock.status();
-      for (const auto& [sku, quantity] : reserved) {
+      for (const auto& [sku, reserved_quantity] : reserved) {
+        // A named copy: clang 14 cannot capture a structured binding.
+        const auto quantity = reserved_quantity;
         auto released = stocks_.Execute(StockStream(sku), [&](Stock& s) {
           return s.Release(order.id, quantity, "order cancelled: another item is out of stock");
         });

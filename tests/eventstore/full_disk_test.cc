@@ -32,8 +32,10 @@
 #include "absl/strings/str_split.h"
 #include "annals/event_store.h"
 #include "common/strings.h"
+#include "eventstore/internal/info_log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rocksdb/env.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace annals {
@@ -524,6 +526,78 @@ TEST(StaleWalSpaceTest, TheNextOpenReleasesTheSpaceAKilledWriterPreallocated) {
   EXPECT_EQ(reopened.Tagged("verify"), std::vector<std::string>{"ok 20"});
   EXPECT_EQ(reopened.Tagged("event"), acked);
   EXPECT_EQ(reopened.Tagged("appended"), std::vector<std::string>{"21"});
+}
+
+// The clean-up never touches a live writer's WAL: not another process's (it
+// holds the store's LOCK), not this process's own (RocksDB's set of locked
+// files refuses the lock within the process too).
+TEST(StaleWalSpaceTest, ALiveWritersWalIsNeverTrimmed) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root to mount a small ext4 file system; run as root (CI does)";
+  }
+  ScratchFs ext4(FsKind::kExt4);
+  ASSERT_EQ(ext4.Mount(), "");
+  const std::string store = ext4.Sub("store");
+  int ready[2], go[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(go), 0);
+  std::fflush(nullptr);
+  const pid_t writer = fork();
+  ASSERT_GE(writer, 0);
+  if (writer == 0) {
+    close(ready[0]);
+    close(go[1]);
+    absl::StatusOr<std::unique_ptr<EventStore>> opened = EventStore::Open(store, StoreOptions());
+    if (!opened.ok()) _exit(3);
+    std::mt19937_64 rng(5);
+    Reporter reporter(ready[1]);
+    if (!AppendAndReport(**opened, reporter, 3, rng).ok()) _exit(4);
+    // In-process: the store is open here, so nothing may be trimmed.
+    const uint64_t before = WalBytesBeyondEof(store);
+    absl::StatusOr<internal::WalSpaceReport> own =
+        internal::ReleaseStaleWalSpace(rocksdb::Env::Default(), store);
+    if (!own.ok()) _exit(5);
+    reporter.Line("own", StrCat(own->files_trimmed, " ", before, " ", WalBytesBeyondEof(store)));
+    close(ready[1]);
+    char byte;
+    if (read(go[0], &byte, 1) != 1) _exit(6);
+    Reporter quiet(open("/dev/null", O_WRONLY));
+    if (!AppendAndReport(**opened, quiet, 1, rng).ok()) _exit(7);
+    _exit(0);
+  }
+  close(ready[1]);
+  close(go[0]);
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(ready[0], buffer, sizeof(buffer))) > 0) text.append(buffer, n);
+  close(ready[0]);
+  ASSERT_THAT(text, HasSubstr("own ")) << "the writer did not get ready";
+  const std::string own = text.substr(text.find("own ") + 4);
+  // "<files trimmed> <bytes beyond EOF before> <after>"
+  const std::vector<std::string> fields = absl::StrSplit(own.substr(0, own.find('\n')), ' ');
+  ASSERT_EQ(fields.size(), 3u) << own;
+  EXPECT_EQ(fields[0], "0") << "the writer's own WAL was trimmed";
+  EXPECT_EQ(fields[1], fields[2]);
+  const uint64_t live = WalBytesBeyondEof(store);
+  ASSERT_GT(live, 1u << 20) << "RocksDB no longer preallocates WAL files beyond their end";
+
+  // Another process while the writer runs.
+  ChildRun other = RunChild([&](Reporter& reporter) {
+    absl::StatusOr<internal::WalSpaceReport> r =
+        internal::ReleaseStaleWalSpace(rocksdb::Env::Default(), store);
+    if (!r.ok()) return reporter.Error(r.status());
+    reporter.Line("trimmed", StrCat(r->files_trimmed));
+  });
+  EXPECT_TRUE(other.exited && other.exit_code == 0) << other.Describe();
+  EXPECT_EQ(other.Tagged("trimmed"), std::vector<std::string>{"0"});
+  EXPECT_EQ(WalBytesBeyondEof(store), live) << "a live writer's WAL was trimmed";
+
+  ASSERT_EQ(write(go[1], "g", 1), 1);
+  close(go[1]);
+  int status = 0;
+  ASSERT_EQ(waitpid(writer, &status, 0), writer);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 }  // namespace

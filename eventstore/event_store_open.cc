@@ -129,16 +129,14 @@ absl::Status CreateStore(const std::string& path, rocksdb::DBOptions db_options,
   const rocksdb::IOOptions io;
   rocksdb::IOStatus io_status = file_system->CreateDirIfMissing(parent.string(), io, nullptr);
   if (!io_status.ok()) {
-    return absl::InvalidArgumentError(StrCat("cannot create directory '", parent.string(),
-                                             "': ", io_status.ToString()));
+    return FromRocksDb(io_status, StrCat("cannot create directory '", parent.string(), "'"));
   }
   const std::string tmpl =
       StrCat(target.string(), ".creating-", getpid(), "-", db_options.env->GenerateUniqueId());
   io_status = file_system->CreateDir(tmpl, io, nullptr);
   if (!io_status.ok()) {
-    return absl::InvalidArgumentError(StrCat("cannot create a store next to '", path,
-                                             "' (is the directory writable?): ",
-                                             io_status.ToString()));
+    // FromRocksDb names a full disk, a read-only file system or a permission.
+    return FromRocksDb(io_status, StrCat("cannot create a store next to '", path, "'"));
   }
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;

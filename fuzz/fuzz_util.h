@@ -1,4 +1,4 @@
-// File: fuzz/fuzz_util.h
+// File: fuzz/fuzz_util.h (fuzz_util.cc; the CLI helpers in fuzz_cli.cc)
 //
 // What the fuzz targets share: a finding check that aborts (so that libFuzzer
 // and the corpus replay both stop on it and report the input), a scratch

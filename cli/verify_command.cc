@@ -4,6 +4,7 @@
 // intact; {"ok":false,"first_bad_position":P,"reason":...} and exit 5 on
 // damage, including a store too damaged to open.
 
+#include "absl/strings/match.h"
 #include "cli/cli_internal.h"
 #include "common/strings.h"
 
@@ -21,6 +22,10 @@ int ReportDamage(CliContext& ctx, const std::string& path, uint64_t first_bad_po
   j["first_bad_position"] = first_bad_position;
   j["reason"] = reason;
   WriteJson(ctx, j);
+  // Damage found while opening already reads "store '<path>' is damaged: ...".
+  if (absl::StartsWith(Sv(reason), StrCat("store '", path, "' is damaged"))) {
+    return ReportError(ctx, kExitCorruption, reason);
+  }
   return ReportError(ctx, kExitCorruption,
                      StrCat("store '", path, "' is damaged",
                             first_bad_position > 0 ? StrCat(" at position ", first_bad_position)

@@ -77,11 +77,12 @@ absl::StatusOr<ParsedEvent> FlagEvent(const AppendArgs& a) {
     }
     text.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
   }
-  Json data = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  Json data = ParseJson(text);
   if (data.is_discarded()) {
     return absl::InvalidArgumentError(
         StrCat(a.data_file.empty() ? "--data" : "--data-file",
-               " is not valid JSON; give a JSON value, e.g. '{\"qty\":2}'"));
+               " is not valid JSON (or nests deeper than ", kMaxJsonDepth,
+               " levels); give a JSON value, e.g. '{\"qty\":2}'"));
   }
   Json event = Json::object();
   event["type"] = a.type;
@@ -110,10 +111,11 @@ absl::StatusOr<std::vector<ParsedEvent>> StdinEvents(std::istream& in) {
   std::string line;
   for (size_t n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    Json object = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    Json object = ParseJson(line);
     if (object.is_discarded()) {
       return absl::InvalidArgumentError(
-          StrCat("stdin line ", n, " is not valid JSON; give one event object per line"));
+          StrCat("stdin line ", n, " is not valid JSON (or nests deeper than ",
+                 kMaxJsonDepth, " levels); give one event object per line"));
     }
     absl::StatusOr<ParsedEvent> e = ParseEvent(object);
     if (!e.ok()) {

@@ -9,6 +9,8 @@
 
 #include <limits>
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "cli/cli_internal.h"
 #include "common/clock.h"
@@ -21,9 +23,34 @@ namespace {
 std::string Base64(std::string_view bytes) { return absl::Base64Escape(Sv(bytes)); }
 
 // Parses JSON text without exceptions; a discarded value on error.
-Json TryParse(std::string_view text) {
-  return Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+// The deepest nesting of arrays and objects in `text` (brackets inside
+// strings do not count), stopping once past `limit`.
+int NestingDepth(std::string_view text, int limit) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) break;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
 }
+
 
 absl::Status FieldError(std::string_view field, std::string_view what) {
   return absl::InvalidArgumentError(StrCat("field \"", field, "\" ", what));
@@ -60,6 +87,11 @@ absl::StatusOr<std::string> Unbase64(const Json& object, const char* field) {
 
 }  // namespace
 
+Json ParseJson(std::string_view text) {
+  if (NestingDepth(text, kMaxJsonDepth) > kMaxJsonDepth) return Json(Json::value_t::discarded);
+  return Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+}
+
 Json RenderEvent(const EventView& e, const CliOptions& options, RenderMode mode) {
   Json j;
   j["position"] = e.position;
@@ -79,7 +111,7 @@ Json RenderEvent(const EventView& e, const CliOptions& options, RenderMode mode)
   bool exact = false;
   bool rendered = false;
   if (e.content_type == ContentType::kJson) {
-    Json data = TryParse(e.payload);
+    Json data = ParseJson(e.payload);
     if (!data.is_discarded()) {
       exact = data.dump(-1, ' ', false, Json::error_handler_t::replace) == e.payload;
       j["data"] = std::move(data);
@@ -88,7 +120,7 @@ Json RenderEvent(const EventView& e, const CliOptions& options, RenderMode mode)
   } else if (options.render_payload) {
     std::optional<std::string> text = options.render_payload(e.ToOwned());
     if (text.has_value()) {
-      Json data = TryParse(*text);
+      Json data = ParseJson(*text);
       if (!data.is_discarded()) {
         j["data"] = std::move(data);
         rendered = true;

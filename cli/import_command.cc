@@ -171,7 +171,7 @@ class ExportReader {
 
  private:
   absl::Status Parse(ParsedEvent& out) {
-    Json object = Json::parse(text_, nullptr, /*allow_exceptions=*/false);
+    Json object = ParseJson(text_);
     if (object.is_discarded()) {
       return LineError(line_, "not valid JSON (expected annals export lines)");
     }

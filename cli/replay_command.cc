@@ -81,7 +81,7 @@ int RunReplay(CliContext& ctx, const ReplayArgs& a, bool has_to_version, bool ha
                        StrCat("replaying '", a.stream, "' as ", a.aggregate,
                               " failed: ", state.status().message()));
   }
-  Json state_json = Json::parse(*state, nullptr, /*allow_exceptions=*/false);
+  Json state_json = ParseJson(*state);
   if (state_json.is_discarded()) {
     return ReportError(ctx, kExitError,
                        StrCat("aggregate '", a.aggregate,

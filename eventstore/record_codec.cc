@@ -130,7 +130,7 @@ void EncodeRecord(const EventView& e, uint32_t checksum, flatbuffers::FlatBuffer
 std::string_view AlignedScratch::Hold(std::string_view bytes) {
   // Nothing to copy (and words_ may still be null: memcpy from or to null is
   // undefined even for zero bytes; the record-decoder fuzzer found it).
-  if (bytes.empty()) return bytes;
+  if (bytes.empty()) return std::string_view();
   if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(uint64_t) == 0) return bytes;
   const size_t words = (bytes.size() + sizeof(uint64_t) - 1) / sizeof(uint64_t);
   if (words > capacity_words_) {

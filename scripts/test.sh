@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds annals and runs its tests, in stages.
 #
-#   ./scripts/test.sh                       # every stage: what CI runs (.ci/run)
-#   ANNALS_STAGES=plain ./scripts/test.sh   # the plain suite only: the quick check
+#   ./scripts/test.sh                       # the plain stage: what CI runs (.ci/run)
+#   ANNALS_STAGES="plain asan tsan fuzz" ./scripts/test.sh   # every stage
 #   ANNALS_STAGES="asan fuzz" ./scripts/test.sh   # chosen stages, in the order given
 #   ANNALS_FUZZ_SECONDS=600 ANNALS_STAGES=fuzz ./scripts/test.sh   # fuzz longer
 #   ANNALS_SOAK=1 ./scripts/test.sh         # also long soaks (200 SIGKILL rounds)
@@ -21,7 +21,9 @@ cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
 
-read -r -a stages <<<"${ANNALS_STAGES:-plain asan tsan fuzz}"
+# The sanitizer and fuzz stages are not in the default (CI) run yet: they have
+# not been run end to end and timed on a 2-core machine (issue 11, item 11).
+read -r -a stages <<<"${ANNALS_STAGES:-plain}"
 jobs=$(nproc)
 fuzz_seconds=${ANNALS_FUZZ_SECONDS:-60}
 # The test binaries TSan runs (ctest labels: each test carries its binary's name).

@@ -956,5 +956,32 @@ TEST_F(CliTest, ReadOnlyCommandsWorkWhileAnotherProcessWrites) {
   EXPECT_EQ(writer.last_position(), 3u);
 }
 
+// nlohmann::json recurses once per nesting level when it writes or compares a
+// document: 100,000 levels crashed append with a stack overflow (exit 139),
+// found by the event_json fuzzer. Deep documents are refused, not crashed on.
+TEST_F(CliTest, DeeplyNestedJsonIsRefusedNotACrash) {
+  const int n = 100000;
+  const std::string deep = std::string(n, '[') + std::string(n, ']');
+  Outcome r = Annals({"append", store(), "s"}, "{\"type\":\"T\",\"data\":" + deep + "}\n");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_THAT(r.err, ::testing::HasSubstr("nests deeper than"));
+  ExpectOneLine(r);
+  const std::string deep_file = dir_.Sub("deep.json");  // Too long for one argv string.
+  std::ofstream(deep_file) << deep;
+  r = Annals({"append", store(), "s", "--type", "T", "--data-file", deep_file});
+  EXPECT_EQ(r.code, 2) << r.err;  // A bad --data/--data-file is a usage error.
+  EXPECT_THAT(r.err, ::testing::HasSubstr("nests deeper than"));
+  r = Annals({"import", dir_.Sub("imported")},
+             "{\"position\":1,\"stream\":\"s\",\"version\":1,\"type\":\"T\",\"data\":" + deep +
+                 "}\n");
+  EXPECT_EQ(r.code, 1) << r.err;
+  // A document within the limit is fine.
+  const std::string ok = std::string(100, '[') + std::string(100, ']');
+  r = Annals({"append", store(), "s", "--type", "T", "--data", ok});
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::vector<Json> events = Annals({"read", store(), "s"}).lines();
+  ASSERT_EQ(events.size(), 1u);
+}
+
 }  // namespace
 }  // namespace annals

@@ -3,6 +3,7 @@
 // damage is named as damage, and stores of format version 1 keep opening.
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -290,7 +291,28 @@ TEST_F(IntegrityTest, AManifestThatLostColumnFamiliesIsDataLoss) {
 }
 
 TEST_F(IntegrityTest, UnreadableStoreSaysPermissionDenied) {
-  if (geteuid() == 0) GTEST_SKIP() << "root reads any directory; needs an unprivileged user";
+  // Root reads any directory, so as root (CI) the open runs in a child that
+  // drops to user nobody; the test directory is 0700 and root's.
+  if (geteuid() == 0) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+      auto store = EventStore::Open(path_, ReadOnly());
+      if (store.ok()) _exit(1);
+      const std::string message(store.status().message());
+      _exit(absl::IsPermissionDenied(store.status()) &&
+                    message.find("permission denied") != std::string::npos
+                ? 0
+                : 2);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0)
+        << "1: opened anyway, 2: not kPermissionDenied, 3: could not drop privileges";
+    return;
+  }
   ASSERT_EQ(chmod(path_.c_str(), 0), 0);
   auto store = EventStore::Open(path_, ReadOnly());
   chmod(path_.c_str(), 0755);

@@ -41,8 +41,7 @@ namespace rocksdb {
 // files with their whole-file checksums, without opening or verifying any
 // table — exactly the independent view a follower is checked against.
 Status GetFileChecksumsFromManifest(Env* src_env, const std::string& abs_path,
-                                    uint64_t manifest_file_size,
-                                    FileChecksumList* checksum_list);
+                                    uint64_t manifest_file_size, FileChecksumList* checksum_list);
 }  // namespace rocksdb
 
 namespace annals {
@@ -52,8 +51,7 @@ std::string TableName(uint64_t number) { return absl::StrFormat("%06d.sst", numb
 
 }  // namespace
 
-absl::StatusOr<EventStore::Impl::ManifestView> EventStore::Impl::ReadManifest(
-    bool list_files) {
+absl::StatusOr<EventStore::Impl::ManifestView> EventStore::Impl::ReadManifest(bool list_files) {
   // The writer may switch to a new MANIFEST between reading CURRENT and
   // opening the file it names; a few attempts ride that out.
   rocksdb::Status s;
@@ -74,11 +72,11 @@ absl::StatusOr<EventStore::Impl::ManifestView> EventStore::Impl::ReadManifest(
     if (!s.ok()) continue;
     if (!list_files) return view;
     std::unique_ptr<rocksdb::FileChecksumList> list(rocksdb::NewFileChecksumList());
-    s = rocksdb::GetFileChecksumsFromManifest(env_, manifest,
-                                              std::numeric_limits<uint64_t>::max(), list.get());
+    s = rocksdb::GetFileChecksumsFromManifest(env_, manifest, std::numeric_limits<uint64_t>::max(),
+                                              list.get());
     if (s.IsCorruption()) {
-      return absl::DataLossError(StrCat("the MANIFEST of store '", path_, "' (", current,
-                                        ") is damaged: ", s.ToString()));
+      return absl::DataLossError(
+          StrCat("the MANIFEST of store '", path_, "' (", current, ") is damaged: ", s.ToString()));
     }
     if (!s.ok()) continue;
     std::vector<std::string> checksums, functions;
@@ -109,8 +107,7 @@ absl::Status EventStore::Impl::CheckTablesAgainstManifest(bool force) {
 
   absl::flat_hash_set<uint64_t> serving;
   for (const rocksdb::LiveFileMetaData& f : served) serving.insert(f.file_number);
-  const absl::flat_hash_set<uint64_t> still_live(after.live_files.begin(),
-                                                 after.live_files.end());
+  const absl::flat_hash_set<uint64_t> still_live(after.live_files.begin(), after.live_files.end());
   std::vector<std::string> dropped;
   for (uint64_t number : before.live_files) {
     if (still_live.contains(number) && !serving.contains(number)) {
@@ -139,8 +136,8 @@ absl::Status EventStore::Impl::CheckCommitRecord(const rocksdb::ReadOptions& ro,
       db_->Get(ro, families_[internal::kDefaultFamily], internal::kCommitKey, &value);
   if (s.ok()) {
     if (!internal::DecodeCommitRecord(value, &commit)) {
-      return absl::DataLossError(StrCat("the commit record of store '", path_,
-                                        "' is malformed (", value.size(), " bytes)"));
+      return absl::DataLossError(StrCat("the commit record of store '", path_, "' is malformed (",
+                                        value.size(), " bytes)"));
     }
   } else if (!s.IsNotFound()) {
     return internal::FromRocksDb(s, "reading the commit record");
@@ -169,8 +166,8 @@ absl::StatusOr<std::pair<uint64_t, std::string>> EventStore::Impl::ReadLogEnd(
     absl::Status st =
         internal::DecodeRecord(std::string_view(v.data(), v.size()), true, &last, scratch);
     if (!st.ok()) {
-      return absl::DataLossError(StrCat("the newest record of the log is damaged: ",
-                                        st.message(), "; run annals verify"));
+      return absl::DataLossError(
+          StrCat("the newest record of the log is damaged: ", st.message(), "; run annals verify"));
     }
     end = {last.position, std::string(last.hash)};
   }

@@ -70,8 +70,7 @@ absl::Status CheckCurrentFile(const std::string& path) {
   if (!in) {
     const std::error_code open_ec(errno, std::generic_category());
     if (IsPermission(open_ec)) return PermissionDenied(current.string(), open_ec);
-    return absl::InternalError(StrCat("cannot read '", current.string(), "': ",
-                                      open_ec.message()));
+    return absl::InternalError(StrCat("cannot read '", current.string(), "': ", open_ec.message()));
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
@@ -123,8 +122,8 @@ bool OptionsNameAnnalsFamilies(const std::string& path) {
 absl::Status OpenError(const rocksdb::Status& s, const std::string& path) {
   const std::string what = s.ToString();
   if (s.IsCorruption()) {
-    return absl::DataLossError(StrCat("store '", path, "' is damaged: ", what,
-                                      "; restore it from a backup or an export"));
+    return absl::DataLossError(
+        StrCat("store '", path, "' is damaged: ", what, "; restore it from a backup or an export"));
   }
   if (s.IsPathNotFound() || (s.IsIOError() && absl::StrContains(what, "No such file"))) {
     return absl::DataLossError(StrCat("store '", path, "' is damaged: a file it needs is missing (",

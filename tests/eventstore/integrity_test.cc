@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -159,8 +159,8 @@ TEST_F(IntegrityTest, DamagedHeadsOrDefaultTableIsDataLossForFollowers) {
     DamageTableProperties(Table(family, /*newest=*/false));
     uint64_t events = 0, streams = 0;
     absl::Status s = ReadEverything(ReadOnly(), &events, &streams);
-    EXPECT_TRUE(absl::IsDataLoss(s)) << s << " (read " << events << " events, " << streams
-                                     << " streams)";
+    EXPECT_TRUE(absl::IsDataLoss(s))
+        << s << " (read " << events << " events, " << streams << " streams)";
   }
 }
 
@@ -208,11 +208,11 @@ TEST_F(IntegrityTest, CommitRecordExposesALogThatLostItsNewestRecords) {
     rocksdb::WriteOptions wo;
     // Simulates a rolled-back `log`: the last record disappears while the
     // other families (and the commit record) still know it.
-    ASSERT_TRUE(store->impl()
-                    ->db()
-                    ->Delete(wo, store->impl()->family(internal::kLogFamily),
-                             coding::BigEndian64(300))
-                    .ok());
+    ASSERT_TRUE(
+        store->impl()
+            ->db()
+            ->Delete(wo, store->impl()->family(internal::kLogFamily), coding::BigEndian64(300))
+            .ok());
   }
   for (bool read_only : {false, true}) {
     Options options = read_only ? ReadOnly() : Options();
@@ -232,8 +232,8 @@ TEST_F(IntegrityTest, CommitRecordExposesARolledBackDefaultFamily) {
     // An older commit record, as a rolled-back `default` would hold.
     ASSERT_TRUE(store->impl()
                     ->db()
-                    ->Put(rocksdb::WriteOptions(),
-                          store->impl()->family(internal::kDefaultFamily), internal::kCommitKey,
+                    ->Put(rocksdb::WriteOptions(), store->impl()->family(internal::kDefaultFamily),
+                          internal::kCommitKey,
                           internal::EncodeCommitRecord(200, std::string(32, 'x')))
                     .ok());
   }

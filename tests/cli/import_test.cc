@@ -356,7 +356,21 @@ TEST_F(ImportTest, NextImportRemovesAKilledImportsScratchDirectory) {
 // (about 64 MB more) adds far less than that to the peak RSS. The fixed part
 // (RocksDB's memtables, up to 2 x 32 MiB per column family, and its block
 // cache) does not depend on the input once it is full.
+// Under AddressSanitizer freed memory sits in a quarantine, so peak RSS grows
+// with the bytes an import allocates over its life, not with what it holds.
+#if defined(__SANITIZE_ADDRESS__)
+#define ANNALS_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ANNALS_UNDER_ASAN 1
+#endif
+#endif
+
 TEST_F(ImportTest, MemoryDoesNotGrowWithTheInput) {
+#ifdef ANNALS_UNDER_ASAN
+  GTEST_SKIP() << "peak RSS is not a memory bound under ASan (quarantine); the plain build "
+                  "checks it";
+#endif
   const std::string source = dir_.Sub("big");
   {
     std::unique_ptr<EventStore> s = testing::OpenBufferedStore(source);

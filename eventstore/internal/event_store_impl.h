@@ -1,8 +1,11 @@
 // File: eventstore/internal/event_store_impl.h
 //
 // EventStore::Impl: the RocksDB-backed store. Split by concern:
+//   event_store.cc         the public EventStore, forwarding here
 //   event_store_open.cc    opening, options, format checks, recovery
-//   event_store_append.cc  validation and the committer (group commit)
+//   append_validation.cc   an append's input checks, on the caller's thread
+//   event_store_append.cc  the queue and the committer (group commit)
+//   event_store_stage.cc   checking and staging one request in a group
 //   event_store_read.cc    stream and global-log reads
 //   event_store_verify.cc  Verify() and Stats()
 //   event_store_integrity.cc  commit record and follower MANIFEST cross-checks

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "absl/synchronization/mutex.h"
-#include "aggregates/internal/fbs_json.h"
+#include "event_registry/internal/fbs_json.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 

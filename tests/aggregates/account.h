@@ -1,7 +1,8 @@
 // File: tests/aggregates/account.h
 //
-// A small bank-account domain for the aggregate, repository and snapshot
-// tests, with a schema history (tests/aggregates/schemas/).
+// A small bank-account aggregate for the aggregate, repository and snapshot
+// tests. Its events, schemas and registry are in
+// tests/event_registry/account_events.h.
 
 #ifndef ANNALS_TESTS_AGGREGATES_ACCOUNT_H_
 #define ANNALS_TESTS_AGGREGATES_ACCOUNT_H_
@@ -12,20 +13,9 @@
 
 #include "absl/status/status.h"
 #include "annals/aggregate.h"
-#include "annals/event_registry.h"
-#include "account_generated.h"
+#include "tests/event_registry/account_events.h"
 
 namespace test_domain {
-
-extern const std::string_view kAccountSchema;
-extern const std::string_view kAccountV1Schema;
-
-// Registry with Opened, Deposited (v1), Withdrawn, Renamed (v3 + upcasters).
-const annals::EventRegistry& AccountEvents();
-
-// Upcasters of Renamed, exposed for the registry tests.
-absl::StatusOr<std::string> RenamedV1ToV2(std::string_view payload);
-absl::StatusOr<std::string> RenamedV2ToV3(std::string_view payload);
 
 template <typename Derived, uint32_t kStateVersion>
 class AccountBase : public annals::Aggregate<Derived, AccountStateT> {

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "account_v1_generated.h"
 #include "annals/given_when_then.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -32,6 +33,14 @@ WithdrawnT WithdrawalOf(int64_t amount) {
   WithdrawnT e;
   e.amount = amount;
   return e;
+}
+
+// The bytes of an event as stored, whatever schema version `Native` is of.
+template <typename Native>
+std::string Bytes(const Native& event) {
+  flatbuffers::FlatBufferBuilder fbb;
+  fbb.Finish(Native::TableType::Pack(fbb, &event));
+  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
 }
 
 TEST(AggregateTest, RaiseAppliesAtNextVersionAndQueues) {
@@ -84,6 +93,26 @@ TEST(AggregateTest, MalformedPayloadIsDataLoss) {
   absl::Status status = account.ApplyStored(1, "Opened", 1, "not a flatbuffer");
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(account.version(), 0u);
+}
+
+// Events written by older code reach Apply() as the current version: a
+// compatible addition with the new field at its default, a renamed-and-
+// reshaped event through the registry's upcaster chain (v1 -> v2 -> v3).
+TEST(AggregateTest, AppliesOldSchemaVersionsOfItsEvents) {
+  v1::OpenedT opened;
+  opened.owner = "old-timer";
+  v1::DepositedT deposit;
+  deposit.amount = 99;
+  v1::RenamedT renamed;
+  renamed.full_name = "Ada Lovelace";
+  Account account("acc-old");
+  ASSERT_TRUE(account.ApplyStored(1, "Opened", 1, Bytes(opened)).ok());
+  ASSERT_TRUE(account.ApplyStored(2, "Deposited", 1, Bytes(deposit)).ok());
+  ASSERT_TRUE(account.ApplyStored(3, "Renamed", 1, Bytes(renamed)).ok());
+  EXPECT_EQ(account.state().owner, "old-timer");
+  EXPECT_EQ(account.state().balance, 99);
+  EXPECT_EQ(account.state().last_memo, "");
+  EXPECT_EQ(account.state().display_name, "Lovelace, Ada");
 }
 
 TEST(AggregateTest, StateRoundTripsThroughSnapshotBytes) {

@@ -1,7 +1,7 @@
 // Renders FlatBuffers as JSON through flatc's own text generator, so the
 // output follows the schema exactly (enum names, defaults, nested tables).
 
-#include "aggregates/internal/fbs_json.h"
+#include "event_registry/internal/fbs_json.h"
 
 #include "common/strings.h"
 #include "flatbuffers/idl.h"

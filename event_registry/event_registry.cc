@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "aggregates/internal/fbs_json.h"
+#include "event_registry/internal/fbs_json.h"
 #include "annals/user_code.h"
 #include "common/strings.h"
 

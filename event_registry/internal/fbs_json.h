@@ -1,13 +1,15 @@
-// File: aggregates/internal/fbs_json.h
+// File: event_registry/internal/fbs_json.h
 //
 // FbsJson: renders FlatBuffers tables as JSON using flatc's parser loaded
-// with .fbs text (the schemas the domain embeds in its binary).
+// with .fbs text (the schemas the domain embeds in its binary). Internal to
+// the event registry module; aggregates/aggregate.cc, which depends on it,
+// also uses it to render aggregate state.
 //
 // Thread-safety: Add() must complete before concurrent use; ToJson() is const
 // and only reads the parsed schemas.
 
-#ifndef ANNALS_AGGREGATES_INTERNAL_FBS_JSON_H_
-#define ANNALS_AGGREGATES_INTERNAL_FBS_JSON_H_
+#ifndef ANNALS_EVENT_REGISTRY_INTERNAL_FBS_JSON_H_
+#define ANNALS_EVENT_REGISTRY_INTERNAL_FBS_JSON_H_
 
 #include <memory>
 #include <string>
@@ -49,4 +51,4 @@ class FbsJson {
 
 }  // namespace annals::internal
 
-#endif  // ANNALS_AGGREGATES_INTERNAL_FBS_JSON_H_
+#endif  // ANNALS_EVENT_REGISTRY_INTERNAL_FBS_JSON_H_

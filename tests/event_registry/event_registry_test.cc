@@ -9,7 +9,7 @@
 #include "account_v2_generated.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/aggregates/account.h"
+#include "tests/event_registry/account_events.h"
 
 namespace test_domain {
 namespace {
@@ -79,14 +79,7 @@ TEST(EventRegistryTest, EventsOfTheOldSchemaDecodeWithTheNewCode) {
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->amount, 99);
   EXPECT_EQ(decoded->memo, "");
-  // And an aggregate replays it.
-  v1::OpenedT opened;
-  opened.owner = "old-timer";
-  Account account("acc-old");
-  ASSERT_TRUE(account.ApplyStored(1, "Opened", 1, Bytes(opened)).ok());
-  ASSERT_TRUE(account.ApplyStored(2, "Deposited", 1, stored).ok());
-  EXPECT_EQ(account.state().owner, "old-timer");
-  EXPECT_EQ(account.state().balance, 99);
+  // AggregateTest.AppliesOldSchemaVersionsOfItsEvents replays it.
 }
 
 TEST(EventRegistryTest, UpcasterChainBringsV1AndV2ToV3) {
@@ -110,13 +103,6 @@ TEST(EventRegistryTest, UpcasterChainBringsV1AndV2ToV3) {
   auto json = registry.ToJson("Renamed", 1, Bytes(v1));
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_THAT(*json, HasSubstr(R"("display_name":"Lovelace, Ada")"));
-
-  // The aggregate applies upcast events transparently.
-  Account account("acc-1");
-  ASSERT_TRUE(account.Open("x").ok());
-  account.TakePendingEvents();
-  ASSERT_TRUE(account.ApplyStored(2, "Renamed", 1, Bytes(v1)).ok());
-  EXPECT_EQ(account.state().display_name, "Lovelace, Ada");
 }
 
 TEST(EventRegistryTest, MissingUpcasterStepAndNewerVersionsAreRefused) {

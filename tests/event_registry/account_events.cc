@@ -1,4 +1,4 @@
-#include "tests/aggregates/account.h"
+#include "tests/event_registry/account_events.h"
 
 #include <cstdlib>
 

@@ -35,14 +35,6 @@ WithdrawnT WithdrawalOf(int64_t amount) {
   return e;
 }
 
-// The bytes of an event as stored, whatever schema version `Native` is of.
-template <typename Native>
-std::string Bytes(const Native& event) {
-  flatbuffers::FlatBufferBuilder fbb;
-  fbb.Finish(Native::TableType::Pack(fbb, &event));
-  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
-}
-
 TEST(AggregateTest, RaiseAppliesAtNextVersionAndQueues) {
   Account account("acc-1");
   ASSERT_TRUE(account.Open("ann").ok());

@@ -31,6 +31,15 @@ const annals::EventRegistry& AccountEvents();
 absl::StatusOr<std::string> RenamedV1ToV2(std::string_view payload);
 absl::StatusOr<std::string> RenamedV2ToV3(std::string_view payload);
 
+// The bytes of an event as a store holds them, whichever schema version
+// (namespace test_domain, v1 or v2) its native type `Native` is of.
+template <typename Native>
+std::string Bytes(const Native& event) {
+  flatbuffers::FlatBufferBuilder fbb;
+  fbb.Finish(Native::TableType::Pack(fbb, &event));
+  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
 }  // namespace test_domain
 
 #endif  // ANNALS_TESTS_EVENT_REGISTRY_ACCOUNT_EVENTS_H_

@@ -17,13 +17,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-template <typename Native>
-std::string Bytes(const Native& event) {
-  flatbuffers::FlatBufferBuilder fbb;
-  fbb.Finish(Native::TableType::Pack(fbb, &event));
-  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
-}
-
 TEST(EventRegistryTest, LooksUpByNameAndType) {
   const annals::EventRegistry& registry = AccountEvents();
   const annals::EventTypeInfo* by_name = registry.Find("Renamed");

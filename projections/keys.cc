@@ -63,6 +63,14 @@ std::string PrefixSuccessor(std::string_view prefix) {
 
 std::string ActiveGenerationKey(std::string_view name) { return StrCat("A", name); }
 
+std::string EncodeGeneration(uint32_t generation) {
+  std::string out;
+  coding::PutBigEndian32(&out, generation);
+  return out;
+}
+
+uint32_t DecodeGeneration(std::string_view in) { return DecodeBigEndian32(in); }
+
 std::string CheckpointKey(std::string_view name, uint32_t generation) {
   std::string out = StrCat("C", name);
   out.push_back('\0');

@@ -38,6 +38,11 @@ std::string GenerationPrefix(std::string_view name, uint32_t generation);
 std::string PrefixSuccessor(std::string_view prefix);
 
 std::string ActiveGenerationKey(std::string_view name);
+// The active-generation value: generation:be32. DecodeGeneration() reads the
+// first 4 bytes; the caller checks that there are exactly 4 (anything else is
+// a malformed record).
+std::string EncodeGeneration(uint32_t generation);
+uint32_t DecodeGeneration(std::string_view in);
 std::string CheckpointKey(std::string_view name, uint32_t generation);
 std::string HealthKey(std::string_view name);
 std::string ParkedPrefix(std::string_view name);

@@ -2,7 +2,17 @@
 //
 // ProjectionRunner::Impl: the machinery behind a running projection, also
 // used without a thread by the offline functions (RebuildProjection,
-// ReplayParkedEvents).
+// ReplayParkedEvents, in projection_admin.cc).
+//
+// Its definition is split by concern, one file each (the declarations below
+// are grouped the same way):
+//   projection_runner.cc          lifecycle (Init, Claim, Start, Stop) and the public face
+//   projection_runner_apply.cc    applying events after a checkpoint, committed with it
+//   projection_runner_async.cc    the async runner thread: batches, retries, park or fail
+//   projection_runner_inline.cc   the inline runner: the committer's commit hook, heartbeat
+//   projection_runner_rebuild.cc  rebuilds in place and side by side
+//   projection_runner_parked.cc   dead letters: parking, listing, replaying
+//   projection_runner_status.cc   reported state, health records, status(), waits
 //
 // Threading. apply_mu_ serializes everything that applies events to the
 // read model or moves the checkpoint: the async runner thread holds it for one
@@ -41,6 +51,8 @@ class ProjectionRunner::Impl {
        const ProjectionOptions& options);
   ~Impl();
 
+  // projection_runner.cc
+  //
   // Validates and loads the active generation and its checkpoint.
   absl::Status Init();
   // Registers the name as running in this process (until destruction);
@@ -51,10 +63,15 @@ class ProjectionRunner::Impl {
   absl::Status Start();
   void Stop();
 
+  // projection_runner_status.cc
   ProjectionStatus status();
   bool WaitForPosition(uint64_t position, absl::Duration timeout);
+
+  // projection_runner_parked.cc
   absl::StatusOr<std::vector<ParkedEvent>> ListParked();
   absl::Status ReplayParked(uint64_t position);
+
+  // projection_runner_rebuild.cc
   absl::Status Rebuild();
   absl::Status RebuildSideBySide(std::shared_ptr<Projection> next_version);
 
@@ -78,7 +95,8 @@ class ProjectionRunner::Impl {
     absl::Status apply_error;
   };
 
-  // The commit hook of an inline runner; see the class comment for locking.
+  // The commit hook of an inline runner (projection_runner_inline.cc); see the
+  // class comment for locking.
   //
   // Lifetime: owned by the runner. Stop() removes it from the store, and the
   // store's RemoveCommitHook() returns only after a group commit that already
@@ -113,15 +131,17 @@ class ProjectionRunner::Impl {
     bool rollback_pending_ = false;
   };
 
+  // projection_runner.cc
+  //
   // kInternal when the projection's event_types() or stream_prefix() throws.
   absl::StatusOr<std::unique_ptr<Build>> NewBuild(std::shared_ptr<Projection> projection,
                                                   uint32_t generation);
+
+  // projection_runner_apply.cc
+  //
   // b.projection->Apply(), with an exception turned into kInternal (see
   // annals/user_code.h). Every call of Apply() goes through here.
   absl::Status CallApply(Build& b, const EventView& event);
-  // Inline: records why the hook failed an append, for status() and the
-  // heartbeat record (`annals projections`).
-  void NoteInlineFailure(const absl::Status& s);
   // Reads events after b.checkpoint (at most max_events) and applies the
   // handled ones in one WriteBatch with the new checkpoint. Stops before the
   // first event whose Apply() fails (reported in the result).
@@ -129,21 +149,39 @@ class ProjectionRunner::Impl {
   // Applies the single event at `position` (b.checkpoint + 1) and commits it
   // with the checkpoint; Apply()'s error otherwise.
   absl::Status ApplyOne(Build& b, uint64_t position);
-  absl::Status Park(Build& b, uint64_t position, uint32_t attempts, std::string_view error);
-  // Deletes generation `generation`'s tables and checkpoint (and, when
-  // `parked`, the dead letters).
-  absl::Status Wipe(uint32_t generation, bool parked);
   // Applies until the end of the log. kAborted-like error on a failing event.
   absl::Status CatchUpToEnd(Build& b, size_t batch_events);
 
+  // projection_runner_async.cc
+  //
   // The async thread's body: AsyncBatches() inside a last-resort catch, so
   // that nothing thrown on the thread terminates the process (the runner
   // fails with the error instead).
   void AsyncLoop();
   void AsyncBatches();
-  void HeartbeatLoop();
   // Retries the event at `position`; false when the runner must end.
   bool HandleFailure(uint64_t position, absl::Status error);
+
+  // projection_runner_inline.cc (and InlineHook above)
+  //
+  // The inline runner's thread: writes the health record every
+  // heartbeat_every until Stop().
+  void HeartbeatLoop();
+  // Inline: records why the hook failed an append, for status() and the
+  // heartbeat record (`annals projections`).
+  void NoteInlineFailure(const absl::Status& s);
+
+  // projection_runner_rebuild.cc
+  //
+  // Deletes generation `generation`'s tables and checkpoint (and, when
+  // `parked`, the dead letters).
+  absl::Status Wipe(uint32_t generation, bool parked);
+
+  // projection_runner_parked.cc
+  absl::Status Park(Build& b, uint64_t position, uint32_t attempts, std::string_view error);
+
+  // projection_runner_status.cc
+  //
   // Waits `d` unless Stop() comes first; false when stopped.
   bool SleepUnlessStopped(absl::Duration d);
   void Publish(uint64_t checkpoint);
@@ -193,16 +231,25 @@ class ProjectionRunner::Impl {
   std::thread thread_;
 };
 
+// Helpers of the runner files, also used by projection_admin.cc.
 namespace projections_internal {
 
-// The event at `position`, or kNotFound / kDataLoss.
+// projection_runner.cc: Projection::name(), with an exception recorded in
+// `*error` (and an empty name returned) instead of leaving the caller (the
+// constructor, RebuildSideBySide()).
+std::string NameOf(Projection* projection, absl::Status* error);
+// projection_runner_apply.cc: the event at `position`, or kNotFound /
+// kDataLoss.
 absl::StatusOr<RecordedEvent> ReadEventAt(EventStore& store, uint64_t position);
-// An EventView of `e` (views into `e`).
+// projection_runner_apply.cc: an EventView of `e` (views into `e`).
 EventView ViewOf(const RecordedEvent& e);
-// Reports kStalled for a running projection that is behind and has not
-// advanced for `stall_after` (counted from when it fell behind).
+// projection_runner_status.cc: reports kStalled for a running projection that
+// is behind and has not advanced for `stall_after` (counted from when it fell
+// behind).
 bool IsStalled(EventStore& store, uint64_t checkpoint, int64_t advanced_at_us,
                absl::Duration stall_after);
+// projection_runner_parked.cc: how many events of projection `name` are
+// parked.
 absl::StatusOr<uint64_t> CountParked(EventStore& store, std::string_view name);
 
 }  // namespace projections_internal

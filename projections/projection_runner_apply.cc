@@ -1,0 +1,126 @@
+// ProjectionRunner::Impl, applying events: Apply() calls (the one place they
+// are made, exceptions turned into kInternal), a batch of events after a
+// build's checkpoint committed in one WriteBatch with the new checkpoint, one
+// event (for retries), and catching up to the end of the log (inline start,
+// rebuilds). Also reading one event of the log by position, which retries and
+// dead letters use. Locking: projections/internal/runner_impl.h.
+
+#include "annals/user_code.h"
+#include "common/coding.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "eventstore/internal/rocksdb_status.h"
+#include "projections/internal/runner_impl.h"
+
+namespace annals {
+
+using projections_internal::CheckpointKey;
+using user_code_internal::CallUserCode;
+
+namespace projections_internal {
+
+absl::StatusOr<RecordedEvent> ReadEventAt(EventStore& store, uint64_t position) {
+  ReadAllOptions ro;
+  ro.from_position = position;
+  ro.limit = 1;
+  ASSIGN_OR_RETURN(std::vector<RecordedEvent> events, store.ReadAll(ro));
+  if (events.empty() || events.front().position != position) {
+    return absl::NotFoundError(StrCat("no event at position ", position));
+  }
+  return std::move(events.front());
+}
+
+EventView ViewOf(const RecordedEvent& e) {
+  EventView v;
+  v.position = e.position;
+  v.stream = e.stream;
+  v.version = e.version;
+  v.id = e.id;
+  v.type = e.type;
+  v.schema_version = e.schema_version;
+  v.recorded_at_us = e.recorded_at_us;
+  v.correlation_id = e.correlation_id;
+  v.causation_id = e.causation_id;
+  for (const auto& [k, val] : e.metadata) v.metadata.emplace_back(k, val);
+  v.content_type = e.content_type;
+  v.payload = e.payload;
+  v.hash = e.hash;
+  return v;
+}
+
+}  // namespace projections_internal
+
+absl::Status ProjectionRunner::Impl::CallApply(Build& b, const EventView& event) {
+  return CallUserCode(apply_callback_, [&] { return b.projection->Apply(event, b.writer); });
+}
+
+absl::StatusOr<ProjectionRunner::Impl::BatchResult> ProjectionRunner::Impl::ApplyBatch(
+    Build& b, size_t max_events) {
+  BatchResult result;
+  rocksdb::WriteBatch batch;
+  b.writer.Clear();
+  b.writer.Bind(&batch, /*immediate=*/false);
+  uint64_t position = b.checkpoint;
+  ReadAllOptions ro;
+  ro.from_position = b.checkpoint + 1;
+  absl::Status scan = store_.ScanAll(ro, [&](const EventView& e) {
+    if (b.Handles(e)) {
+      b.writer.set_tag(e.position);
+      absl::Status s = CallApply(b, e);
+      if (!s.ok()) {
+        b.writer.UndoFrom(e.position);  // Its writes are only in the overlay.
+        result.failed_position = e.position;
+        result.apply_error = std::move(s);
+        return false;
+      }
+    }
+    position = e.position;
+    ++result.scanned;
+    return result.scanned < max_events && b.writer.bytes() < options_.batch_bytes;
+  });
+  if (scan.ok()) b.writer.Flush();
+  b.writer.Bind(nullptr, false);
+  b.writer.Clear();
+  if (!scan.ok()) return scan;
+  if (position > b.checkpoint) {
+    batch.Put(checkpoints_, CheckpointKey(name_, b.generation), coding::BigEndian64(position));
+    RETURN_IF_ERROR(internal::FromRocksDb(db_->Write(write_options_, &batch),
+                                          StrCat("committing projection '", name_, "'")));
+    b.checkpoint = position;
+  }
+  return result;
+}
+
+absl::Status ProjectionRunner::Impl::ApplyOne(Build& b, uint64_t position) {
+  ASSIGN_OR_RETURN(RecordedEvent event, projections_internal::ReadEventAt(store_, position));
+  const EventView view = projections_internal::ViewOf(event);
+  rocksdb::WriteBatch batch;
+  b.writer.Clear();
+  b.writer.Bind(&batch, /*immediate=*/false);
+  b.writer.set_tag(position);
+  absl::Status s = b.Handles(view) ? CallApply(b, view) : absl::OkStatus();
+  if (s.ok()) b.writer.Flush();
+  b.writer.Bind(nullptr, false);
+  b.writer.Clear();
+  if (!s.ok()) return s;
+  batch.Put(checkpoints_, CheckpointKey(name_, b.generation), coding::BigEndian64(position));
+  RETURN_IF_ERROR(internal::FromRocksDb(db_->Write(write_options_, &batch),
+                                        StrCat("committing projection '", name_, "'")));
+  b.checkpoint = position;
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionRunner::Impl::CatchUpToEnd(Build& b, size_t batch_events) {
+  for (;;) {
+    ASSIGN_OR_RETURN(BatchResult r, ApplyBatch(b, batch_events));
+    if (&b == build_.get()) Publish(b.checkpoint);
+    if (r.failed_position != 0) {
+      return absl::Status(r.apply_error.code(),
+                          StrCat("projection '", name_, "' failed at position ", r.failed_position,
+                                 ": ", r.apply_error.message()));
+    }
+    if (r.scanned == 0) return absl::OkStatus();
+  }
+}
+
+}  // namespace annals

@@ -1,0 +1,112 @@
+// ProjectionRunner::Impl, async mode: the runner thread's loop (wait for
+// commits, apply a batch, publish the checkpoint, write heartbeats), and what
+// happens when an event's Apply() fails: retries with jittered exponential
+// backoff, then park the event (FailurePolicy::kPark) or fail the runner.
+// Locking: projections/internal/runner_impl.h.
+
+#include <algorithm>
+#include <mutex>
+#include <random>
+
+#include "annals/user_code.h"
+#include "common/strings.h"
+#include "projections/internal/runner_impl.h"
+
+namespace annals {
+
+using user_code_internal::StatusFromCurrentException;
+
+namespace {
+
+// Longest wait on the store's commit notification before the async loop
+// re-checks Stop() and its heartbeat; commits wake it at once.
+constexpr absl::Duration kIdleWait = absl::Milliseconds(50);
+
+}  // namespace
+
+void ProjectionRunner::Impl::AsyncLoop() {
+  try {
+    AsyncBatches();
+  } catch (...) {
+    // Apply()'s exceptions never get here (CallApply); this is anything
+    // else, e.g. an allocation failure. Locks were released by unwinding.
+    Fail(std::string(StatusFromCurrentException("the projection's background thread").message()));
+  }
+}
+
+void ProjectionRunner::Impl::AsyncBatches() {
+  absl::Time next_heartbeat = absl::Now() + options_.heartbeat_every;
+  while (!stopping()) {
+    if (absl::Now() >= next_heartbeat) {
+      WriteHealth();
+      next_heartbeat = absl::Now() + options_.heartbeat_every;
+    }
+    if (checkpoint_.load() >= store_.last_position()) {
+      store_.WaitForPosition(checkpoint_.load() + 1, kIdleWait);
+      continue;
+    }
+    absl::StatusOr<BatchResult> r;
+    {
+      std::lock_guard<std::mutex> lock(apply_mu_);
+      r = ApplyBatch(*build_, options_.batch_events);
+      Publish(build_->checkpoint);
+    }
+    if (!r.ok()) {
+      Fail(StrCat("reading or committing failed: ", r.status().message()));
+      return;
+    }
+    if (r->failed_position != 0 && !HandleFailure(r->failed_position, r->apply_error)) return;
+  }
+}
+
+bool ProjectionRunner::Impl::HandleFailure(uint64_t position, absl::Status error) {
+  const RetryOptions& retry = options_.retry;
+  absl::Duration backoff = retry.initial_backoff;
+  int attempts = 1;
+  while (attempts < retry.max_attempts) {
+    {
+      std::lock_guard<std::mutex> lock(state_mu_);
+      error_ = StrCat("retrying event at position ", position, " (attempt ", attempts + 1, " of ",
+                      retry.max_attempts, ") after: ", error.message());
+    }
+    std::uniform_real_distribution<double> jitter(1.0 - retry.jitter, 1.0 + retry.jitter);
+    if (!SleepUnlessStopped(backoff * jitter(rng_))) return false;
+    backoff = std::min(backoff * retry.multiplier, retry.max_backoff);
+    ++attempts;
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    if (build_->checkpoint + 1 != position) return true;  // Rebuilt or replayed meanwhile.
+    absl::Status s = ApplyOne(*build_, position);
+    if (s.ok()) {
+      Publish(build_->checkpoint);
+      std::lock_guard<std::mutex> state(state_mu_);
+      error_.clear();
+      return true;
+    }
+    error = std::move(s);
+  }
+  std::lock_guard<std::mutex> lock(apply_mu_);
+  if (build_->checkpoint + 1 != position) return true;
+  if (options_.on_failure == FailurePolicy::kPark) {
+    absl::Status s =
+        Park(*build_, position, static_cast<uint32_t>(attempts), StdSv(error.message()));
+    if (!s.ok()) {
+      Fail(StrCat("parking the event at position ", position, " failed: ", s.message()));
+      return false;
+    }
+    Publish(build_->checkpoint);
+    std::lock_guard<std::mutex> state(state_mu_);
+    error_.clear();
+    return true;
+  }
+  std::string description;
+  if (absl::StatusOr<RecordedEvent> e = projections_internal::ReadEventAt(store_, position);
+      e.ok()) {
+    description = StrCat(" (", e->type, ", ", e->stream, " v", e->version, ")");
+  }
+  Fail(StrCat("event at position ", position, description, " failed after ", attempts,
+              " attempts: ", error.message(),
+              "; fix the projection and restart it, or run it with FailurePolicy::kPark"));
+  return false;
+}
+
+}  // namespace annals

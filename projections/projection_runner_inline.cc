@@ -1,0 +1,136 @@
+// ProjectionRunner::Impl, inline mode: the commit hook that applies events in
+// the committer's WriteBatch (so the read model commits atomically with the
+// append, and a failing Apply() fails the append), its handling of rolled-back
+// appends and of events committed before it joined, and the heartbeat thread
+// an inline runner keeps. Locking (the hook holds apply_mu_ across a group
+// commit): projections/internal/runner_impl.h.
+
+#include <memory>
+#include <mutex>
+
+#include "annals/user_code.h"
+#include "common/coding.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "projections/internal/runner_impl.h"
+
+namespace annals {
+
+using projections_internal::CheckpointKey;
+using user_code_internal::StatusFromCurrentException;
+
+void ProjectionRunner::Impl::HeartbeatLoop() {
+  try {
+    while (SleepUnlessStopped(options_.heartbeat_every)) WriteHealth();
+  } catch (...) {
+    // Only an allocation failure can get here; a missing heartbeat makes the
+    // projection look stopped to other processes, which is better than
+    // terminating this one.
+    StatusFromCurrentException("the projection's heartbeat thread").IgnoreError();
+  }
+}
+
+void ProjectionRunner::Impl::NoteInlineFailure(const absl::Status& s) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  error_ = StrCat("an append failed because the projection failed: ", s.message());
+}
+
+absl::Status ProjectionRunner::Impl::InlineHook::ApplyInline(
+    const EventView& event, rocksdb::WriteBatch& batch) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  Build& b = *impl_->build_;
+  if (b.Handles(event)) {
+    b.writer.set_tag(event.position);
+    RETURN_IF_ERROR(impl_->CallApply(b, event));
+  }
+  pending = event.position;
+  batch.Put(impl_->checkpoints_, CheckpointKey(impl_->name_, b.generation),
+            coding::BigEndian64(pending));
+  return absl::OkStatus();
+}
+
+void ProjectionRunner::Impl::InlineHook::Detach() {
+  std::lock_guard<std::mutex> lock(mu_);
+  impl_ = nullptr;
+}
+
+absl::Status ProjectionRunner::Impl::InlineHook::OnEvent(const EventView& event,
+                                                         rocksdb::WriteBatch& batch) {
+  absl::Status s;
+  try {
+    s = OnEventUnguarded(event, batch);
+  } catch (...) {
+    // Not Apply() (CallApply catches those): our own code ran out of memory
+    // or similar. The locks taken for the group stay held until
+    // OnGroupDone(), which the committer calls whatever this returns.
+    s = StatusFromCurrentException("the inline projection's commit hook");
+  }
+  if (!s.ok() && locked_ && impl_ != nullptr) impl_->NoteInlineFailure(s);
+  return s;
+}
+
+absl::Status ProjectionRunner::Impl::InlineHook::OnEventUnguarded(
+    const EventView& event, rocksdb::WriteBatch& batch) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (!locked_) {
+    // Held until OnGroupDone(): rebuilds and take-overs wait for the group.
+    mu_.lock();
+    locked_ = true;
+    if (impl_ != nullptr) impl_->apply_mu_.lock();
+  }
+  if (impl_ == nullptr) return absl::OkStatus();  // Detached.
+  Build& b = *impl_->build_;
+  b.writer.Bind(&batch, /*immediate=*/true);
+  if (rollback_pending_) {
+    // The last append was rolled back; its events are re-staged from here.
+    b.writer.UndoFrom(event.position);
+    pending = event.position - 1;
+    rollback_pending_ = false;
+  }
+  if (pending + 1 < event.position) {
+    // Events committed between the catch-up in Start() (or a take-over) and
+    // the hook's first group: apply them from the log, in this batch.
+    ReadAllOptions ro;
+    ro.from_position = pending + 1;
+    absl::Status apply;
+    RETURN_IF_ERROR(impl_->store_.ScanAll(ro, [&](const EventView& e) {
+      if (e.position >= event.position) return false;
+      apply = ApplyInline(e, batch);
+      return apply.ok();
+    }));
+    RETURN_IF_ERROR(apply);
+  }
+  return ApplyInline(event, batch);
+}
+
+void ProjectionRunner::Impl::InlineHook::OnGroupDone(bool written) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (!locked_) return;
+  if (impl_ != nullptr) {
+    Build& b = *impl_->build_;
+    if (written) {
+      if (rollback_pending_) {
+        // The group's last append was rolled back after our last OnEvent():
+        // the checkpoint is the last position actually written.
+        std::unique_ptr<rocksdb::Iterator> it(impl_->db_->NewIterator(
+            rocksdb::ReadOptions(), impl_->simpl_->family(internal::kLogFamily)));
+        it->SeekToLast();
+        if (it->Valid() && it->key().size() == 8) {
+          pending = coding::DecodeBigEndian64(std::string_view(it->key().data(), 8));
+        }
+        // An iterator error leaves `pending` too high; only the reported lag
+        // is affected, until the next group.
+        it->status().PermitUncheckedError();
+      }
+      b.checkpoint = pending;
+      impl_->Publish(pending);
+    } else {
+      pending = b.checkpoint;
+    }
+    b.writer.Bind(nullptr, true);
+    b.writer.Clear();
+    impl_->apply_mu_.unlock();
+  }
+  rollback_pending_ = false;
+  locked_ = false;
+  mu_.unlock();
+}
+
+}  // namespace annals

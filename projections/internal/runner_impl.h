@@ -231,7 +231,7 @@ class ProjectionRunner::Impl {
   std::thread thread_;
 };
 
-// Helpers of the runner files, also used by projection_admin.cc.
+// Helpers of the runner files; projection_admin.cc uses IsStalled and CountParked too.
 namespace projections_internal {
 
 // projection_runner.cc: Projection::name(), with an exception recorded in

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "annals/version.h"
 #include "cli/cli_internal.h"
 
 namespace annals {
@@ -50,7 +51,9 @@ int Run(int argc, char** argv, CliContext& ctx) {
                "3 wrong expected version, 4 not found, 5 corruption.",
                "annals");
   app.require_subcommand(1);
-  app.set_version_flag("--version", "annals 0.1.0");
+  // The version of the library this binary was built with (project() in
+  // CMakeLists.txt), for every binary built on RunCli().
+  app.set_version_flag("--version", std::string("annals ") + kVersion);
   // Root flags are accepted after the subcommand too (inherited setting).
   app.fallthrough();
   app.add_flag("--pretty", ctx.pretty, "Indented JSON for people (default: compact JSON Lines)");

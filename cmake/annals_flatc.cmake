@@ -4,10 +4,18 @@
 # ${CMAKE_CURRENT_BINARY_DIR}/generated and defines an INTERFACE target that
 # puts the generated headers on the include path. With BFBS, binary schemas
 # (.bfbs) are generated as well (the CLI renders events as JSON with them).
-find_program(FLATC_EXECUTABLE flatc REQUIRED)
+#
+# Installed with the annals package: after find_package(annals) a service
+# compiles its own event schemas with it (the target links
+# flatbuffers::flatbuffers_shared, which annalsConfig.cmake finds).
+find_program(FLATC_EXECUTABLE flatc)
 
 function(annals_flatbuffers target)
   cmake_parse_arguments(ARG "BFBS" "" "SCHEMAS" ${ARGN})
+  if(NOT FLATC_EXECUTABLE)
+    message(FATAL_ERROR "annals_flatbuffers(${target}): the FlatBuffers compiler flatc was not "
+                        "found; install it (Debian: flatbuffers-compiler) or set FLATC_EXECUTABLE")
+  endif()
   set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/generated)
   set(outputs)
   foreach(schema ${ARG_SCHEMAS})

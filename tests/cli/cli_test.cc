@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "annals/event_store.h"
+#include "annals/version.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -546,6 +547,50 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   }
   EXPECT_THAT(Annals({"frobnicate"}).err, HasSubstr("known: append, read"));
   EXPECT_EQ(Annals({"read", store(), "s"}).lines().size(), 1u) << "nothing was appended";
+}
+
+// The version printed is project()'s (ANNALS_PROJECT_VERSION, given by
+// tests/cli/CMakeLists.txt), through the generated annals/version.h.
+TEST_F(CliTest, VersionIsTheProjectVersion) {
+  Outcome r = Annals({"--version"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, std::string("annals ") + ANNALS_PROJECT_VERSION + "\n");
+  EXPECT_STREQ(ANNALS_VERSION_STRING, ANNALS_PROJECT_VERSION);
+  EXPECT_EQ(std::to_string(ANNALS_VERSION_MAJOR) + "." + std::to_string(ANNALS_VERSION_MINOR) +
+                "." + std::to_string(ANNALS_VERSION_PATCH),
+            ANNALS_PROJECT_VERSION);
+}
+
+// The stock binary links no example: no café projection, no aggregate.
+TEST_F(CliTest, TheStockBinaryKnowsNoDomain) {
+  Append("order-1", "OrderPlaced", "{}");
+  Outcome projections = Annals({"projections", store()});
+  EXPECT_EQ(projections.code, 0) << projections.err;
+  EXPECT_THAT(projections.out, Not(HasSubstr("cafe_")));
+  EXPECT_EQ(projections.out, "") << "no projection is compiled in and none has state";
+  Outcome replay = Annals({"replay", store(), "order-1", "--aggregate", "order"});
+  EXPECT_EQ(replay.code, 2);
+  EXPECT_THAT(replay.err, HasSubstr("no aggregates registered"));
+}
+
+// The café's own binary (examples/cafe_annals) is the stock command line plus
+// the café's aggregates and projections.
+TEST_F(CliTest, TheCafeBinaryKnowsTheCafe) {
+#ifndef ANNALS_CAFE_CLI
+  GTEST_SKIP() << "built without the examples (ANNALS_BUILD_EXAMPLES=OFF)";
+#else
+  Append("order-1", "OrderPlaced", "{}");
+  cli_ = ANNALS_CAFE_CLI;
+  Outcome projections = Annals({"projections", store()});
+  EXPECT_EQ(projections.code, 0) << projections.err;
+  std::vector<std::string> names;
+  for (const Json& p : projections.lines()) names.push_back(p["name"].get<std::string>());
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre("cafe_board", "cafe_sales"));
+  // A known aggregate: the missing stream is the error now (4), not the name (2).
+  Outcome replay = Annals({"replay", store(), "order-404", "--aggregate", "order"});
+  EXPECT_EQ(replay.code, 4) << replay.err;
+  EXPECT_EQ(Annals({"--version"}).out, std::string("annals ") + ANNALS_PROJECT_VERSION + "\n");
+#endif
 }
 
 TEST_F(CliTest, HelpEverywhere) {

@@ -5,6 +5,8 @@
 # fingerprints), and appends the .cc to <out_var>. Declare it in a header as
 # `namespace <ns> { extern const std::string_view <symbol>; }`. Editing the
 # file re-runs CMake's configure step, so the embedded text never goes stale.
+#
+# Installed with the annals package (annalsConfig.cmake includes it).
 function(annals_embed_text out_var)
   cmake_parse_arguments(ARG "" "NAMESPACE;NAME;FILE" "" ${ARGN})
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${ARG_FILE})

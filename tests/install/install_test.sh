@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# install_test.sh <annals source> <annals build> <work dir> [consumer cmake args...]
+#
+# What a user of annals does, checked end to end (ctest: install_consumers,
+# label "install"): install the build into a fresh prefix under <work dir>,
+# then build and run the consumer in consumer/ (a program that opens a store,
+# appends, reads back and verifies):
+#   1. find_package(annals) with CMAKE_PREFIX_PATH=<prefix>, also compiling
+#      every installed public header on its own;
+#   2. pkg-config: c++ -std=c++20 consumer.cc $(pkg-config --cflags --libs annals);
+#   3. add_subdirectory(<annals source>) with no other line (builds annals'
+#      event store again, so only the consumer target is built);
+#   4. find_package(annals) from the build tree (export()), annals_DIR=<build>.
+# Prints each step's seconds. <work dir> is emptied first; a fixed path (not
+# mktemp) so that ccache, when the build uses it, hits on the next run.
+set -euo pipefail
+src=$1 build=$2 work=$3
+shift 3
+consumer_args=("$@")
+here=$(cd "$(dirname "$0")" && pwd)
+
+rm -rf "$work"
+mkdir -p "$work"
+prefix=$work/prefix
+total_start=$SECONDS
+step_start=$SECONDS
+step() {
+  echo "== $* ($((SECONDS - step_start)) s since the last step)"
+  step_start=$SECONDS
+}
+fail() {
+  echo "install_test: $*" >&2
+  exit 1
+}
+
+step "install into $prefix"
+cmake --install "$build" --prefix "$prefix" >"$work/install.log"
+version=$(sed -n 's/^#define ANNALS_VERSION_STRING "\(.*\)"$/\1/p' "$prefix/include/annals/version.h")
+[[ -n "$version" ]] || fail "no annals/version.h with ANNALS_VERSION_STRING installed"
+config=$(find "$prefix" -name annalsConfig.cmake)
+pc=$(find "$prefix" -name annals.pc)
+[[ -n "$config" && -f "$(dirname "$config")/annalsConfigVersion.cmake" ]] ||
+  fail "annalsConfig.cmake / annalsConfigVersion.cmake not installed"
+[[ -n "$pc" ]] || fail "annals.pc not installed"
+[[ -f "$prefix/include/annals/event_store.h" ]] || fail "public headers not installed"
+# Internal headers and generated schema headers stay out of the package.
+leaked=$(find "$prefix/include" -type f ! -path "$prefix/include/annals/*" -o -name '*_generated.h')
+[[ -z "$leaked" ]] || fail "installed beyond include/annals/: $leaked"
+out=$("$prefix/bin/annals" --version)
+[[ "$out" == "annals $version" ]] || fail "installed annals --version printed '$out', want 'annals $version'"
+
+step "1. find_package(annals) with CMAKE_PREFIX_PATH"
+cmake -S "$here/consumer" -B "$work/find_package" "-DCMAKE_PREFIX_PATH=$prefix" \
+  "${consumer_args[@]}" >"$work/find_package.log"
+cmake --build "$work/find_package" >>"$work/find_package.log" ||
+  { cat "$work/find_package.log"; fail "find_package consumer did not build"; }
+"$work/find_package/consumer"
+
+step "2. pkg-config"
+export PKG_CONFIG_PATH
+PKG_CONFIG_PATH=$(dirname "$pc")
+flags=$(pkg-config --cflags --libs annals)
+echo "pkg-config --cflags --libs annals: $flags"
+libdir=$(pkg-config --variable=libdir annals)
+mkdir -p "$work/pkg-config"
+# -rpath: a shared build's libraries are not in the loader's path.
+# shellcheck disable=SC2086  # $flags is a list of flags
+${CXX:-c++} -std=c++20 "$here/consumer/consumer.cc" -o "$work/pkg-config/consumer" $flags \
+  "-Wl,-rpath,$libdir"
+"$work/pkg-config/consumer"
+
+step "3. add_subdirectory(annals) with no other line"
+cmake -S "$here/consumer" -B "$work/add_subdirectory" "-DANNALS_SOURCE_DIR=$src" \
+  "${consumer_args[@]}" >"$work/add_subdirectory.log"
+cmake --build "$work/add_subdirectory" --target consumer >>"$work/add_subdirectory.log" ||
+  { cat "$work/add_subdirectory.log"; fail "add_subdirectory consumer did not build"; }
+"$work/add_subdirectory/consumer"
+# A subproject builds no tests, benchmarks or examples of annals by default.
+for option in ANNALS_BUILD_TESTS ANNALS_BUILD_BENCH ANNALS_BUILD_EXAMPLES; do
+  grep -q "^$option:BOOL=OFF$" "$work/add_subdirectory/CMakeCache.txt" ||
+    fail "$option is not OFF when annals is a subproject"
+done
+
+step "4. find_package(annals) from the build tree (annals_DIR)"
+cmake -S "$here/consumer" -B "$work/build_tree" "-Dannals_DIR=$build" \
+  "${consumer_args[@]}" >"$work/build_tree.log"
+cmake --build "$work/build_tree" --target consumer >>"$work/build_tree.log" ||
+  { cat "$work/build_tree.log"; fail "build-tree consumer did not build"; }
+"$work/build_tree/consumer"
+
+step "done"
+echo "install_test: all consumers built and ran in $((SECONDS - total_start)) s"

@@ -7,7 +7,8 @@
 # appends, reads back and verifies):
 #   1. find_package(annals) with CMAKE_PREFIX_PATH=<prefix>, also compiling
 #      every installed public header on its own;
-#   2. pkg-config: c++ -std=c++20 consumer.cc $(pkg-config --cflags --libs annals);
+#   2. pkg-config: c++ -std=c++20 consumer.cc $(pkg-config --cflags --libs annals)
+#      (the schema compiled with flatc by hand);
 #   3. add_subdirectory(<annals source>) with no other line (builds annals'
 #      event store again, so only the consumer target is built);
 #   4. find_package(annals) from the build tree (export()), annals_DIR=<build>.
@@ -63,10 +64,11 @@ flags=$(pkg-config --cflags --libs annals)
 echo "pkg-config --cflags --libs annals: $flags"
 libdir=$(pkg-config --variable=libdir annals)
 mkdir -p "$work/pkg-config"
+flatc --cpp --cpp-std c++17 -o "$work/pkg-config" "$here/consumer/greeting.fbs"
 # -rpath: a shared build's libraries are not in the loader's path.
 # shellcheck disable=SC2086  # $flags is a list of flags
-${CXX:-c++} -std=c++20 "$here/consumer/consumer.cc" -o "$work/pkg-config/consumer" $flags \
-  "-Wl,-rpath,$libdir"
+${CXX:-c++} -std=c++20 "$here/consumer/consumer.cc" -o "$work/pkg-config/consumer" \
+  "-I$work/pkg-config" $flags "-Wl,-rpath,$libdir"
 "$work/pkg-config/consumer"
 
 step "3. add_subdirectory(annals) with no other line"

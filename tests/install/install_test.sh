@@ -33,6 +33,18 @@ fail() {
   echo "install_test: $*" >&2
   exit 1
 }
+# consumer <name> "<targets>" <cmake args...>: configures consumer/ into
+# $work/<name> with the args, builds the targets and runs the consumer.
+consumer() {
+  local name=$1 targets=$2
+  shift 2
+  local dir=$work/$name log=$work/$name.log
+  # shellcheck disable=SC2086  # $targets is a list
+  cmake -S "$here/consumer" -B "$dir" "$@" "${consumer_args[@]}" >"$log" 2>&1 &&
+    cmake --build "$dir" --target $targets >>"$log" 2>&1 ||
+    { cat "$log"; fail "the $name consumer did not build"; }
+  "$dir/consumer"
+}
 
 step "install into $prefix"
 cmake --install "$build" --prefix "$prefix" >"$work/install.log"
@@ -51,11 +63,7 @@ out=$("$prefix/bin/annals" --version)
 [[ "$out" == "annals $version" ]] || fail "installed annals --version printed '$out', want 'annals $version'"
 
 step "1. find_package(annals) with CMAKE_PREFIX_PATH"
-cmake -S "$here/consumer" -B "$work/find_package" "-DCMAKE_PREFIX_PATH=$prefix" \
-  "${consumer_args[@]}" >"$work/find_package.log"
-cmake --build "$work/find_package" >>"$work/find_package.log" ||
-  { cat "$work/find_package.log"; fail "find_package consumer did not build"; }
-"$work/find_package/consumer"
+consumer find_package "consumer public_headers" "-DCMAKE_PREFIX_PATH=$prefix"
 
 step "2. pkg-config"
 export PKG_CONFIG_PATH
@@ -72,11 +80,8 @@ ${CXX:-c++} -std=c++20 "$here/consumer/consumer.cc" -o "$work/pkg-config/consume
 "$work/pkg-config/consumer"
 
 step "3. add_subdirectory(annals) with no other line"
-cmake -S "$here/consumer" -B "$work/add_subdirectory" "-DANNALS_SOURCE_DIR=$src" \
-  "${consumer_args[@]}" >"$work/add_subdirectory.log"
-cmake --build "$work/add_subdirectory" --target consumer >>"$work/add_subdirectory.log" ||
-  { cat "$work/add_subdirectory.log"; fail "add_subdirectory consumer did not build"; }
-"$work/add_subdirectory/consumer"
+# Only the consumer and what it links (annals::eventstore, annals::common).
+consumer add_subdirectory consumer "-DANNALS_SOURCE_DIR=$src"
 # A subproject builds no tests, benchmarks or examples of annals by default.
 for option in ANNALS_BUILD_TESTS ANNALS_BUILD_BENCH ANNALS_BUILD_EXAMPLES; do
   grep -q "^$option:BOOL=OFF$" "$work/add_subdirectory/CMakeCache.txt" ||
@@ -84,11 +89,7 @@ for option in ANNALS_BUILD_TESTS ANNALS_BUILD_BENCH ANNALS_BUILD_EXAMPLES; do
 done
 
 step "4. find_package(annals) from the build tree (annals_DIR)"
-cmake -S "$here/consumer" -B "$work/build_tree" "-Dannals_DIR=$build" \
-  "${consumer_args[@]}" >"$work/build_tree.log"
-cmake --build "$work/build_tree" --target consumer >>"$work/build_tree.log" ||
-  { cat "$work/build_tree.log"; fail "build-tree consumer did not build"; }
-"$work/build_tree/consumer"
+consumer build_tree consumer "-Dannals_DIR=$build"
 
 step "done"
 echo "install_test: all consumers built and ran in $((SECONDS - total_start)) s"

@@ -1,8 +1,8 @@
 # annals_add_library(<module> <source>...)
 #
 # Makes the library of the module folder <module>/ — every library module of
-# annals (common, eventstore, snapshots, aggregates, projections, cli, and
-# every new one) is made with this function, so that each is built, named,
+# annals (common, eventstore, subscriptions, snapshots, event_registry,
+# aggregates, projections, cli, and every new one) is made with this function, so that each is built, named,
 # installed and exported the same way:
 #
 #   target      annals_<module>, STATIC or SHARED as BUILD_SHARED_LIBS says,

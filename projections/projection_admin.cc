@@ -8,6 +8,7 @@
 #include "common/coding.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "projections/internal/families.h"
 #include "projections/internal/runner_impl.h"
 
 namespace annals {
@@ -34,9 +35,10 @@ std::string_view ProjectionModeName(ProjectionMode mode) {
 }
 
 absl::StatusOr<std::vector<std::string>> ListProjections(EventStore& store) {
-  EventStore::Impl* impl = store.impl();
+  ASSIGN_OR_RETURN(const projections_internal::ProjectionFamilies families,
+                   projections_internal::GetFamilies(store));
   std::set<std::string> names;
-  RETURN_IF_ERROR(DbScan(impl->db(), impl->family(internal::kCheckpointsFamily), nullptr, "", 0,
+  RETURN_IF_ERROR(DbScan(families.db, families.checkpoints, nullptr, "", 0,
                          [&](std::string_view key, std::string_view) {
                            if (key.empty()) return true;
                            std::string_view rest = key.substr(1);
@@ -51,9 +53,10 @@ absl::StatusOr<std::vector<std::string>> ListProjections(EventStore& store) {
 
 absl::StatusOr<ProjectionStatus> ReadProjectionStatus(EventStore& store, std::string_view name) {
   RETURN_IF_ERROR(projections_internal::ValidateName("projection", name));
-  EventStore::Impl* impl = store.impl();
-  rocksdb::DB* db = impl->db();
-  rocksdb::ColumnFamilyHandle* cf = impl->family(internal::kCheckpointsFamily);
+  ASSIGN_OR_RETURN(const projections_internal::ProjectionFamilies families,
+                   projections_internal::GetFamilies(store));
+  rocksdb::DB* db = families.db;
+  rocksdb::ColumnFamilyHandle* cf = families.checkpoints;
   // One snapshot: generation, checkpoint and health belong together.
   const rocksdb::Snapshot* snapshot = db->GetSnapshot();
   struct Release {
@@ -116,12 +119,13 @@ absl::StatusOr<ProjectionStatus> ReadProjectionStatus(EventStore& store, std::st
 absl::StatusOr<std::vector<ParkedEvent>> ListParkedEvents(EventStore& store,
                                                           std::string_view name) {
   RETURN_IF_ERROR(projections_internal::ValidateName("projection", name));
-  EventStore::Impl* impl = store.impl();
+  ASSIGN_OR_RETURN(const projections_internal::ProjectionFamilies families,
+                   projections_internal::GetFamilies(store));
   const std::string prefix = projections_internal::ParkedPrefix(name);
   std::vector<ParkedEvent> out;
   bool bad = false;
-  RETURN_IF_ERROR(DbScan(impl->db(), impl->family(internal::kParkedFamily), nullptr, prefix,
-                         prefix.size(), [&](std::string_view key, std::string_view value) {
+  RETURN_IF_ERROR(DbScan(families.db, families.parked, nullptr, prefix, prefix.size(),
+                         [&](std::string_view key, std::string_view value) {
                            ParkedEvent p;
                            if (key.size() != 8 || !projections_internal::DecodeParked(value, &p)) {
                              bad = true;

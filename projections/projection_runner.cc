@@ -17,6 +17,8 @@
 #include "common/coding.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "eventstore/internal/store_access.h"
+#include "projections/internal/families.h"
 #include "projections/internal/runner_impl.h"
 
 namespace annals {
@@ -61,11 +63,6 @@ bool ProjectionRunner::Impl::Build::Handles(const EventView& e) const {
 ProjectionRunner::Impl::Impl(EventStore& store, std::shared_ptr<Projection> projection,
                              const ProjectionOptions& options)
     : store_(store),
-      simpl_(store.impl()),
-      db_(simpl_->db()),
-      read_models_(simpl_->family(internal::kReadModelsFamily)),
-      checkpoints_(simpl_->family(internal::kCheckpointsFamily)),
-      parked_(simpl_->family(internal::kParkedFamily)),
       options_(options),
       name_(NameOf(projection.get(), &init_error_)),
       apply_callback_(StrCat("projection '", name_, "' Apply()")),
@@ -77,6 +74,16 @@ ProjectionRunner::Impl::Impl(EventStore& store, std::shared_ptr<Projection> proj
   std::random_device rd;
   rng_.seed(options.jitter_seed != 0 ? options.jitter_seed : (uint64_t{rd()} << 32) ^ rd());
   if (projection == nullptr || !init_error_.ok()) return;
+  absl::StatusOr<projections_internal::ProjectionFamilies> families =
+      projections_internal::GetFamilies(store_);
+  if (!families.ok()) {
+    init_error_ = families.status();
+    return;
+  }
+  db_ = families->db;
+  read_models_ = families->read_models;
+  checkpoints_ = families->checkpoints;
+  parked_ = families->parked;
   std::lock_guard<std::mutex> lock(apply_mu_);
   absl::StatusOr<std::unique_ptr<Build>> build = NewBuild(std::move(projection), 1);
   if (build.ok()) {
@@ -90,7 +97,7 @@ ProjectionRunner::Impl::~Impl() {
   Stop();  // Removes the hook; no group commit can call it after that.
   delete hook_;
   std::lock_guard<std::mutex> lock(registry_mu);
-  if (registered_) Registry().erase({simpl_, name_});
+  if (registered_) Registry().erase({&store_, name_});
 }
 
 absl::StatusOr<std::unique_ptr<ProjectionRunner::Impl::Build>> ProjectionRunner::Impl::NewBuild(
@@ -149,7 +156,7 @@ absl::Status ProjectionRunner::Impl::Init() {
 
 absl::Status ProjectionRunner::Impl::Claim() {
   std::lock_guard<std::mutex> lock(registry_mu);
-  if (!Registry().insert({simpl_, name_}).second) {
+  if (!Registry().insert({&store_, name_}).second) {
     return absl::AlreadyExistsError(
         StrCat("projection '", name_, "' is already running on this store; stop it first"));
   }
@@ -186,7 +193,7 @@ absl::Status ProjectionRunner::Impl::Start() {
       return s;
     }
     hook_->pending = build_->checkpoint;
-    simpl_->AddCommitHook(hook_);
+    internal::StoreAccess::AddCommitHook(store_, hook_);
     hook_attached_ = true;
   }
   WriteHealth();
@@ -201,7 +208,7 @@ void ProjectionRunner::Impl::Stop() {
   }
   state_cv_.notify_all();
   if (hook_attached_ && !hook_detached_) {
-    simpl_->RemoveCommitHook(hook_);
+    internal::StoreAccess::RemoveCommitHook(store_, hook_);
     hook_->Detach();
     hook_detached_ = true;
   }

@@ -12,6 +12,7 @@
 #include "common/coding.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "eventstore/internal/store_access.h"
 #include "projections/internal/runner_impl.h"
 
 namespace annals {
@@ -110,7 +111,8 @@ void ProjectionRunner::Impl::InlineHook::OnGroupDone(bool written) ABSL_NO_THREA
         // The group's last append was rolled back after our last OnEvent():
         // the checkpoint is the last position actually written.
         std::unique_ptr<rocksdb::Iterator> it(impl_->db_->NewIterator(
-            rocksdb::ReadOptions(), impl_->simpl_->family(internal::kLogFamily)));
+            rocksdb::ReadOptions(),
+            internal::StoreAccess::CoreFamily(impl_->store_, internal::kLogFamily)));
         it->SeekToLast();
         if (it->Valid() && it->key().size() == 8) {
           pending = coding::DecodeBigEndian64(std::string_view(it->key().data(), 8));

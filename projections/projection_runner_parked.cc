@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "eventstore/internal/rocksdb_status.h"
+#include "projections/internal/families.h"
 #include "projections/internal/runner_impl.h"
 
 namespace annals {
@@ -20,9 +21,9 @@ using projections_internal::CheckpointKey;
 namespace projections_internal {
 
 absl::StatusOr<uint64_t> CountParked(EventStore& store, std::string_view name) {
-  EventStore::Impl* impl = store.impl();
+  ASSIGN_OR_RETURN(const ProjectionFamilies families, GetFamilies(store));
   uint64_t n = 0;
-  RETURN_IF_ERROR(DbScan(impl->db(), impl->family(internal::kParkedFamily), nullptr,
+  RETURN_IF_ERROR(DbScan(families.db, families.parked, nullptr,
                          ParkedPrefix(name), 0, [&](std::string_view, std::string_view) {
                            ++n;
                            return true;

@@ -6,9 +6,9 @@
 #include "common/coding.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
-#include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/rocksdb_status.h"
 #include "projections/internal/batch_writer.h"
+#include "projections/internal/families.h"
 #include "projections/internal/keys.h"
 
 namespace annals {
@@ -21,15 +21,17 @@ using projections_internal::DbScan;
 // table read through it belong to one committed state.
 class SnapshotImpl final : public ReadModelSnapshot {
  public:
-  SnapshotImpl(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf)
-      : db_(db), cf_(cf), snapshot_(db->GetSnapshot()) {}
+  explicit SnapshotImpl(const projections_internal::ProjectionFamilies& families)
+      : db_(families.db),
+        cf_(families.read_models),
+        checkpoints_(families.checkpoints),
+        snapshot_(db_->GetSnapshot()) {}
   ~SnapshotImpl() override { db_->ReleaseSnapshot(snapshot_); }
 
-  absl::Status Load(EventStore::Impl* store, std::string_view name) {
+  absl::Status Load(std::string_view name) {
     RETURN_IF_ERROR(projections_internal::ValidateName("projection", name));
-    rocksdb::ColumnFamilyHandle* checkpoints = store->family(internal::kCheckpointsFamily);
     absl::StatusOr<std::optional<std::string>> gen =
-        DbGet(db_, checkpoints, snapshot_, projections_internal::ActiveGenerationKey(name));
+        DbGet(db_, checkpoints_, snapshot_, projections_internal::ActiveGenerationKey(name));
     if (!gen.ok()) return gen.status();
     generation_ = 1;
     if (gen->has_value()) {
@@ -37,8 +39,8 @@ class SnapshotImpl final : public ReadModelSnapshot {
       const std::string padded = std::string(4, '\0') + **gen;
       generation_ = static_cast<uint32_t>(coding::DecodeBigEndian64(padded));
     }
-    absl::StatusOr<std::optional<std::string>> cp = DbGet(
-        db_, checkpoints, snapshot_, projections_internal::CheckpointKey(name, generation_));
+    absl::StatusOr<std::optional<std::string>> cp =
+        DbGet(db_, checkpoints_, snapshot_, projections_internal::CheckpointKey(name, generation_));
     if (!cp.ok()) return cp.status();
     if (cp->has_value()) {
       if ((*cp)->size() != 8) return absl::DataLossError("malformed checkpoint record");
@@ -76,6 +78,7 @@ class SnapshotImpl final : public ReadModelSnapshot {
 
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
+  rocksdb::ColumnFamilyHandle* checkpoints_;
   const rocksdb::Snapshot* snapshot_;
   std::string prefix_;
   uint32_t generation_ = 1;
@@ -93,10 +96,10 @@ std::string IndexPrefix(std::string_view value) {
 
 absl::StatusOr<std::unique_ptr<ReadModelSnapshot>> ReadModelSnapshot::Open(
     EventStore& store, std::string_view projection) {
-  EventStore::Impl* impl = store.impl();
-  auto snapshot = std::make_unique<SnapshotImpl>(impl->db(),
-                                                 impl->family(internal::kReadModelsFamily));
-  if (absl::Status s = snapshot->Load(impl, projection); !s.ok()) return s;
+  ASSIGN_OR_RETURN(const projections_internal::ProjectionFamilies families,
+                   projections_internal::GetFamilies(store));
+  auto snapshot = std::make_unique<SnapshotImpl>(families);
+  if (absl::Status s = snapshot->Load(projection); !s.ok()) return s;
   return std::unique_ptr<ReadModelSnapshot>(std::move(snapshot));
 }
 

@@ -10,8 +10,8 @@
 #include "common/coding.h"
 #include "common/crc32c.h"
 #include "common/strings.h"
-#include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/rocksdb_status.h"
+#include "eventstore/internal/store_access.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
@@ -97,8 +97,9 @@ absl::Status SnapshotStore::Put(const Snapshot& snapshot, size_t keep_last) {
     return absl::InvalidArgumentError(
         "a snapshot needs a stream, a version of 1 or more, and keep_last of 1 or more");
   }
-  rocksdb::DB* db = store_.impl()->db();
-  rocksdb::ColumnFamilyHandle* cf = store_.impl()->family(internal::kSnapshotsFamily);
+  rocksdb::DB* db = internal::StoreAccess::Db(store_);
+  rocksdb::ColumnFamilyHandle* cf =
+      internal::StoreAccess::CoreFamily(store_, internal::kSnapshotsFamily);
   const std::string prefix = StreamPrefix(snapshot.stream);
 
   rocksdb::WriteBatch batch;
@@ -140,8 +141,9 @@ absl::Status SnapshotStore::Put(const Snapshot& snapshot, size_t keep_last) {
 
 absl::StatusOr<Snapshot> SnapshotStore::FindLatest(std::string_view stream,
                                                    const SnapshotQuery& query) {
-  rocksdb::DB* db = store_.impl()->db();
-  rocksdb::ColumnFamilyHandle* cf = store_.impl()->family(internal::kSnapshotsFamily);
+  rocksdb::DB* db = internal::StoreAccess::Db(store_);
+  rocksdb::ColumnFamilyHandle* cf =
+      internal::StoreAccess::CoreFamily(store_, internal::kSnapshotsFamily);
   const std::string prefix = StreamPrefix(stream);
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
   Snapshot s;
@@ -175,8 +177,9 @@ absl::StatusOr<Snapshot> SnapshotStore::FindLatest(std::string_view stream,
 }
 
 absl::StatusOr<std::vector<Snapshot>> SnapshotStore::List(std::string_view stream) {
-  rocksdb::DB* db = store_.impl()->db();
-  rocksdb::ColumnFamilyHandle* cf = store_.impl()->family(internal::kSnapshotsFamily);
+  rocksdb::DB* db = internal::StoreAccess::Db(store_);
+  rocksdb::ColumnFamilyHandle* cf =
+      internal::StoreAccess::CoreFamily(store_, internal::kSnapshotsFamily);
   const std::string prefix = StreamPrefix(stream);
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
   std::vector<Snapshot> out;
@@ -201,8 +204,9 @@ absl::Status SnapshotStore::DeleteStream(std::string_view stream) {
   if (store_.read_only()) {
     return absl::FailedPreconditionError("cannot delete snapshots in a read-only store");
   }
-  rocksdb::DB* db = store_.impl()->db();
-  rocksdb::ColumnFamilyHandle* cf = store_.impl()->family(internal::kSnapshotsFamily);
+  rocksdb::DB* db = internal::StoreAccess::Db(store_);
+  rocksdb::ColumnFamilyHandle* cf =
+      internal::StoreAccess::CoreFamily(store_, internal::kSnapshotsFamily);
   std::string end = StreamPrefix(stream);
   std::string begin = end;
   end.append(8, '\xff');

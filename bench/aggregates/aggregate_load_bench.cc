@@ -23,11 +23,11 @@
 #include "annals/aggregate.h"
 #include "annals/event_registry.h"
 #include "annals/repository.h"
-#include "benchmark/benchmark.h"
 #include "bench_account_generated.h"
+#include "benchmark/benchmark.h"
 #include "common/coding.h"
-#include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/record_codec.h"
+#include "eventstore/internal/store_access.h"
 
 namespace annals_bench {
 
@@ -132,8 +132,12 @@ annals::EventStore& Store() {
       // with the measured loads.
       rocksdb::CompactRangeOptions compact;
       for (int f = 0; f < annals::internal::kFamilyCount; ++f) {
-        auto* family = s->impl()->family(static_cast<annals::internal::Family>(f));
-        if (!s->impl()->db()->CompactRange(compact, family, nullptr, nullptr).ok()) std::abort();
+        auto* family =
+            annals::internal::StoreAccess::CoreFamily(*s, static_cast<annals::internal::Family>(f));
+        if (!annals::internal::StoreAccess::Db(*s)
+                 ->CompactRange(compact, family, nullptr, nullptr)
+                 .ok())
+          std::abort();
       }
       std::ofstream(compacted) << "compacted\n";
     }
@@ -180,11 +184,12 @@ BENCHMARK(BM_LoadAggregate)
 void BM_LoadAggregateLogIterator(benchmark::State& state) {
   const int64_t n = state.range(0);
   annals::EventStore& store = Store();
-  rocksdb::DB* db = store.impl()->db();
+  rocksdb::DB* db = annals::internal::StoreAccess::Db(store);
   const std::string stream = StreamName(n);
   std::string head_value;
   annals::internal::Head head;
-  if (!db->Get(rocksdb::ReadOptions(), store.impl()->family(annals::internal::kHeadsFamily),
+  if (!db->Get(rocksdb::ReadOptions(),
+               annals::internal::StoreAccess::CoreFamily(store, annals::internal::kHeadsFamily),
                stream, &head_value)
            .ok() ||
       !annals::internal::DecodeHead(head_value, &head)) {
@@ -194,9 +199,11 @@ void BM_LoadAggregateLogIterator(benchmark::State& state) {
   for (auto _ : state) {
     Account account(stream);
     std::unique_ptr<rocksdb::Iterator> index(db->NewIterator(
-        rocksdb::ReadOptions(), store.impl()->family(annals::internal::kStreamIndexFamily)));
+        rocksdb::ReadOptions(),
+        annals::internal::StoreAccess::CoreFamily(store, annals::internal::kStreamIndexFamily)));
     std::unique_ptr<rocksdb::Iterator> log(db->NewIterator(
-        rocksdb::ReadOptions(), store.impl()->family(annals::internal::kLogFamily)));
+        rocksdb::ReadOptions(),
+        annals::internal::StoreAccess::CoreFamily(store, annals::internal::kLogFamily)));
     annals::EventView view;
     annals::internal::AlignedScratch scratch;
     bool first = true;

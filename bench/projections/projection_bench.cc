@@ -35,7 +35,7 @@
 #include "annals/event_store.h"
 #include "annals/projection.h"
 #include "benchmark/benchmark.h"
-#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/store_access.h"
 
 namespace {
 
@@ -92,8 +92,12 @@ annals::EventStore& Store() {
       }
       rocksdb::CompactRangeOptions compact;
       for (int f = 0; f < annals::internal::kFamilyCount; ++f) {
-        auto* family = s->impl()->family(static_cast<annals::internal::Family>(f));
-        if (!s->impl()->db()->CompactRange(compact, family, nullptr, nullptr).ok()) std::abort();
+        auto* family =
+            annals::internal::StoreAccess::CoreFamily(*s, static_cast<annals::internal::Family>(f));
+        if (!annals::internal::StoreAccess::Db(*s)
+                 ->CompactRange(compact, family, nullptr, nullptr)
+                 .ok())
+          std::abort();
       }
       std::ofstream(marker) << "built\n";
     }
@@ -131,8 +135,8 @@ class TypeCounter : public annals::Projection {
 
 void BM_RawIterator(benchmark::State& state) {
   annals::EventStore& store = Store();
-  rocksdb::DB* db = store.impl()->db();
-  auto* log = store.impl()->family(annals::internal::kLogFamily);
+  rocksdb::DB* db = annals::internal::StoreAccess::Db(store);
+  auto* log = annals::internal::StoreAccess::CoreFamily(store, annals::internal::kLogFamily);
   int64_t records = 0;
   for (auto _ : state) {
     rocksdb::ReadOptions ro;

@@ -54,6 +54,13 @@
 
 namespace annals {
 
+namespace internal {
+// annals' own modules (snapshots, projections) reach the storage through
+// this accessor (eventstore/internal/store_access.h), which is not part of
+// the public API.
+class StoreAccess;
+}  // namespace internal
+
 // The outcome of appending to one stream.
 //
 // For an append (or a multi-stream part) with no events nothing is written
@@ -137,8 +144,6 @@ struct StoreStats {
 
 class EventStore {
  public:
-  class Impl;
-
   // EventStore::Open()
   //
   // Opens the store in directory `path`, creating it when missing (unless
@@ -294,10 +299,10 @@ class EventStore {
   bool read_only() const;
   const std::string& path() const;
 
-  // For annals' own modules (snapshots, projections) and tests.
-  Impl* impl() { return impl_.get(); }
-
  private:
+  class Impl;
+  friend class internal::StoreAccess;
+
   explicit EventStore(std::unique_ptr<Impl> impl);
 
   std::unique_ptr<Impl> impl_;

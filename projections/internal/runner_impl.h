@@ -29,8 +29,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -39,7 +39,7 @@
 #include "absl/base/thread_annotations.h"
 #include "annals/event_store.h"
 #include "annals/projection.h"
-#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/commit_hook.h"
 #include "projections/internal/batch_writer.h"
 #include "projections/internal/keys.h"
 
@@ -192,11 +192,12 @@ class ProjectionRunner::Impl {
   bool stopping();
 
   EventStore& store_;
-  EventStore::Impl* const simpl_;
-  rocksdb::DB* const db_;
-  rocksdb::ColumnFamilyHandle* const read_models_;
-  rocksdb::ColumnFamilyHandle* const checkpoints_;
-  rocksdb::ColumnFamilyHandle* const parked_;
+  // The module's families (projections/internal/families.h); set by the
+  // constructor, null when it failed (init_error_ says why).
+  rocksdb::DB* db_ = nullptr;
+  rocksdb::ColumnFamilyHandle* read_models_ = nullptr;
+  rocksdb::ColumnFamilyHandle* checkpoints_ = nullptr;
+  rocksdb::ColumnFamilyHandle* parked_ = nullptr;
   const ProjectionOptions options_;
   // Set by the constructor when the projection's name() throws (name_ is
   // then empty); Init() returns it.

@@ -11,7 +11,7 @@
 #include "account_v1_generated.h"
 #include "annals/errors.h"
 #include "common/coding.h"
-#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/aggregates/account.h"
@@ -365,11 +365,12 @@ TEST_F(RepositoryTest, ReplayOfADamagedStreamIsDataLossNotAShorterStream) {
   auto events = store_->ReadStream("acc-1");
   ASSERT_TRUE(events.ok());
   const uint64_t position = (*events)[2].position;  // version 3
-  rocksdb::DB* db = store_->impl()->db();
-  ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(),
-                         store_->impl()->family(annals::internal::kLogFamily),
-                         annals::coding::BigEndian64(position))
-                  .ok());
+  rocksdb::DB* db = annals::internal::StoreAccess::Db(*store_);
+  ASSERT_TRUE(
+      db->Delete(rocksdb::WriteOptions(),
+                 annals::internal::StoreAccess::CoreFamily(*store_, annals::internal::kLogFamily),
+                 annals::coding::BigEndian64(position))
+          .ok());
   auto loaded = repo.Load("acc-1");
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(loaded.status().message()),

@@ -22,7 +22,7 @@
 
 #include "annals/errors.h"
 #include "annals/event_store.h"
-#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/temp_dir.h"
@@ -208,7 +208,8 @@ class GateHook : public internal::CommitHook {
   void OnGroupDone(bool written) override {
     (void)written;
     ++groups;
-    if (fail_next_write_on_group_done.exchange(false)) impl->TEST_FailNextWrite();
+    if (fail_next_write_on_group_done.exchange(false))
+      internal::StoreAccess::TEST_FailNextWrite(*store);
     if (throw_on_group_done.exchange(false)) throw std::logic_error("group-done bug");
   }
 
@@ -223,7 +224,7 @@ class GateHook : public internal::CommitHook {
     cv_.notify_all();
   }
 
-  EventStore::Impl* impl = nullptr;
+  EventStore* store = nullptr;
   std::atomic<int> groups{0};
   std::atomic<int> rollbacks{0};
   std::atomic<bool> throw_on_rollback{false};
@@ -267,8 +268,8 @@ std::vector<AppendOutcome> InOneGroup(EventStore& store, GateHook& hook,
 
 TEST_F(AppendSemanticsTest, AReplayWithinTheSameGroupComparesWithTheStagedEvent) {
   GateHook hook;
-  hook.impl = store_->impl();
-  store_->impl()->AddCommitHook(&hook);
+  hook.store = store_.get();
+  internal::StoreAccess::AddCommitHook(*store_, &hook);
   const Uuid id = Uuid::V7();
   const NewEvent original = Original(id);
   NewEvent changed = original;
@@ -286,15 +287,15 @@ TEST_F(AppendSemanticsTest, AReplayWithinTheSameGroupComparesWithTheStagedEvent)
   EXPECT_TRUE(outcomes[2]->idempotent_replay);
   EXPECT_EQ(outcomes[2]->first_position, outcomes[0]->first_position);
   EXPECT_EQ(Log(), (std::vector<std::string>{"gate:1@1 Gate", "s:1@2 Placed"}));
-  store_->impl()->RemoveCommitHook(&hook);
+  internal::StoreAccess::RemoveCommitHook(*store_, &hook);
 }
 
 TEST_F(AppendSemanticsTest, ResultsThatRestOnAFailedGroupWriteAreNotAcknowledged) {
   // A replay of an event staged in the same group, and an empty append that
   // reads a head staged in the group, hold only if the group is written.
   GateHook hook;
-  hook.impl = store_->impl();
-  store_->impl()->AddCommitHook(&hook);
+  hook.store = store_.get();
+  internal::StoreAccess::AddCommitHook(*store_, &hook);
   const NewEvent original = Original(Uuid::V7());
   hook.fail_next_write_on_group_done = true;  // The group after the gate's fails.
   auto outcomes = InOneGroup(
@@ -308,7 +309,7 @@ TEST_F(AppendSemanticsTest, ResultsThatRestOnAFailedGroupWriteAreNotAcknowledged
         << (outcomes[i].ok() ? "acknowledged although its group was not written"
                              : outcomes[i].status().ToString());
   }
-  store_->impl()->RemoveCommitHook(&hook);
+  internal::StoreAccess::RemoveCommitHook(*store_, &hook);
   Reopen();
   EXPECT_EQ(Log(), std::vector<std::string>{"gate:1@1 Gate"});
 }
@@ -470,8 +471,8 @@ TEST_F(AppendSemanticsTest, StreamNamesWithControlCharactersOrOnlyWhitespaceAreR
 
 TEST_F(AppendSemanticsTest, AHookThrowingFromOnEventFailsOnlyItsAppendAndNeverWedges) {
   GateHook hook;
-  hook.impl = store_->impl();
-  store_->impl()->AddCommitHook(&hook);
+  hook.store = store_.get();
+  internal::StoreAccess::AddCommitHook(*store_, &hook);
   NewEvent ok{.type = "Ok"};
   NewEvent bad{.type = "Throw"};
   AppendOutcome failed = absl::UnknownError("not run");
@@ -509,7 +510,7 @@ TEST_F(AppendSemanticsTest, AHookThrowingFromOnEventFailsOnlyItsAppendAndNeverWe
   EXPECT_TRUE(outcomes[3].ok()) << outcomes[3].status();
   EXPECT_EQ(Log(), (std::vector<std::string>{"s:1@1 Ok", "s:2@2 Ok", "s:3@3 Ok", "s:4@4 Ok",
                                              "gate:1@5 Gate", "a:1@6 Ok", "d:1@7 Ok"}));
-  store_->impl()->RemoveCommitHook(&hook);
+  internal::StoreAccess::RemoveCommitHook(*store_, &hook);
   auto report = store_->Verify();
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_TRUE(report->ok) << report->reason;
@@ -517,9 +518,9 @@ TEST_F(AppendSemanticsTest, AHookThrowingFromOnEventFailsOnlyItsAppendAndNeverWe
 
 TEST_F(AppendSemanticsTest, AHookThrowingFromOnGroupDoneStopsAppendsVisiblyUntilReopen) {
   GateHook thrower, second;
-  thrower.impl = second.impl = store_->impl();
-  store_->impl()->AddCommitHook(&thrower);
-  store_->impl()->AddCommitHook(&second);
+  thrower.store = second.store = store_.get();
+  internal::StoreAccess::AddCommitHook(*store_, &thrower);
+  internal::StoreAccess::AddCommitHook(*store_, &second);
   thrower.throw_on_group_done = true;
   NewEvent e{.type = "E"};
   AppendOutcome written = absl::UnknownError("not run");
@@ -538,8 +539,8 @@ TEST_F(AppendSemanticsTest, AHookThrowingFromOnGroupDoneStopsAppendsVisiblyUntil
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("OnGroupDone()"));
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("group-done bug"));
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("reopen"));
-  store_->impl()->RemoveCommitHook(&thrower);
-  store_->impl()->RemoveCommitHook(&second);
+  internal::StoreAccess::RemoveCommitHook(*store_, &thrower);
+  internal::StoreAccess::RemoveCommitHook(*store_, &second);
 
   Reopen();
   EXPECT_TRUE(store_->Append("s", ExpectedVersion::Exact(1), {e}).ok());
@@ -548,8 +549,8 @@ TEST_F(AppendSemanticsTest, AHookThrowingFromOnGroupDoneStopsAppendsVisiblyUntil
 
 TEST_F(AppendSemanticsTest, AHookThrowingFromOnRollbackStopsAppendsVisiblyUntilReopen) {
   GateHook hook;
-  hook.impl = store_->impl();
-  store_->impl()->AddCommitHook(&hook);
+  hook.store = store_.get();
+  internal::StoreAccess::AddCommitHook(*store_, &hook);
   hook.throw_on_rollback = true;
   NewEvent e{.type = "E"};
   NewEvent fail{.type = "Fail"};
@@ -567,7 +568,7 @@ TEST_F(AppendSemanticsTest, AHookThrowingFromOnRollbackStopsAppendsVisiblyUntilR
       OnOtherThread([&] { return store_->Append("s", ExpectedVersion::Any(), {e}); });
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("OnRollback()"));
-  store_->impl()->RemoveCommitHook(&hook);
+  internal::StoreAccess::RemoveCommitHook(*store_, &hook);
   Reopen();
   EXPECT_TRUE(store_->Append("s", ExpectedVersion::NoStream(), {e}).ok());
   EXPECT_EQ(Log(), std::vector<std::string>{"s:1@1 E"});

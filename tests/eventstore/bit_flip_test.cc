@@ -83,7 +83,7 @@
 #include "annals/projection.h"
 #include "annals/snapshot_store.h"
 #include "common/strings.h"
-#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/store_access.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/bit_flip_layout.h"
 #include "tests/testutil/temp_dir.h"
@@ -374,11 +374,12 @@ std::string BuildStoreInChild(const std::string& path, Variant variant) {
     auto flush_all = [&]() -> std::string {
       std::vector<rocksdb::ColumnFamilyHandle*> families;
       for (int f = 0; f < internal::kFamilyCount; ++f) {
-        families.push_back(store.impl()->family(static_cast<internal::Family>(f)));
+        families.push_back(
+            internal::StoreAccess::CoreFamily(store, static_cast<internal::Family>(f)));
       }
       rocksdb::FlushOptions flush;
       flush.wait = true;
-      rocksdb::Status s = store.impl()->db()->Flush(flush, families);
+      rocksdb::Status s = internal::StoreAccess::Db(store)->Flush(flush, families);
       return s.ok() ? "" : s.ToString();
     };
     auto phase = [&](int from, int to, bool flush) -> std::string {

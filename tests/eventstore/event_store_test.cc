@@ -18,7 +18,7 @@
 
 #include "annals/errors.h"
 #include "common/strings.h"
-#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/temp_dir.h"
@@ -375,10 +375,9 @@ TEST_F(EventStoreTest, OpenRejectsForeignDirectoriesAndNewerFormats) {
             absl::StatusCode::kNotFound);
 
   Reopen();
-  ASSERT_TRUE(store_->impl()
-                  ->db()
+  ASSERT_TRUE(internal::StoreAccess::Db(*store_)
                   ->Put(rocksdb::WriteOptions(),
-                        store_->impl()->family(internal::kDefaultFamily),
+                        internal::StoreAccess::CoreFamily(*store_, internal::kDefaultFamily),
                         internal::kFormatVersionKey, "99")
                   .ok());
   store_.reset();
@@ -481,7 +480,7 @@ TEST_F(EventStoreTest, CompactionsRunAtLowPriorityAndFlushesDoNot) {
 
 TEST_F(EventStoreTest, AfterAWriteErrorAppendsAreRefusedUntilReopen) {
   ASSERT_TRUE(AppendOne("s", ExpectedVersion::Any()).ok());
-  store_->impl()->TEST_FailNextWrite();
+  internal::StoreAccess::TEST_FailNextWrite(*store_);
   auto failed = AppendOne("s", ExpectedVersion::Any());
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnknown);
   EXPECT_THAT(std::string(failed.status().message()), HasSubstr("outcome unknown"));
@@ -513,25 +512,26 @@ class RecordingHook : public internal::CommitHook {
 };
 
 TEST_F(EventStoreTest, InlineHookWritesCommitWithTheEventsAndFailuresWriteNothing) {
-  auto* impl = store_->impl();
-  rocksdb::ColumnFamilyHandle* cf = impl->family(internal::kReadModelsFamily);
+  rocksdb::DB* db = internal::StoreAccess::Db(*store_);
+  rocksdb::ColumnFamilyHandle* cf =
+      internal::StoreAccess::CoreFamily(*store_, internal::kReadModelsFamily);
   RecordingHook hook(cf);
-  impl->AddCommitHook(&hook);
+  internal::StoreAccess::AddCommitHook(*store_, &hook);
   ASSERT_TRUE(AppendOne("s", ExpectedVersion::Any(), "Good").ok());
   std::string value;
-  EXPECT_TRUE(impl->db()->Get(rocksdb::ReadOptions(), cf, "s/1", &value).ok());
+  EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), cf, "s/1", &value).ok());
 
   std::vector<NewEvent> events = {Event("Good"), Event("Poison")};
   auto failed = store_->Append("s", ExpectedVersion::Any(), events);
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(failed.status().message()), HasSubstr("nothing was appended"));
   EXPECT_EQ(hook.rollbacks, 1);
-  EXPECT_TRUE(impl->db()->Get(rocksdb::ReadOptions(), cf, "s/2", &value).IsNotFound());
+  EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), cf, "s/2", &value).IsNotFound());
   EXPECT_EQ(Log().size(), 1u);
   auto next = AppendOne("s", ExpectedVersion::Exact(1), "Good");
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->first_position, 2u);
-  impl->RemoveCommitHook(&hook);
+  internal::StoreAccess::RemoveCommitHook(*store_, &hook);
   auto report = store_->Verify();
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok) << report->reason;

@@ -20,8 +20,8 @@
 #include "annals/projection.h"
 #include "annals/read_model.h"
 #include "annals/snapshot_store.h"
-#include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/keys.h"
+#include "eventstore/internal/store_access.h"
 #include "eventstore/internal/test_hooks.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
@@ -165,10 +165,11 @@ class Sweep {
 
   void Flush(const std::string& step) {
     if (store_ == nullptr) return;
-    rocksdb::DB* db = store_->impl()->db();
+    rocksdb::DB* db = internal::StoreAccess::Db(*store_);
     for (int f = 0; f < internal::kFamilyCount; ++f) {
       rocksdb::Status s =
-          db->Flush(rocksdb::FlushOptions(), store_->impl()->family(static_cast<internal::Family>(f)));
+          db->Flush(rocksdb::FlushOptions(),
+                    internal::StoreAccess::CoreFamily(*store_, static_cast<internal::Family>(f)));
       if (!s.ok()) {
         Error(step, absl::InternalError(s.ToString()));
         break;

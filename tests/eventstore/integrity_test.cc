@@ -18,8 +18,8 @@
 #include "annals/event_store.h"
 #include "common/coding.h"
 #include "common/strings.h"
-#include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/keys.h"
+#include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/metadata.h"
@@ -74,9 +74,8 @@ class IntegrityTest : public ::testing::Test {
     // No background compaction: one that finished after the listing below
     // would delete a listed table (seen under load on the default family).
     for (int f = 0; f < internal::kFamilyCount; ++f) {
-      ASSERT_TRUE(store->impl()
-                      ->db()
-                      ->SetOptions(store->impl()->family(internal::Family(f)),
+      ASSERT_TRUE(internal::StoreAccess::Db(*store)
+                      ->SetOptions(internal::StoreAccess::CoreFamily(*store, internal::Family(f)),
                                    {{"disable_auto_compactions", "true"}})
                       .ok());
     }
@@ -86,15 +85,16 @@ class IntegrityTest : public ::testing::Test {
         NewEvent e{.type = "Counted", .payload = payload};
         ASSERT_TRUE(store->Append(StrCat("s", i % 3), ExpectedVersion::Any(), {&e, 1}).ok());
       }
-      rocksdb::DB* db = store->impl()->db();
+      rocksdb::DB* db = internal::StoreAccess::Db(*store);
       for (int f = 0; f < internal::kFamilyCount; ++f) {
-        ASSERT_TRUE(
-            db->Flush(rocksdb::FlushOptions(), store->impl()->family(internal::Family(f))).ok());
+        ASSERT_TRUE(db->Flush(rocksdb::FlushOptions(),
+                              internal::StoreAccess::CoreFamily(*store, internal::Family(f)))
+                        .ok());
       }
     }
     // Tables per family, oldest first (file numbers grow with time).
     std::vector<rocksdb::LiveFileMetaData> files;
-    store->impl()->db()->GetLiveFilesMetaData(&files);
+    internal::StoreAccess::Db(*store)->GetLiveFilesMetaData(&files);
     for (const auto& f : files) tables_[f.column_family_name].push_back(f.file_number);
     for (auto& [family, numbers] : tables_) std::sort(numbers.begin(), numbers.end());
   }
@@ -187,12 +187,12 @@ TEST_F(IntegrityTest, FollowerCatchUpRefusesANewDamagedTable) {
       NewEvent e{.type = "Counted", .payload = "{}"};
       ASSERT_TRUE(writer->Append("s0", ExpectedVersion::Any(), {&e, 1}).ok());
     }
-    ASSERT_TRUE(writer->impl()
-                    ->db()
-                    ->Flush(rocksdb::FlushOptions(), writer->impl()->family(internal::kLogFamily))
+    ASSERT_TRUE(internal::StoreAccess::Db(*writer)
+                    ->Flush(rocksdb::FlushOptions(),
+                            internal::StoreAccess::CoreFamily(*writer, internal::kLogFamily))
                     .ok());
     std::vector<rocksdb::LiveFileMetaData> files;
-    writer->impl()->db()->GetLiveFilesMetaData(&files);
+    internal::StoreAccess::Db(*writer)->GetLiveFilesMetaData(&files);
     uint64_t newest = 0;
     for (const auto& f : files) {
       if (f.column_family_name == "log") newest = std::max(newest, f.file_number);
@@ -217,11 +217,10 @@ TEST_F(IntegrityTest, CommitRecordExposesALogThatLostItsNewestRecords) {
     rocksdb::WriteOptions wo;
     // Simulates a rolled-back `log`: the last record disappears while the
     // other families (and the commit record) still know it.
-    ASSERT_TRUE(
-        store->impl()
-            ->db()
-            ->Delete(wo, store->impl()->family(internal::kLogFamily), coding::BigEndian64(300))
-            .ok());
+    ASSERT_TRUE(internal::StoreAccess::Db(*store)
+                    ->Delete(wo, internal::StoreAccess::CoreFamily(*store, internal::kLogFamily),
+                             coding::BigEndian64(300))
+                    .ok());
   }
   for (bool read_only : {false, true}) {
     Options options = read_only ? ReadOnly() : Options();
@@ -239,9 +238,9 @@ TEST_F(IntegrityTest, CommitRecordExposesARolledBackDefaultFamily) {
     auto store = testing::OpenBufferedStore(path_);
     ASSERT_NE(store, nullptr);
     // An older commit record, as a rolled-back `default` would hold.
-    ASSERT_TRUE(store->impl()
-                    ->db()
-                    ->Put(rocksdb::WriteOptions(), store->impl()->family(internal::kDefaultFamily),
+    ASSERT_TRUE(internal::StoreAccess::Db(*store)
+                    ->Put(rocksdb::WriteOptions(),
+                          internal::StoreAccess::CoreFamily(*store, internal::kDefaultFamily),
                           internal::kCommitKey,
                           internal::EncodeCommitRecord(200, std::string(32, 'x')))
                     .ok());
@@ -254,9 +253,9 @@ TEST_F(IntegrityTest, CommitRecordExposesARolledBackDefaultFamily) {
 TEST_F(IntegrityTest, VerifyComparesTheCommitRecordWithTheLog) {
   auto store = testing::OpenBufferedStore(path_);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->impl()
-                  ->db()
-                  ->Put(rocksdb::WriteOptions(), store->impl()->family(internal::kDefaultFamily),
+  ASSERT_TRUE(internal::StoreAccess::Db(*store)
+                  ->Put(rocksdb::WriteOptions(),
+                        internal::StoreAccess::CoreFamily(*store, internal::kDefaultFamily),
                         internal::kCommitKey,
                         internal::EncodeCommitRecord(300, std::string(32, 'x')))
                   .ok());
@@ -355,11 +354,9 @@ TEST(FormatV1Test, OldStoreOpensReadOnlyAndIsUpgradedByAWriter) {
     auto store = EventStore::Open(path, options);
     ASSERT_TRUE(store.ok()) << store.status();
     std::string version;
-    ASSERT_TRUE((*store)
-                    ->impl()
-                    ->db()
+    ASSERT_TRUE(internal::StoreAccess::Db(**store)
                     ->Get(rocksdb::ReadOptions(),
-                          (*store)->impl()->family(internal::kDefaultFamily),
+                          internal::StoreAccess::CoreFamily(**store, internal::kDefaultFamily),
                           internal::kFormatVersionKey, &version)
                     .ok());
     EXPECT_EQ(version, StrCat(internal::kFormatVersion));

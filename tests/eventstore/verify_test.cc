@@ -9,8 +9,8 @@
 #include "annals/event_store.h"
 #include "common/coding.h"
 #include "common/strings.h"
-#include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/record_codec.h"
+#include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "record_generated.h"
@@ -43,18 +43,18 @@ class VerifyTest : public ::testing::Test {
 
   std::string RawRecord(uint64_t position) {
     std::string value;
-    EXPECT_TRUE(store_->impl()
-                    ->db()
-                    ->Get(rocksdb::ReadOptions(), store_->impl()->family(internal::kLogFamily),
+    EXPECT_TRUE(internal::StoreAccess::Db(*store_)
+                    ->Get(rocksdb::ReadOptions(),
+                          internal::StoreAccess::CoreFamily(*store_, internal::kLogFamily),
                           coding::BigEndian64(position), &value)
                     .ok());
     return value;
   }
 
   void PutRawRecord(uint64_t position, std::string_view value) {
-    ASSERT_TRUE(store_->impl()
-                    ->db()
-                    ->Put(rocksdb::WriteOptions(), store_->impl()->family(internal::kLogFamily),
+    ASSERT_TRUE(internal::StoreAccess::Db(*store_)
+                    ->Put(rocksdb::WriteOptions(),
+                          internal::StoreAccess::CoreFamily(*store_, internal::kLogFamily),
                           coding::BigEndian64(position), rocksdb::Slice(value.data(), value.size()))
                     .ok());
   }
@@ -110,9 +110,9 @@ TEST_F(VerifyTest, ARewrittenRecordWithAValidChecksumBreaksTheHashChain) {
 }
 
 TEST_F(VerifyTest, ADeletedRecordIsAGap) {
-  ASSERT_TRUE(store_->impl()
-                  ->db()
-                  ->Delete(rocksdb::WriteOptions(), store_->impl()->family(internal::kLogFamily),
+  ASSERT_TRUE(internal::StoreAccess::Db(*store_)
+                  ->Delete(rocksdb::WriteOptions(),
+                           internal::StoreAccess::CoreFamily(*store_, internal::kLogFamily),
                            coding::BigEndian64(57))
                   .ok());
   auto report = store_->Verify();
@@ -125,10 +125,12 @@ TEST_F(VerifyTest, ADeletedRecordIsAGap) {
 
 TEST_F(VerifyTest, AFlippedByteInAnSstFileIsFoundAndNeverServedAsAShorterLog) {
   // Flush so the log lives in an SST, then damage the file on disk.
-  ASSERT_TRUE(store_->impl()->db()->Flush(rocksdb::FlushOptions(),
-                                          store_->impl()->family(internal::kLogFamily)).ok());
+  ASSERT_TRUE(internal::StoreAccess::Db(*store_)
+                  ->Flush(rocksdb::FlushOptions(),
+                          internal::StoreAccess::CoreFamily(*store_, internal::kLogFamily))
+                  .ok());
   std::vector<rocksdb::LiveFileMetaData> files;
-  store_->impl()->db()->GetLiveFilesMetaData(&files);
+  internal::StoreAccess::Db(*store_)->GetLiveFilesMetaData(&files);
   std::string log_sst;
   for (const auto& f : files) {
     if (f.column_family_name == "log") log_sst = f.db_path + f.name;

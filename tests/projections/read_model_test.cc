@@ -5,7 +5,7 @@
 #include "annals/read_model.h"
 
 #include "annals/event_store.h"
-#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "projections/internal/batch_writer.h"
@@ -26,12 +26,13 @@ class ReadModelTest : public ::testing::Test {
     store_ = testing::OpenBufferedStore(dir_.Sub("store"));
     ASSERT_NE(store_, nullptr);
     writer_ = std::make_unique<projections_internal::BatchWriter>(
-        store_->impl()->db(), store_->impl()->family(internal::kReadModelsFamily));
+        internal::StoreAccess::Db(*store_),
+        internal::StoreAccess::CoreFamily(*store_, internal::kReadModelsFamily));
     writer_->SetNamespace("p", 1);
   }
 
   void Commit(rocksdb::WriteBatch& batch) {
-    ASSERT_TRUE(store_->impl()->db()->Write(rocksdb::WriteOptions(), &batch).ok());
+    ASSERT_TRUE(internal::StoreAccess::Db(*store_)->Write(rocksdb::WriteOptions(), &batch).ok());
     writer_->Clear();
   }
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
@@ -105,8 +105,8 @@ TEST_F(SnapshotStoreTest, DamagedSnapshotsAreSkipped) {
   ASSERT_TRUE(snapshots_->Put(Make("s", 10), 5).ok());
   ASSERT_TRUE(snapshots_->Put(Make("s", 20), 5).ok());
   // Flip a byte of the state of version 20 behind the store's back.
-  rocksdb::DB* db = store_->impl()->db();
-  auto* cf = store_->impl()->family(internal::kSnapshotsFamily);
+  rocksdb::DB* db = internal::StoreAccess::Db(*store_);
+  auto* cf = internal::StoreAccess::CoreFamily(*store_, internal::kSnapshotsFamily);
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
   it->SeekToLast();
   ASSERT_TRUE(it->Valid());
@@ -136,8 +136,9 @@ TEST_F(SnapshotStoreTest, DeleteStreamAndBadInput) {
 
 TEST_F(SnapshotStoreTest, ReadOnlyStoreReadsButCannotWrite) {
   ASSERT_TRUE(snapshots_->Put(Make("s", 10), 5).ok());
-  ASSERT_TRUE(store_->impl()->db()->Flush(rocksdb::FlushOptions(),
-                                          store_->impl()->family(internal::kSnapshotsFamily))
+  ASSERT_TRUE(internal::StoreAccess::Db(*store_)
+                  ->Flush(rocksdb::FlushOptions(),
+                          internal::StoreAccess::CoreFamily(*store_, internal::kSnapshotsFamily))
                   .ok());
   Options ro;
   ro.read_only = true;

@@ -37,12 +37,13 @@
 //    public:
 //     std::string_view name() const override { return "type_counts"; }
 //     absl::Status Apply(const annals::EventView& e, annals::ReadModelWriter& w) override {
-//       ASSIGN_OR_RETURN(std::optional<std::string> stored, w.Get("by_type", e.type));
+//       absl::StatusOr<std::optional<std::string>> stored = w.Get("by_type", e.type);
+//       if (!stored.ok()) return stored.status();
 //       int64_t n = 0;
-//       if (stored.has_value()) {
+//       if (const std::optional<std::string>& text = *stored; text.has_value()) {
 //         // from_chars, not std::stoll: it reports bad input instead of throwing.
-//         auto [end, ec] = std::from_chars(stored->data(), stored->data() + stored->size(), n);
-//         if (ec != std::errc() || end != stored->data() + stored->size()) {
+//         auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+//         if (ec != std::errc() || end != text->data() + text->size()) {
 //           return absl::DataLossError("by_type holds a value that is not a count");
 //         }
 //       }

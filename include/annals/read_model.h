@@ -17,8 +17,9 @@
 // primary table.
 //
 // Example (in a projection's Apply):
-//   ASSIGN_OR_RETURN(std::optional<std::string> count, writer.Get("per_type", event.type));
-//   return writer.Put("per_type", event.type, std::to_string(Parse(count) + 1));
+//   absl::StatusOr<std::optional<std::string>> count = writer.Get("per_type", event.type);
+//   if (!count.ok()) return count.status();
+//   return writer.Put("per_type", event.type, std::to_string(Parse(*count) + 1));
 // and in a query:
 //   auto view = annals::ReadModelSnapshot::Open(store, "type_counts");
 //   auto count = (*view)->Get("per_type", "OrderPlaced");

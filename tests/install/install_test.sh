@@ -11,7 +11,10 @@
 #      (the schema compiled with flatc by hand);
 #   3. add_subdirectory(<annals source>) with no other line (builds annals'
 #      event store again, so only the consumer target is built);
-#   4. find_package(annals) from the build tree (export()), annals_DIR=<build>.
+#   4. find_package(annals) from the build tree (export()), annals_DIR=<build>;
+#   5. the getting-started project (examples/getting_started/, the code of
+#      docs/getting-started.md) with find_package against the prefix: it
+#      builds, its tests pass, and it runs as the page says.
 # Prints each step's seconds. <work dir> is emptied first; a fixed path (not
 # mktemp) so that ccache, when the build uses it, hits on the next run.
 set -euo pipefail
@@ -90,6 +93,15 @@ done
 
 step "4. find_package(annals) from the build tree (annals_DIR)"
 consumer build_tree consumer "-Dannals_DIR=$build"
+
+step "5. the getting-started project (docs/getting-started.md) against the installed annals"
+gs=$work/getting_started
+cmake -S "$src/examples/getting_started" -B "$gs" "-DCMAKE_PREFIX_PATH=$prefix" \
+  "${consumer_args[@]}" >"$work/getting_started.log" 2>&1 &&
+  cmake --build "$gs" >>"$work/getting_started.log" 2>&1 ||
+  { cat "$work/getting_started.log"; fail "the getting-started project did not build"; }
+"$gs/bank_test" >/dev/null || fail "the getting-started project's tests failed"
+"$src/tests/docs/getting_started_test.sh" "$gs/bank_service" "$gs/bank_annals"
 
 step "done"
 echo "install_test: all consumers built and ran in $((SECONDS - total_start)) s"

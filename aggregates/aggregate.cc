@@ -6,9 +6,9 @@
 #include <map>
 #include <memory>
 
-#include "absl/synchronization/mutex.h"
-#include "event_registry/internal/fbs_json.h"
+#include "common/mutex.h"
 #include "common/sha256.h"
+#include "event_registry/internal/fbs_json.h"
 #include "common/strings.h"
 
 namespace annals {
@@ -28,12 +28,13 @@ std::string StateFingerprint(const AggregateSpec& spec) {
 absl::StatusOr<std::string> StateToJson(const AggregateSpec& spec, std::string_view state_bytes) {
   // One parsed schema per distinct state schema text, kept for the process's
   // lifetime (a handful of aggregate types).
-  static absl::Mutex mu;
-  static auto* parsers = new std::map<std::string, std::unique_ptr<internal::FbsJson>>();
+  static Mutex mu;
+  static auto* parsers ABSL_PT_GUARDED_BY(mu) =
+      new std::map<std::string, std::unique_ptr<internal::FbsJson>>();
   const internal::FbsJson* json = nullptr;
   std::string table;
   {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     auto& slot = (*parsers)[std::string(spec.state_schema)];
     if (slot == nullptr) {
       auto parsed = std::make_unique<internal::FbsJson>();

@@ -8,13 +8,25 @@
 
 #include "absl/random/random.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
 namespace annals::repository_internal {
 
+struct RepositoryCore::SnapshotErrors {
+  Mutex mu;
+  std::string last ABSL_GUARDED_BY(mu);
+  bool logged ABSL_GUARDED_BY(mu) = false;  // One failure goes to stderr.
+};
+
 RepositoryCore::RepositoryCore(EventStore& store, RepositoryOptions options)
-    : store_(store), options_(std::move(options)), snapshots_(store) {}
+    : store_(store),
+      options_(std::move(options)),
+      snapshots_(store),
+      errors_(std::make_unique<SnapshotErrors>()) {}
+
+RepositoryCore::~RepositoryCore() = default;
 
 int64_t RepositoryCore::NowMicros() { return annals::NowMicros(); }
 
@@ -125,8 +137,8 @@ absl::Status RepositoryCore::WriteSnapshot(std::string_view stream, uint64_t ver
     snapshots_written_.fetch_add(1, std::memory_order_relaxed);
   } else {
     snapshot_failures_.fetch_add(1, std::memory_order_relaxed);
-    absl::MutexLock lock(&error_mu_);
-    last_snapshot_error_ = std::string(status.message());
+    MutexLock lock(&errors_->mu);
+    errors_->last = std::string(status.message());
   }
   return status;
 }
@@ -140,9 +152,9 @@ void RepositoryCore::SnapshotQuietly(std::string_view stream, uint64_t version,
   if (status.ok()) return;
   // Deliberately not returned: the append this follows has succeeded, and a
   // missing snapshot costs only replay time. Logged once per repository.
-  absl::MutexLock lock(&error_mu_);
-  if (!logged_snapshot_error_) {
-    logged_snapshot_error_ = true;
+  MutexLock lock(&errors_->mu);
+  if (!errors_->logged) {
+    errors_->logged = true;
     std::fprintf(stderr, "annals: snapshot of '%.*s' failed (further failures only counted): %s\n",
                  static_cast<int>(stream.size()), stream.data(),
                  std::string(status.message()).c_str());
@@ -173,8 +185,8 @@ RepositoryStats RepositoryCore::stats() const {
 }
 
 std::string RepositoryCore::last_snapshot_error() const {
-  absl::MutexLock lock(&error_mu_);
-  return last_snapshot_error_;
+  MutexLock lock(&errors_->mu);
+  return errors_->last;
 }
 
 }  // namespace annals::repository_internal

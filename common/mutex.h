@@ -66,13 +66,18 @@ class ABSL_LOCKABLE Mutex {
   std::mutex mu_;
 };
 
-// Holds a Mutex for its scope.
+// Holds a Mutex for its scope. Unlock() and Lock() let go of it for a while
+// inside the scope (e.g. around slow work); the analysis knows the mutex is
+// not held in between, and the destructor releases it only if held.
 class ABSL_SCOPED_LOCKABLE MutexLock {
  public:
   explicit MutexLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : lock_(mu->mu_) {}
   ~MutexLock() ABSL_UNLOCK_FUNCTION() {}
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
+
+  void Unlock() ABSL_UNLOCK_FUNCTION() { lock_.unlock(); }
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { lock_.lock(); }
 
  private:
   friend class CondVar;
@@ -93,14 +98,22 @@ class CondVar {
     cv_.wait(lock.lock_, done);
   }
   // Returns done() as of the return: false when `timeout` passed first.
+  // absl::InfiniteDuration() waits for done() however long it takes.
   template <typename Predicate>
   bool WaitFor(MutexLock& lock, absl::Duration timeout, Predicate done) {
+    // std::condition_variable adds the wait to the clock's now(): a longer
+    // one than ~290 years from boot overflows and would return at once.
+    if (timeout > kLongestWait) {
+      cv_.wait(lock.lock_, done);
+      return true;
+    }
     return cv_.wait_for(lock.lock_, absl::ToChronoNanoseconds(timeout), done);
   }
   void NotifyOne() { cv_.notify_one(); }
   void NotifyAll() { cv_.notify_all(); }
 
  private:
+  static constexpr absl::Duration kLongestWait = absl::Hours(24 * 365 * 100);
   std::condition_variable cv_;
 };
 

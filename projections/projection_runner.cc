@@ -9,12 +9,12 @@
 // file holds what, and the locking rules all of them follow.
 
 #include <algorithm>
-#include <mutex>
 #include <set>
 
 #include "annals/user_code.h"
 #include "common/clock.h"
 #include "common/coding.h"
+#include "common/mutex.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "eventstore/internal/store_access.h"
@@ -31,8 +31,8 @@ using user_code_internal::CallUserCode;
 namespace {
 
 // Projections running in this process, by store and name.
-std::mutex registry_mu;
-std::set<std::pair<const void*, std::string>>& Registry() {
+Mutex registry_mu;
+std::set<std::pair<const void*, std::string>>& Registry() ABSL_EXCLUSIVE_LOCKS_REQUIRED(registry_mu) {
   static auto* names = new std::set<std::pair<const void*, std::string>>();
   return *names;
 }
@@ -84,7 +84,7 @@ ProjectionRunner::Impl::Impl(EventStore& store, std::shared_ptr<Projection> proj
   read_models_ = families->read_models;
   checkpoints_ = families->checkpoints;
   parked_ = families->parked;
-  std::lock_guard<std::mutex> lock(apply_mu_);
+  MutexLock lock(&apply_mu_);
   absl::StatusOr<std::unique_ptr<Build>> build = NewBuild(std::move(projection), 1);
   if (build.ok()) {
     build_ = *std::move(build);
@@ -96,7 +96,7 @@ ProjectionRunner::Impl::Impl(EventStore& store, std::shared_ptr<Projection> proj
 ProjectionRunner::Impl::~Impl() {
   Stop();  // Removes the hook; no group commit can call it after that.
   delete hook_;
-  std::lock_guard<std::mutex> lock(registry_mu);
+  MutexLock lock(&registry_mu);
   if (registered_) Registry().erase({&store_, name_});
 }
 
@@ -144,18 +144,18 @@ absl::Status ProjectionRunner::Impl::Init() {
     if (cp->size() != 8) return absl::DataLossError("malformed checkpoint record");
     checkpoint = coding::DecodeBigEndian64(*cp);
   }
-  std::lock_guard<std::mutex> lock(apply_mu_);
+  MutexLock lock(&apply_mu_);
   ASSIGN_OR_RETURN(build_, NewBuild(build_->projection, generation));
   build_->checkpoint = checkpoint;
   checkpoint_.store(checkpoint);
   generation_.store(generation);
-  std::lock_guard<std::mutex> state(state_mu_);
+  MutexLock state(&state_mu_);
   published_ = checkpoint;
   return absl::OkStatus();
 }
 
 absl::Status ProjectionRunner::Impl::Claim() {
-  std::lock_guard<std::mutex> lock(registry_mu);
+  MutexLock lock(&registry_mu);
   if (!Registry().insert({&store_, name_}).second) {
     return absl::AlreadyExistsError(
         StrCat("projection '", name_, "' is already running on this store; stop it first"));
@@ -171,7 +171,7 @@ absl::Status ProjectionRunner::Impl::Start() {
   }
   RETURN_IF_ERROR(Claim());
   {
-    std::lock_guard<std::mutex> lock(state_mu_);
+    MutexLock lock(&state_mu_);
     state_ = ProjectionState::kRunning;
     advanced_at_us_ = NowMicros();
   }
@@ -184,15 +184,15 @@ absl::Status ProjectionRunner::Impl::Start() {
   // path. Events committed in between are applied by the hook itself at the
   // next group commit (see InlineHook::OnEvent).
   {
-    std::lock_guard<std::mutex> lock(apply_mu_);
+    MutexLock lock(&apply_mu_);
     absl::Status s = CatchUpToEnd(*build_, options_.batch_events);
     if (!s.ok()) {
-      std::lock_guard<std::mutex> state(state_mu_);
+      MutexLock state(&state_mu_);
       state_ = ProjectionState::kFailed;
       error_ = std::string(s.message());
       return s;
     }
-    hook_->pending = build_->checkpoint;
+    inline_pending_ = build_->checkpoint;
     internal::StoreAccess::AddCommitHook(store_, hook_);
     hook_attached_ = true;
   }
@@ -203,10 +203,10 @@ absl::Status ProjectionRunner::Impl::Start() {
 
 void ProjectionRunner::Impl::Stop() {
   {
-    std::lock_guard<std::mutex> lock(state_mu_);
+    MutexLock lock(&state_mu_);
     stop_ = true;
   }
-  state_cv_.notify_all();
+  state_cv_.NotifyAll();
   if (hook_attached_ && !hook_detached_) {
     internal::StoreAccess::RemoveCommitHook(store_, hook_);
     hook_->Detach();
@@ -215,7 +215,7 @@ void ProjectionRunner::Impl::Stop() {
   if (thread_.joinable()) {
     thread_.join();
     {
-      std::lock_guard<std::mutex> lock(state_mu_);
+      MutexLock lock(&state_mu_);
       if (state_ != ProjectionState::kFailed) state_ = ProjectionState::kStopped;
     }
     WriteHealth();

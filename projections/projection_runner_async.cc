@@ -5,7 +5,6 @@
 // Locking: projections/internal/runner_impl.h.
 
 #include <algorithm>
-#include <mutex>
 #include <random>
 
 #include "annals/user_code.h"
@@ -47,7 +46,7 @@ void ProjectionRunner::Impl::AsyncBatches() {
     }
     absl::StatusOr<BatchResult> r;
     {
-      std::lock_guard<std::mutex> lock(apply_mu_);
+      MutexLock lock(&apply_mu_);
       r = ApplyBatch(*build_, options_.batch_events);
       Publish(build_->checkpoint);
     }
@@ -65,7 +64,7 @@ bool ProjectionRunner::Impl::HandleFailure(uint64_t position, absl::Status error
   int attempts = 1;
   while (attempts < retry.max_attempts) {
     {
-      std::lock_guard<std::mutex> lock(state_mu_);
+      MutexLock lock(&state_mu_);
       error_ = StrCat("retrying event at position ", position, " (attempt ", attempts + 1, " of ",
                       retry.max_attempts, ") after: ", error.message());
     }
@@ -73,18 +72,18 @@ bool ProjectionRunner::Impl::HandleFailure(uint64_t position, absl::Status error
     if (!SleepUnlessStopped(backoff * jitter(rng_))) return false;
     backoff = std::min(backoff * retry.multiplier, retry.max_backoff);
     ++attempts;
-    std::lock_guard<std::mutex> lock(apply_mu_);
+    MutexLock lock(&apply_mu_);
     if (build_->checkpoint + 1 != position) return true;  // Rebuilt or replayed meanwhile.
     absl::Status s = ApplyOne(*build_, position);
     if (s.ok()) {
       Publish(build_->checkpoint);
-      std::lock_guard<std::mutex> state(state_mu_);
+      MutexLock state(&state_mu_);
       error_.clear();
       return true;
     }
     error = std::move(s);
   }
-  std::lock_guard<std::mutex> lock(apply_mu_);
+  MutexLock lock(&apply_mu_);
   if (build_->checkpoint + 1 != position) return true;
   if (options_.on_failure == FailurePolicy::kPark) {
     absl::Status s =
@@ -94,7 +93,7 @@ bool ProjectionRunner::Impl::HandleFailure(uint64_t position, absl::Status error
       return false;
     }
     Publish(build_->checkpoint);
-    std::lock_guard<std::mutex> state(state_mu_);
+    MutexLock state(&state_mu_);
     error_.clear();
     return true;
   }

@@ -6,7 +6,6 @@
 // commit): projections/internal/runner_impl.h.
 
 #include <memory>
-#include <mutex>
 
 #include "annals/user_code.h"
 #include "common/coding.h"
@@ -32,53 +31,71 @@ void ProjectionRunner::Impl::HeartbeatLoop() {
 }
 
 void ProjectionRunner::Impl::NoteInlineFailure(const absl::Status& s) {
-  std::lock_guard<std::mutex> lock(state_mu_);
+  MutexLock lock(&state_mu_);
   error_ = StrCat("an append failed because the projection failed: ", s.message());
 }
 
-absl::Status ProjectionRunner::Impl::InlineHook::ApplyInline(
-    const EventView& event, rocksdb::WriteBatch& batch) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  Build& b = *impl_->build_;
-  if (b.Handles(event)) {
-    b.writer.set_tag(event.position);
-    RETURN_IF_ERROR(impl_->CallApply(b, event));
-  }
-  pending = event.position;
-  batch.Put(impl_->checkpoints_, CheckpointKey(impl_->name_, b.generation),
-            coding::BigEndian64(pending));
-  return absl::OkStatus();
+// The group's locks are taken by its first OnEvent() and released by
+// OnGroupDone(), two calls of the committer: a lock held from one call to
+// another is beyond the analysis, which sees only one function at a time.
+// These two functions are the only places it is not followed; the calls in
+// between say what they rely on with AssertHeld().
+void ProjectionRunner::Impl::InlineHook::LockGroup() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  mu_.Lock();
+  locked_ = true;
+  if (impl_ != nullptr) impl_->apply_mu_.Lock();
+}
+
+void ProjectionRunner::Impl::InlineHook::UnlockGroup() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (impl_ != nullptr) impl_->apply_mu_.Unlock();
+  locked_ = false;
+  mu_.Unlock();
 }
 
 void ProjectionRunner::Impl::InlineHook::Detach() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   impl_ = nullptr;
 }
 
 absl::Status ProjectionRunner::Impl::InlineHook::OnEvent(const EventView& event,
                                                          rocksdb::WriteBatch& batch) {
+  // Held until OnGroupDone(): rebuilds and take-overs wait for the group.
+  if (!locked_) LockGroup();
+  mu_.AssertHeld();  // Since the group's first OnEvent(), just above or earlier.
+  if (impl_ == nullptr) return absl::OkStatus();  // Detached.
+  // Taken with mu_ when the group began; Detach() cannot have run since (it
+  // waits for mu_), so impl_ is the one that was locked.
+  impl_->apply_mu_.AssertHeld();
   absl::Status s;
   try {
-    s = OnEventUnguarded(event, batch);
+    s = ApplyGroupEvent(event, batch);
   } catch (...) {
     // Not Apply() (CallApply catches those): our own code ran out of memory
     // or similar. The locks taken for the group stay held until
     // OnGroupDone(), which the committer calls whatever this returns.
     s = StatusFromCurrentException("the inline projection's commit hook");
   }
-  if (!s.ok() && locked_ && impl_ != nullptr) impl_->NoteInlineFailure(s);
+  if (!s.ok()) impl_->NoteInlineFailure(s);
   return s;
 }
 
-absl::Status ProjectionRunner::Impl::InlineHook::OnEventUnguarded(
-    const EventView& event, rocksdb::WriteBatch& batch) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  if (!locked_) {
-    // Held until OnGroupDone(): rebuilds and take-overs wait for the group.
-    mu_.lock();
-    locked_ = true;
-    if (impl_ != nullptr) impl_->apply_mu_.lock();
-  }
-  if (impl_ == nullptr) return absl::OkStatus();  // Detached.
+absl::Status ProjectionRunner::Impl::InlineHook::ApplyInline(const EventView& event,
+                                                             rocksdb::WriteBatch& batch) {
   Build& b = *impl_->build_;
+  if (b.Handles(event)) {
+    b.writer.set_tag(event.position);
+    RETURN_IF_ERROR(impl_->CallApply(b, event));
+  }
+  impl_->inline_pending_ = event.position;
+  batch.Put(impl_->checkpoints_, CheckpointKey(impl_->name_, b.generation),
+            coding::BigEndian64(impl_->inline_pending_));
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionRunner::Impl::InlineHook::ApplyGroupEvent(const EventView& event,
+                                                                 rocksdb::WriteBatch& batch) {
+  Build& b = *impl_->build_;
+  uint64_t& pending = impl_->inline_pending_;
   b.writer.Bind(&batch, /*immediate=*/true);
   if (rollback_pending_) {
     // The last append was rolled back; its events are re-staged from here.
@@ -92,20 +109,24 @@ absl::Status ProjectionRunner::Impl::InlineHook::OnEventUnguarded(
     ReadAllOptions ro;
     ro.from_position = pending + 1;
     absl::Status apply;
-    RETURN_IF_ERROR(impl_->store_.ScanAll(ro, [&](const EventView& e) {
-      if (e.position >= event.position) return false;
-      apply = ApplyInline(e, batch);
-      return apply.ok();
-    }));
+    RETURN_IF_ERROR(impl_->store_.ScanAll(
+        ro, [&](const EventView& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, impl_->apply_mu_) {
+          if (e.position >= event.position) return false;
+          apply = ApplyInline(e, batch);
+          return apply.ok();
+        }));
     RETURN_IF_ERROR(apply);
   }
   return ApplyInline(event, batch);
 }
 
-void ProjectionRunner::Impl::InlineHook::OnGroupDone(bool written) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+void ProjectionRunner::Impl::InlineHook::OnGroupDone(bool written) {
   if (!locked_) return;
+  mu_.AssertHeld();  // Since the group's first OnEvent().
   if (impl_ != nullptr) {
+    impl_->apply_mu_.AssertHeld();  // Taken with mu_ (see OnEvent()).
     Build& b = *impl_->build_;
+    uint64_t& pending = impl_->inline_pending_;
     if (written) {
       if (rollback_pending_) {
         // The group's last append was rolled back after our last OnEvent():
@@ -128,11 +149,9 @@ void ProjectionRunner::Impl::InlineHook::OnGroupDone(bool written) ABSL_NO_THREA
     }
     b.writer.Bind(nullptr, true);
     b.writer.Clear();
-    impl_->apply_mu_.unlock();
   }
   rollback_pending_ = false;
-  locked_ = false;
-  mu_.unlock();
+  UnlockGroup();
 }
 
 }  // namespace annals

@@ -4,8 +4,6 @@
 // removal of the dead letter commit together; a failure keeps it parked).
 // Locking: projections/internal/runner_impl.h.
 
-#include <mutex>
-
 #include "common/clock.h"
 #include "common/coding.h"
 #include "common/status_macros.h"
@@ -60,7 +58,7 @@ absl::StatusOr<std::vector<ParkedEvent>> ProjectionRunner::Impl::ListParked() {
 }
 
 absl::Status ProjectionRunner::Impl::ReplayParked(uint64_t position) {
-  std::lock_guard<std::mutex> lock(apply_mu_);
+  MutexLock lock(&apply_mu_);
   ASSIGN_OR_RETURN(std::vector<ParkedEvent> parked, ListParkedEvents(store_, name_));
   bool found = false;
   for (ParkedEvent& p : parked) {

@@ -5,7 +5,6 @@
 // Locking: projections/internal/runner_impl.h.
 
 #include <algorithm>
-#include <mutex>
 
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -41,14 +40,14 @@ absl::Status ProjectionRunner::Impl::Wipe(uint32_t generation, bool parked) {
 }
 
 absl::Status ProjectionRunner::Impl::Rebuild() {
-  std::lock_guard<std::mutex> lock(apply_mu_);
+  MutexLock lock(&apply_mu_);
   RETURN_IF_ERROR(Wipe(build_->generation, /*parked=*/true));
   build_->checkpoint = 0;
   build_->writer.Clear();
-  hook_->pending = 0;
+  inline_pending_ = 0;
   Publish(0);
   absl::Status s = CatchUpToEnd(*build_, std::max(options_.batch_events, kRebuildBatchEvents));
-  hook_->pending = build_->checkpoint;
+  inline_pending_ = build_->checkpoint;
   return s;
 }
 
@@ -84,7 +83,7 @@ absl::Status ProjectionRunner::Impl::RebuildSideBySide(std::shared_ptr<Projectio
   }
   // ...then pause it (between batches or group commits), apply the rest and
   // switch in one write.
-  std::lock_guard<std::mutex> lock(apply_mu_);
+  MutexLock lock(&apply_mu_);
   if (absl::Status s = CatchUpToEnd(*next, batch_events); !s.ok()) return abandon(s);
   const uint32_t old = build_->generation;
   rocksdb::WriteBatch batch;
@@ -102,7 +101,7 @@ absl::Status ProjectionRunner::Impl::RebuildSideBySide(std::shared_ptr<Projectio
     return abandon(s);
   }
   build_ = std::move(next);
-  hook_->pending = build_->checkpoint;
+  inline_pending_ = build_->checkpoint;
   generation_.store(generation);
   Publish(build_->checkpoint);
   return absl::OkStatus();

@@ -6,22 +6,11 @@
 // Locking (state_mu_, state_cv_): projections/internal/runner_impl.h.
 
 #include <algorithm>
-#include <chrono>
-#include <mutex>
 
 #include "common/clock.h"
 #include "projections/internal/runner_impl.h"
 
 namespace annals {
-
-namespace {
-
-// std::condition_variable waits take a bounded chrono duration.
-std::chrono::nanoseconds ChronoWait(absl::Duration d) {
-  return absl::ToChronoNanoseconds(std::min(d, absl::Hours(24 * 365)));
-}
-
-}  // namespace
 
 namespace projections_internal {
 
@@ -40,24 +29,23 @@ bool IsStalled(EventStore& store, uint64_t checkpoint, int64_t advanced_at_us,
 }  // namespace projections_internal
 
 bool ProjectionRunner::Impl::stopping() {
-  std::lock_guard<std::mutex> lock(state_mu_);
+  MutexLock lock(&state_mu_);
   return stop_;
 }
 
 bool ProjectionRunner::Impl::SleepUnlessStopped(absl::Duration d) {
-  std::unique_lock<std::mutex> lock(state_mu_);
-  state_cv_.wait_for(lock, ChronoWait(d), [this] { return stop_; });
-  return !stop_;
+  MutexLock lock(&state_mu_);
+  return !state_cv_.WaitFor(lock, d, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_) { return stop_; });
 }
 
 void ProjectionRunner::Impl::Publish(uint64_t checkpoint) {
   checkpoint_.store(checkpoint, std::memory_order_release);
   {
-    std::lock_guard<std::mutex> lock(state_mu_);
+    MutexLock lock(&state_mu_);
     if (checkpoint != published_) advanced_at_us_ = NowMicros();
     published_ = checkpoint;
   }
-  state_cv_.notify_all();
+  state_cv_.NotifyAll();
 }
 
 void ProjectionRunner::Impl::Fail(std::string error) {
@@ -68,11 +56,11 @@ void ProjectionRunner::Impl::Fail(std::string error) {
   h.error = error;
   PutHealth(h);
   {
-    std::lock_guard<std::mutex> lock(state_mu_);
+    MutexLock lock(&state_mu_);
     state_ = ProjectionState::kFailed;
     error_ = std::move(error);
   }
-  state_cv_.notify_all();
+  state_cv_.NotifyAll();
 }
 
 void ProjectionRunner::Impl::WriteHealth() { PutHealth(CurrentHealth()); }
@@ -80,7 +68,7 @@ void ProjectionRunner::Impl::WriteHealth() { PutHealth(CurrentHealth()); }
 projections_internal::Health ProjectionRunner::Impl::CurrentHealth() {
   projections_internal::Health h;
   {
-    std::lock_guard<std::mutex> lock(state_mu_);
+    MutexLock lock(&state_mu_);
     heartbeat_us_ = NowMicros();
     h.state = state_;
     h.error = error_;
@@ -110,7 +98,7 @@ ProjectionStatus ProjectionRunner::Impl::status() {
   st.last_position = store_.last_position();
   st.lag = st.last_position > st.position ? st.last_position - st.position : 0;
   {
-    std::lock_guard<std::mutex> lock(state_mu_);
+    MutexLock lock(&state_mu_);
     st.state = state_;
     st.error = error_;
     st.advanced_at_us = advanced_at_us_;
@@ -128,8 +116,8 @@ ProjectionStatus ProjectionRunner::Impl::status() {
 }
 
 bool ProjectionRunner::Impl::WaitForPosition(uint64_t position, absl::Duration timeout) {
-  std::unique_lock<std::mutex> lock(state_mu_);
-  state_cv_.wait_for(lock, ChronoWait(timeout), [this, position] {
+  MutexLock lock(&state_mu_);
+  state_cv_.WaitFor(lock, timeout, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_) {
     return published_ >= position || state_ != ProjectionState::kRunning || stop_;
   });
   return published_ >= position;

@@ -40,6 +40,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,7 +50,6 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "annals/aggregate.h"
@@ -113,6 +113,7 @@ namespace repository_internal {
 class RepositoryCore {
  public:
   RepositoryCore(EventStore& store, RepositoryOptions options);
+  ~RepositoryCore();
 
   // Replays `stream` per `options` through `restore` (snapshot state) and
   // `apply` (each event). Returns kNotFound when nothing was loaded.
@@ -152,9 +153,10 @@ class RepositoryCore {
   SnapshotStore snapshots_;
   std::atomic<uint64_t> loads_{0}, events_replayed_{0}, snapshot_hits_{0},
       snapshots_written_{0}, snapshot_failures_{0}, saves_{0}, conflicts_{0}, retries_{0};
-  mutable absl::Mutex error_mu_;
-  std::string last_snapshot_error_ ABSL_GUARDED_BY(error_mu_);
-  bool logged_snapshot_error_ ABSL_GUARDED_BY(error_mu_) = false;
+  // The last snapshot error, behind a lock (repository.cc): defined there so
+  // that this header exposes no lock type.
+  struct SnapshotErrors;
+  const std::unique_ptr<SnapshotErrors> errors_;
 };
 
 }  // namespace repository_internal

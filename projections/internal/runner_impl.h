@@ -20,17 +20,16 @@
 // OnEvent() of a group commit to OnGroupDone() (so rebuilds and take-overs
 // happen between group commits); Rebuild(), RebuildSideBySide()'s take-over
 // and ReplayParked() hold it while they work. state_mu_ guards the reported
-// state and wakes WaitForPosition() and backoff sleeps. Both are std::mutex
-// (not absl::Mutex) so that ThreadSanitizer, which cannot see into Debian's
-// uninstrumented Abseil, checks them.
+// state and wakes WaitForPosition() and backoff sleeps; it is taken inside
+// apply_mu_ (Publish() under apply_mu_), never the other way round. Both are
+// annals::Mutex (common/mutex.h): what each guards is declared with
+// ABSL_GUARDED_BY below and checked by clang's -Wthread-safety.
 
 #ifndef ANNALS_PROJECTIONS_INTERNAL_RUNNER_IMPL_H_
 #define ANNALS_PROJECTIONS_INTERNAL_RUNNER_IMPL_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -39,6 +38,7 @@
 #include "absl/base/thread_annotations.h"
 #include "annals/event_store.h"
 #include "annals/projection.h"
+#include "common/mutex.h"
 #include "eventstore/internal/commit_hook.h"
 #include "projections/internal/batch_writer.h"
 #include "projections/internal/keys.h"
@@ -54,29 +54,33 @@ class ProjectionRunner::Impl {
   // projection_runner.cc
   //
   // Validates and loads the active generation and its checkpoint.
-  absl::Status Init();
+  absl::Status Init() ABSL_LOCKS_EXCLUDED(apply_mu_, state_mu_);
   // Registers the name as running in this process (until destruction);
   // kAlreadyExists when it is.
   absl::Status Claim();
   // Claim()s, then starts (async: the
   // thread; inline: catch-up, hook, heartbeat thread).
-  absl::Status Start();
-  void Stop();
+  absl::Status Start() ABSL_LOCKS_EXCLUDED(apply_mu_, state_mu_);
+  void Stop() ABSL_LOCKS_EXCLUDED(apply_mu_, state_mu_);
 
   // projection_runner_status.cc
-  ProjectionStatus status();
-  bool WaitForPosition(uint64_t position, absl::Duration timeout);
+  ProjectionStatus status() ABSL_LOCKS_EXCLUDED(state_mu_);
+  bool WaitForPosition(uint64_t position, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(state_mu_);
 
   // projection_runner_parked.cc
   absl::StatusOr<std::vector<ParkedEvent>> ListParked();
-  absl::Status ReplayParked(uint64_t position);
+  absl::Status ReplayParked(uint64_t position) ABSL_LOCKS_EXCLUDED(apply_mu_);
 
   // projection_runner_rebuild.cc
-  absl::Status Rebuild();
-  absl::Status RebuildSideBySide(std::shared_ptr<Projection> next_version);
+  absl::Status Rebuild() ABSL_LOCKS_EXCLUDED(apply_mu_);
+  absl::Status RebuildSideBySide(std::shared_ptr<Projection> next_version)
+      ABSL_LOCKS_EXCLUDED(apply_mu_);
 
  private:
-  // One build (generation) of the projection's tables.
+  // One build (generation) of the projection's tables. The active one
+  // (build_) is guarded by apply_mu_; RebuildSideBySide() fills the next one
+  // alone before it takes apply_mu_ to switch, so the functions that take a
+  // Build& leave the locking to their callers.
   struct Build {
     Build(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : writer(db, cf) {}
     bool Handles(const EventView& e) const;
@@ -96,7 +100,9 @@ class ProjectionRunner::Impl {
   };
 
   // The commit hook of an inline runner (projection_runner_inline.cc); see the
-  // class comment for locking.
+  // class comment for locking. Its calls come from the committer, one at a
+  // time (eventstore/internal/event_store_impl.h), so locked_ and
+  // rollback_pending_ need no lock: only the committer touches them.
   //
   // Lifetime: owned by the runner. Stop() removes it from the store, and the
   // store's RemoveCommitHook() returns only after a group commit that already
@@ -113,21 +119,23 @@ class ProjectionRunner::Impl {
     void OnRollback() override { rollback_pending_ = true; }
     void OnGroupDone(bool written) override;
     // Waits for a group in progress, then makes the hook inert.
-    void Detach();
-
-    // Checkpoint including this group's events so far. Guarded by the
-    // runner's apply_mu_.
-    uint64_t pending = 0;
+    void Detach() ABSL_LOCKS_EXCLUDED(mu_);
 
    private:
-    absl::Status OnEventUnguarded(const EventView& event, rocksdb::WriteBatch& batch);
-    absl::Status ApplyInline(const EventView& event, rocksdb::WriteBatch& batch);
+    // Takes mu_, and the runner's apply_mu_ unless detached, for the whole
+    // group; OnGroupDone() releases them (UnlockGroup()).
+    void LockGroup();
+    void UnlockGroup();
+    absl::Status ApplyGroupEvent(const EventView& event, rocksdb::WriteBatch& batch)
+        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, impl_->apply_mu_);
+    absl::Status ApplyInline(const EventView& event, rocksdb::WriteBatch& batch)
+        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, impl_->apply_mu_);
 
     // Held from the first OnEvent() of a group to OnGroupDone() (with the
     // runner's apply_mu_ inside it), and by Detach().
-    std::mutex mu_;
-    Impl* impl_;  // Null once detached.
-    bool locked_ = false;
+    Mutex mu_;
+    Impl* impl_ ABSL_GUARDED_BY(mu_);  // Null once detached.
+    bool locked_ = false;  // mu_ is held for the group in progress.
     bool rollback_pending_ = false;
   };
 
@@ -150,26 +158,28 @@ class ProjectionRunner::Impl {
   // with the checkpoint; Apply()'s error otherwise.
   absl::Status ApplyOne(Build& b, uint64_t position);
   // Applies until the end of the log. kAborted-like error on a failing event.
-  absl::Status CatchUpToEnd(Build& b, size_t batch_events);
+  // Publishes the checkpoint when `b` is the active build.
+  absl::Status CatchUpToEnd(Build& b, size_t batch_events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
 
   // projection_runner_async.cc
   //
   // The async thread's body: AsyncBatches() inside a last-resort catch, so
   // that nothing thrown on the thread terminates the process (the runner
   // fails with the error instead).
-  void AsyncLoop();
-  void AsyncBatches();
+  void AsyncLoop() ABSL_LOCKS_EXCLUDED(apply_mu_, state_mu_);
+  void AsyncBatches() ABSL_LOCKS_EXCLUDED(apply_mu_, state_mu_);
   // Retries the event at `position`; false when the runner must end.
-  bool HandleFailure(uint64_t position, absl::Status error);
+  bool HandleFailure(uint64_t position, absl::Status error)
+      ABSL_LOCKS_EXCLUDED(apply_mu_, state_mu_);
 
   // projection_runner_inline.cc (and InlineHook above)
   //
   // The inline runner's thread: writes the health record every
   // heartbeat_every until Stop().
-  void HeartbeatLoop();
+  void HeartbeatLoop() ABSL_LOCKS_EXCLUDED(state_mu_);
   // Inline: records why the hook failed an append, for status() and the
   // heartbeat record (`annals projections`).
-  void NoteInlineFailure(const absl::Status& s);
+  void NoteInlineFailure(const absl::Status& s) ABSL_LOCKS_EXCLUDED(state_mu_);
 
   // projection_runner_rebuild.cc
   //
@@ -183,13 +193,13 @@ class ProjectionRunner::Impl {
   // projection_runner_status.cc
   //
   // Waits `d` unless Stop() comes first; false when stopped.
-  bool SleepUnlessStopped(absl::Duration d);
-  void Publish(uint64_t checkpoint);
-  void Fail(std::string error);
-  void WriteHealth();
-  projections_internal::Health CurrentHealth();
+  bool SleepUnlessStopped(absl::Duration d) ABSL_LOCKS_EXCLUDED(state_mu_);
+  void Publish(uint64_t checkpoint) ABSL_LOCKS_EXCLUDED(state_mu_);
+  void Fail(std::string error) ABSL_LOCKS_EXCLUDED(state_mu_);
+  void WriteHealth() ABSL_LOCKS_EXCLUDED(state_mu_);
+  projections_internal::Health CurrentHealth() ABSL_LOCKS_EXCLUDED(state_mu_);
   void PutHealth(const projections_internal::Health& h);
-  bool stopping();
+  bool stopping() ABSL_LOCKS_EXCLUDED(state_mu_);
 
   EventStore& store_;
   // The module's families (projections/internal/families.h); set by the
@@ -207,29 +217,37 @@ class ProjectionRunner::Impl {
   const std::string apply_callback_;
   rocksdb::WriteOptions write_options_;
 
-  std::mutex apply_mu_;
-  std::unique_ptr<Build> build_;  // Guarded by apply_mu_.
+  Mutex apply_mu_;
+  // The active build, and the Build it points to.
+  std::unique_ptr<Build> build_ ABSL_GUARDED_BY(apply_mu_) ABSL_PT_GUARDED_BY(apply_mu_);
+  // Inline: the checkpoint including the hook's group so far (the
+  // committed one between groups).
+  uint64_t inline_pending_ ABSL_GUARDED_BY(apply_mu_) = 0;
   InlineHook* hook_;  // Owned; deleted after Stop() (see InlineHook).
 
+  // Copies of build_'s generation and checkpoint for status(), which must
+  // not wait for a batch.
   std::atomic<uint64_t> checkpoint_{0};
   std::atomic<uint32_t> generation_{1};
 
-  // Guards the fields below; state_cv_ signals changes of published_, state_
-  // and stop_.
-  std::mutex state_mu_;
-  std::condition_variable state_cv_;
-  ProjectionState state_ = ProjectionState::kStopped;
-  std::string error_;
-  int64_t advanced_at_us_ = 0;
-  int64_t heartbeat_us_ = 0;
-  bool stop_ = false;
-  uint64_t published_ = 0;
+  // state_cv_ signals changes of published_, state_ and stop_.
+  Mutex state_mu_;
+  CondVar state_cv_;
+  ProjectionState state_ ABSL_GUARDED_BY(state_mu_) = ProjectionState::kStopped;
+  std::string error_ ABSL_GUARDED_BY(state_mu_);
+  int64_t advanced_at_us_ ABSL_GUARDED_BY(state_mu_) = 0;
+  int64_t heartbeat_us_ ABSL_GUARDED_BY(state_mu_) = 0;
+  bool stop_ ABSL_GUARDED_BY(state_mu_) = false;
+  uint64_t published_ ABSL_GUARDED_BY(state_mu_) = 0;
 
+  // The lifecycle's own state, not guarded: Claim() and Start() run before
+  // the runner is handed out; Stop() and the destructor after. Two Stop()
+  // calls at the same time would race here (on thread_.join()).
   bool registered_ = false;
   bool hook_attached_ = false;
   bool hook_detached_ = false;
-  std::mt19937_64 rng_;  // Backoff jitter; runner thread only.
   std::thread thread_;
+  std::mt19937_64 rng_;  // Backoff jitter; runner thread only.
 };
 
 // Helpers of the runner files; projection_admin.cc uses IsStalled and CountParked too.

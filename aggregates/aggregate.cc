@@ -8,8 +8,8 @@
 
 #include "common/mutex.h"
 #include "common/sha256.h"
-#include "event_registry/internal/fbs_json.h"
 #include "common/strings.h"
+#include "event_registry/internal/fbs_json.h"
 
 namespace annals {
 

@@ -32,7 +32,8 @@ namespace {
 
 // Projections running in this process, by store and name.
 Mutex registry_mu;
-std::set<std::pair<const void*, std::string>>& Registry() ABSL_EXCLUSIVE_LOCKS_REQUIRED(registry_mu) {
+std::set<std::pair<const void*, std::string>>& Registry()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(registry_mu) {
   static auto* names = new std::set<std::pair<const void*, std::string>>();
   return *names;
 }

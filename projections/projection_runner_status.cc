@@ -35,7 +35,8 @@ bool ProjectionRunner::Impl::stopping() {
 
 bool ProjectionRunner::Impl::SleepUnlessStopped(absl::Duration d) {
   MutexLock lock(&state_mu_);
-  return !state_cv_.WaitFor(lock, d, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_) { return stop_; });
+  return !state_cv_.WaitFor(lock, d,
+                            [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_) { return stop_; });
 }
 
 void ProjectionRunner::Impl::Publish(uint64_t checkpoint) {

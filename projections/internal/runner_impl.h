@@ -135,7 +135,7 @@ class ProjectionRunner::Impl {
     // runner's apply_mu_ inside it), and by Detach().
     Mutex mu_;
     Impl* impl_ ABSL_GUARDED_BY(mu_);  // Null once detached.
-    bool locked_ = false;  // mu_ is held for the group in progress.
+    bool locked_ = false;              // mu_ is held for the group in progress.
     bool rollback_pending_ = false;
   };
 

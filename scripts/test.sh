@@ -28,7 +28,7 @@ jobs=$(nproc)
 fuzz_seconds=${ANNALS_FUZZ_SECONDS:-60}
 # The test binaries TSan runs (ctest labels: each test carries its binary's name).
 tsan_tests=(concurrency_test subscription_test projection_test projection_crash_test
-            read_model_test cafe_read_models_test)
+            read_model_test cafe_read_models_test mutex_test)
 
 if [[ "${ANNALS_SOAK:-0}" == "1" ]]; then
   export ANNALS_CRASH_ROUNDS=200

@@ -16,11 +16,19 @@ class Broken {
   }
   // BAD_REQUIRES: calls a function that requires the lock without it.
   void CallWithoutLock() { Locked(); }
+  // BAD_AFTER_UNLOCK: writes a guarded member after MutexLock::Unlock().
+  void WriteAfterUnlock() {
+    annals::MutexLock lock(&mu_);
+    lock.Unlock();
+    m_ = 1;
+    lock.Lock();
+  }
 
  private:
   void Locked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++n_; }
   annals::Mutex mu_;
   int n_ ABSL_GUARDED_BY(mu_) = 0;
+  int m_ ABSL_GUARDED_BY(mu_) = 0;
   annals::SharedMutex shared_mu_;
   int shared_ ABSL_GUARDED_BY(shared_mu_) = 0;
 };
@@ -32,5 +40,6 @@ int main() {
   b.UnlockedWrite();
   b.SharedWrite();
   b.CallWithoutLock();
+  b.WriteAfterUnlock();
   return 0;
 }

@@ -17,7 +17,8 @@ if out=$("$clang" "${flags[@]}" "$here/thread_safety_bad.cc" 2>&1); then
 fi
 for want in "writing variable 'n_' requires holding mutex 'mu_' exclusively" \
             "writing variable 'shared_' requires holding mutex 'shared_mu_' exclusively" \
-            "calling function 'Locked' requires holding mutex 'mu_' exclusively"; do
+            "calling function 'Locked' requires holding mutex 'mu_' exclusively" \
+            "writing variable 'm_' requires holding mutex 'mu_' exclusively"; do
   grep -qF "$want" <<<"$out" || { echo "thread_safety_check: clang did not say: $want" >&2
                                   echo "$out" >&2; exit 1; }
 done

@@ -16,6 +16,14 @@ class Counter {
     return cv_.WaitFor(lock, absl::Milliseconds(1),
                        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return n_ >= n; });
   }
+  // Lets go of the lock for slow work, then takes it back.
+  void Relock() {
+    annals::MutexLock lock(&mu_);
+    ++n_;
+    lock.Unlock();
+    lock.Lock();
+    ++n_;
+  }
   int Read() {
     annals::ReaderLock lock(&shared_mu_);
     return shared_;
@@ -38,6 +46,7 @@ class Counter {
 int main() {
   Counter c;
   c.Add();
+  c.Relock();
   c.Write(2);
-  return c.WaitFor(1) && c.Read() == 2 ? 0 : 1;
+  return c.WaitFor(3) && c.Read() == 2 ? 0 : 1;
 }

@@ -18,6 +18,9 @@
 #               repository root, for internal headers ("common/strings.h",
 #               "eventstore/internal/keys.h"), which never reach a consumer.
 #   C++20       a usage requirement (public headers use it)
+#   RPATH       $ORIGIN once installed, when <libdir> is not a directory the
+#               loader searches anyway: a shared library finds the annals
+#               libraries it needs next to it, wherever the prefix is
 #   install     the library into annals' export set (annalsTargets): it joins
 #               annals::annals (the umbrella), annalsConfig.cmake and annals.pc
 #               (cmake/annals_package.cmake)
@@ -56,6 +59,9 @@ function(annals_add_library module)
     EXPORT_NAME ${module}
     VERSION ${PROJECT_VERSION}
     SOVERSION ${soversion})
+  if(NOT "${CMAKE_INSTALL_FULL_LIBDIR}" IN_LIST CMAKE_CXX_IMPLICIT_LINK_DIRECTORIES)
+    set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN")
+  endif()
   set_property(GLOBAL APPEND PROPERTY ANNALS_LIBRARY_MODULES ${module})
   if(ANNALS_INSTALL)
     install(TARGETS ${target} EXPORT annalsTargets

@@ -10,7 +10,8 @@
 #   2. pkg-config: c++ -std=c++20 consumer.cc $(pkg-config --cflags --libs annals)
 #      (the schema compiled with flatc by hand);
 #   3. add_subdirectory(<annals source>) with no other line (builds annals'
-#      event store again, so only the consumer target is built);
+#      event store again, so only the consumer target is built; as shared
+#      libraries, which checks BUILD_SHARED_LIBS and the SOVERSION);
 #   4. find_package(annals) from the build tree (export()), annals_DIR=<build>;
 #   5. the getting-started project (examples/getting_started/, the code of
 #      docs/getting-started.md) with find_package against the prefix: it
@@ -82,9 +83,20 @@ ${CXX:-c++} -std=c++20 "$here/consumer/consumer.cc" -o "$work/pkg-config/consume
   "-I$work/pkg-config" $flags "-Wl,-rpath,$libdir"
 "$work/pkg-config/consumer"
 
-step "3. add_subdirectory(annals) with no other line"
-# Only the consumer and what it links (annals::eventstore, annals::common).
-consumer add_subdirectory consumer "-DANNALS_SOURCE_DIR=$src"
+step "3. add_subdirectory(annals) with no other line, shared libraries"
+# Only the consumer and what it links (annals::eventstore, annals::common),
+# compiled anew anyway: as shared libraries, so that every run also checks
+# BUILD_SHARED_LIBS and the SOVERSION (0.<minor> before 1.0, else <major>).
+consumer add_subdirectory consumer "-DANNALS_SOURCE_DIR=$src" -DBUILD_SHARED_LIBS=ON
+major=${version%%.*}
+minor=${version#*.}
+minor=${minor%%.*}
+soversion=$major
+[[ "$major" == 0 ]] && soversion=0.$minor
+for lib in eventstore common; do
+  ldd "$work/add_subdirectory/consumer" | grep -q "libannals_$lib\.so\.$soversion " ||
+    fail "the add_subdirectory consumer does not load libannals_$lib.so.$soversion: $(ldd "$work/add_subdirectory/consumer")"
+done
 # A subproject builds no tests, benchmarks or examples of annals by default.
 for option in ANNALS_BUILD_TESTS ANNALS_BUILD_BENCH ANNALS_BUILD_EXAMPLES; do
   grep -q "^$option:BOOL=OFF$" "$work/add_subdirectory/CMakeCache.txt" ||

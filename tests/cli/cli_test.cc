@@ -1,9 +1,8 @@
-// The `annals` binary as users run it: each test spawns the built binary
-// ($ANNALS_CLI) with posix_spawn and checks its JSON output and exit code
+// The `annals` binary as users run it: each test runs the built binary
+// ($ANNALS_CLI, through tests/common/cli_runner.h) and checks its JSON output and exit code
 // against shared/cli-contract.md.
 
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -11,8 +10,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -24,118 +23,56 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/testutil/temp_dir.h"
-
-extern char** environ;
+#include "tests/common/cli_runner.h"
+#include "tests/common/files.h"
+#include "tests/common/temp_dir.h"
 
 namespace annals {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using Json = testing::CliJson;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-
-  // stdout as one JSON object.
-  Json json() const {
-    Json j = Json::parse(out, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << "stdout is not one JSON value: " << out;
-    return j;
-  }
-  // stdout as JSON Lines.
-  std::vector<Json> lines() const {
-    std::vector<Json> result;
-    std::istringstream in(out);
-    std::string line;
-    while (std::getline(in, line)) {
-      Json j = Json::parse(line, nullptr, false);
-      EXPECT_FALSE(j.is_discarded()) << "not a JSON line: " << line;
-      result.push_back(std::move(j));
-    }
-    return result;
-  }
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using testing::CliRun;
+using testing::ReadFile;
 
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* cli = std::getenv("ANNALS_CLI");
-    ASSERT_NE(cli, nullptr) << "ANNALS_CLI must name the built annals binary (ctest sets it)";
-    cli_ = cli;
+    cli_ = testing::AnnalsBinaryFromEnv();
+    ASSERT_FALSE(cli_.empty());
   }
 
   std::string store(const std::string& name = "store") const { return dir_.Sub(name); }
 
   // Runs `annals args...` with `input` on stdin.
-  Outcome Annals(const std::vector<std::string>& args, const std::string& input = "") {
-    return Spawn(args, -1, input);
+  CliRun Annals(const std::vector<std::string>& args, const std::string& input = "") {
+    return testing::RunAnnals(cli_, args, dir_.Sub("annals"), input);
   }
 
-  // Runs `annals args...` with `input` on stdin and stdout on `stdout_fd`
-  // (or a file that becomes Outcome::out when -1).
-  Outcome Spawn(const std::vector<std::string>& args, int stdout_fd, const std::string& input) {
-    const std::string in_path = dir_.Sub("stdin"), out_path = dir_.Sub("stdout"),
-                      err_path = dir_.Sub("stderr");
-    {
-      std::ofstream in(in_path, std::ios::binary | std::ios::trunc);
-      in << input;
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
-    if (stdout_fd >= 0) {
-      posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
-    } else {
-      posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
-                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    }
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> argv_storage = {cli_};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : argv_storage) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    Outcome run;
-    const int rc = posix_spawn(&pid, cli_.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    EXPECT_EQ(rc, 0) << "cannot start " << cli_;
-    if (rc != 0) return run;
-    int status = 0;
-    EXPECT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status)) << "annals did not exit normally: " << status;
-    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    run.out = stdout_fd >= 0 ? "" : ReadFile(out_path);
-    run.err = ReadFile(err_path);
-    return run;
+  // Runs `annals args...` with stdout on `stdout_fd`.
+  CliRun Spawn(const std::vector<std::string>& args, int stdout_fd) {
+    return testing::RunAnnalsWith(cli_, args, dir_.Sub("annals"),
+                                  testing::ProcessOptions{.stdout_fd = stdout_fd});
   }
 
   // Runs `annals args...` with stdout on the write end of a pipe whose read
   // end is already closed: every write fails with EPIPE.
-  Outcome AnnalsIntoClosedPipe(const std::vector<std::string>& args) {
+  CliRun AnnalsIntoClosedPipe(const std::vector<std::string>& args) {
     int fds[2];
     EXPECT_EQ(pipe(fds), 0);
     close(fds[0]);
-    Outcome run = Spawn(args, fds[1], "");
+    CliRun run = Spawn(args, fds[1]);
     close(fds[1]);
     return run;
   }
 
   // Runs `annals args...` with stdout opened on `path` (e.g. /dev/full).
-  Outcome AnnalsInto(const std::vector<std::string>& args, const std::string& path) {
+  CliRun AnnalsInto(const std::vector<std::string>& args, const std::string& path) {
     const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
     EXPECT_GE(fd, 0) << path;
-    Outcome run = Spawn(args, fd, "");
+    CliRun run = Spawn(args, fd);
     close(fd);
     return run;
   }
@@ -143,8 +80,8 @@ class CliTest : public ::testing::Test {
   // Appends one event through the CLI and checks that it worked.
   Json Append(const std::string& stream, const std::string& type, const std::string& data,
               const std::string& store_dir = "") {
-    Outcome r = Annals({"append", store_dir.empty() ? store() : store_dir, stream, "--type", type,
-                    "--data", data});
+    CliRun r = Annals({"append", store_dir.empty() ? store() : store_dir, stream, "--type", type,
+                       "--data", data});
     EXPECT_EQ(r.code, 0) << r.err;
     return r.json();
   }
@@ -162,7 +99,7 @@ class CliTest : public ::testing::Test {
   }
 
   // Every stderr message is one line.
-  static void ExpectOneLine(const Outcome& r) {
+  static void ExpectOneLine(const CliRun& r) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
 
@@ -180,8 +117,8 @@ class CliTest : public ::testing::Test {
 };
 
 TEST_F(CliTest, AppendOneEventCreatesTheStoreAndPrintsTheResult) {
-  Outcome r = Annals({"append", store(), "order-42", "--type", "OrderPlaced", "--data",
-                  R"({"table":4})"});
+  CliRun r =
+      Annals({"append", store(), "order-42", "--type", "OrderPlaced", "--data", R"({"table":4})"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
             R"({"stream":"order-42","first_version":1,"last_version":1,"first_position":1,)"
@@ -215,7 +152,7 @@ TEST_F(CliTest, AppendOneEventCreatesTheStoreAndPrintsTheResult) {
 TEST_F(CliTest, AppendFromDataFile) {
   const std::string file = dir_.Sub("data.json");
   std::ofstream(file) << R"({"sku":"A1","qty":2})";
-  Outcome r = Annals({"append", store(), "order-1", "--type", "ItemAdded", "--data-file", file});
+  CliRun r = Annals({"append", store(), "order-1", "--type", "ItemAdded", "--data-file", file});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(Annals({"read", store(), "order-1"}).lines().at(0)["data"]["sku"], "A1");
 }
@@ -227,7 +164,7 @@ TEST_F(CliTest, AppendJsonLinesFromStdinIsOneAtomicAppend) {
       "\n\n"
       R"({"type":"ItemAdded","data":{"sku":"A1","qty":2},"position":99,"version":42})"
       "\n";
-  Outcome r = Annals({"append", store(), "order-42", "--expect", "no-stream"}, input);
+  CliRun r = Annals({"append", store(), "order-42", "--expect", "no-stream"}, input);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.json()["first_version"], 1);
   EXPECT_EQ(r.json()["last_version"], 2);
@@ -250,20 +187,20 @@ TEST_F(CliTest, AppendJsonLinesFromStdinIsOneAtomicAppend) {
       R"({"type":"OrderPlaced","data":{"table":4},"id":"1b4e28ba-2fa1-11d2-883f-0016d3cca427",)"
       R"("correlation_id":"req-7","causation_id":"cmd-1","metadata":{"user":"ann"},"schema_version":2})"
       "\n";
-  Outcome retry = Annals({"append", store(), "order-42", "--expect", "no-stream"}, first_line);
+  CliRun retry = Annals({"append", store(), "order-42", "--expect", "no-stream"}, first_line);
   ASSERT_EQ(retry.code, 0) << retry.err;
   EXPECT_EQ(retry.json()["last_version"], 1);
   EXPECT_EQ(retry.json()["idempotent_replay"], true);
   EXPECT_EQ(Annals({"read", store(), "order-42"}).lines().size(), 2u);
   // The same id in another stream is refused.
-  Outcome reused = Annals({"append", store(), "order-43"}, first_line);
+  CliRun reused = Annals({"append", store(), "order-43"}, first_line);
   EXPECT_EQ(reused.code, 1);
   EXPECT_THAT(reused.err, HasSubstr("1b4e28ba-2fa1-11d2-883f-0016d3cca427"));
   ExpectOneLine(reused);
 
   // A bad line anywhere means nothing is written.
-  Outcome bad = Annals({"append", store(), "order-42"},
-                   "{\"type\":\"A\",\"data\":1}\n{\"type\":\"B\"}\n");
+  CliRun bad =
+      Annals({"append", store(), "order-42"}, "{\"type\":\"A\",\"data\":1}\n{\"type\":\"B\"}\n");
   EXPECT_EQ(bad.code, 1);
   EXPECT_THAT(bad.err, HasSubstr("line 2"));
   EXPECT_THAT(bad.err, HasSubstr("data"));
@@ -272,9 +209,9 @@ TEST_F(CliTest, AppendJsonLinesFromStdinIsOneAtomicAppend) {
 }
 
 TEST_F(CliTest, AppendBinaryPayloadFromStdin) {
-  Outcome r = Annals({"append", store(), "blob-1"},
-                     R"({"type":"Blob","data_base64":"AP8Q","content_type":"bytes"})"
-                     "\n");
+  CliRun r = Annals({"append", store(), "blob-1"},
+                    R"({"type":"Blob","data_base64":"AP8Q","content_type":"bytes"})"
+                    "\n");
   ASSERT_EQ(r.code, 0) << r.err;
   Json e = Annals({"read", store(), "blob-1"}).lines().at(0);
   EXPECT_EQ(e["data_base64"], "AP8Q");
@@ -286,7 +223,7 @@ TEST_F(CliTest, PrettyIndentsForPeople) {
   Append("s", "A", "{}");
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--pretty", "stats", store()}, {"stats", store(), "--pretty"}}) {
-    Outcome r = Annals(args);
+    CliRun r = Annals(args);
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_THAT(r.out, HasSubstr("{\n  \"events\": 1,\n"));
     EXPECT_EQ(r.json()["events"], 1);
@@ -297,8 +234,8 @@ TEST_F(CliTest, ExpectedVersionConflictsExitThreeAndNameBothVersions) {
   Append("order-1", "A", "{}");
   Append("order-1", "B", "{}");
 
-  Outcome r = Annals({"append", store(), "order-1", "--expect", "no-stream", "--type", "C",
-                  "--data", "{}"});
+  CliRun r = Annals(
+      {"append", store(), "order-1", "--expect", "no-stream", "--type", "C", "--data", "{}"});
   EXPECT_EQ(r.code, 3);
   EXPECT_THAT(r.err, HasSubstr("expected no-stream"));
   EXPECT_THAT(r.err, HasSubstr("actual 2"));
@@ -351,7 +288,7 @@ TEST_F(CliTest, ReadForwardBackwardFromAndLimit) {
             (std::vector<uint64_t>{3}));
   EXPECT_EQ(Annals({"read", store(), "order-1", "--from", "9"}).out, "");
 
-  Outcome missing = Annals({"read", store(), "order-404"});
+  CliRun missing = Annals({"read", store(), "order-404"});
   EXPECT_EQ(missing.code, 4);
   EXPECT_THAT(missing.err, HasSubstr("order-404"));
   ExpectOneLine(missing);
@@ -378,7 +315,7 @@ TEST_F(CliTest, AllFiltersFromLimitTypeAndPrefix) {
 
 TEST_F(CliTest, StreamsListsNamesAndVersions) {
   FillSixEvents();
-  Outcome r = Annals({"streams", store()});
+  CliRun r = Annals({"streams", store()});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
             "{\"stream\":\"cust-1\",\"version\":1,\"last_position\":4}\n"
@@ -389,7 +326,7 @@ TEST_F(CliTest, StreamsListsNamesAndVersions) {
 
 TEST_F(CliTest, VerifyAnIntactStore) {
   FillSixEvents();
-  Outcome r = Annals({"verify", store()});
+  CliRun r = Annals({"verify", store()});
   ASSERT_EQ(r.code, 0) << r.err;
   Json j = r.json();
   EXPECT_EQ(j["ok"], true);
@@ -439,7 +376,7 @@ TEST_F(CliTest, VerifyADamagedStoreExitsFiveAndNamesThePosition) {
     }
   }
 
-  Outcome r = Annals({"verify", store()});
+  CliRun r = Annals({"verify", store()});
   EXPECT_EQ(r.code, 5) << r.out << r.err;
   Json j = r.json();
   EXPECT_EQ(j["ok"], false);
@@ -479,7 +416,7 @@ TEST_F(CliTest, VerifyReportsAStoreTooDamagedToOpen) {
     f.seekp(size / 2);
     f.write("\x5a\x5a\x5a\x5a", 4);
   }
-  Outcome r = Annals({"verify", store()});
+  CliRun r = Annals({"verify", store()});
   EXPECT_EQ(r.code, 5) << r.out << r.err;
   Json j = r.json();
   EXPECT_EQ(j["ok"], false);
@@ -487,7 +424,7 @@ TEST_F(CliTest, VerifyReportsAStoreTooDamagedToOpen) {
   EXPECT_THAT(j["reason"].get<std::string>(), HasSubstr("Corruption"));
   ExpectOneLine(r);
 
-  Outcome read = Annals({"read", store(), "s"});
+  CliRun read = Annals({"read", store(), "s"});
   EXPECT_EQ(read.code, 5);
   EXPECT_EQ(read.out, "");
   EXPECT_THAT(read.err, HasSubstr("annals verify"));
@@ -503,7 +440,7 @@ TEST_F(CliTest, MissingStoreExitsFourForEveryReadOnlySubcommand) {
            {"export", missing},
            {"stats", missing},
            {"replay", missing, "s", "--aggregate", "x"}}) {
-    Outcome r = Annals(args);
+    CliRun r = Annals(args);
     if (args[0] == "replay") {
       EXPECT_EQ(r.code, 2) << "this binary knows no aggregates: usage error first";
       continue;
@@ -540,7 +477,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
        "2026-01-01T00:00:00Z"},
   };
   for (const auto& args : cases) {
-    Outcome r = Annals(args);
+    CliRun r = Annals(args);
     EXPECT_EQ(r.code, 2) << ::testing::PrintToString(args) << ": " << r.err;
     ExpectOneLine(r);
     EXPECT_EQ(r.out, "") << ::testing::PrintToString(args);
@@ -552,7 +489,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
 // The version printed is project()'s (ANNALS_PROJECT_VERSION, given by
 // tests/cli/CMakeLists.txt), through the generated annals/version.h.
 TEST_F(CliTest, VersionIsTheProjectVersion) {
-  Outcome r = Annals({"--version"});
+  CliRun r = Annals({"--version"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, std::string("annals ") + ANNALS_PROJECT_VERSION + "\n");
   EXPECT_STREQ(ANNALS_VERSION_STRING, ANNALS_PROJECT_VERSION);
@@ -564,11 +501,11 @@ TEST_F(CliTest, VersionIsTheProjectVersion) {
 // The stock binary links no example: no café projection, no aggregate.
 TEST_F(CliTest, TheStockBinaryKnowsNoDomain) {
   Append("order-1", "OrderPlaced", "{}");
-  Outcome projections = Annals({"projections", store()});
+  CliRun projections = Annals({"projections", store()});
   EXPECT_EQ(projections.code, 0) << projections.err;
   EXPECT_THAT(projections.out, Not(HasSubstr("cafe_")));
   EXPECT_EQ(projections.out, "") << "no projection is compiled in and none has state";
-  Outcome replay = Annals({"replay", store(), "order-1", "--aggregate", "order"});
+  CliRun replay = Annals({"replay", store(), "order-1", "--aggregate", "order"});
   EXPECT_EQ(replay.code, 2);
   EXPECT_THAT(replay.err, HasSubstr("no aggregates registered"));
 }
@@ -581,25 +518,25 @@ TEST_F(CliTest, TheCafeBinaryKnowsTheCafe) {
 #else
   Append("order-1", "OrderPlaced", "{}");
   cli_ = ANNALS_CAFE_CLI;
-  Outcome projections = Annals({"projections", store()});
+  CliRun projections = Annals({"projections", store()});
   EXPECT_EQ(projections.code, 0) << projections.err;
   std::vector<std::string> names;
   for (const Json& p : projections.lines()) names.push_back(p["name"].get<std::string>());
   EXPECT_THAT(names, ::testing::UnorderedElementsAre("cafe_board", "cafe_sales"));
   // A known aggregate: the missing stream is the error now (4), not the name (2).
-  Outcome replay = Annals({"replay", store(), "order-404", "--aggregate", "order"});
+  CliRun replay = Annals({"replay", store(), "order-404", "--aggregate", "order"});
   EXPECT_EQ(replay.code, 4) << replay.err;
   EXPECT_EQ(Annals({"--version"}).out, std::string("annals ") + ANNALS_PROJECT_VERSION + "\n");
 #endif
 }
 
 TEST_F(CliTest, HelpEverywhere) {
-  Outcome top = Annals({"--help"});
+  CliRun top = Annals({"--help"});
   EXPECT_EQ(top.code, 0);
   for (const char* sub :
        {"append", "read", "all", "streams", "verify", "export", "import", "replay", "stats"}) {
     EXPECT_THAT(top.out, HasSubstr(sub));
-    Outcome r = Annals({sub, "--help"});
+    CliRun r = Annals({sub, "--help"});
     EXPECT_EQ(r.code, 0) << sub;
     EXPECT_THAT(r.out, HasSubstr(std::string("annals ") + sub)) << sub;
   }
@@ -635,14 +572,14 @@ TEST_F(CliTest, AReaderThatStopsEarlyEndsTheListingWithExitZero) {
            {"streams", store()},
            {"export", store()},
            {"projections", store()}}) {
-    Outcome r = AnnalsIntoClosedPipe(args);
+    CliRun r = AnnalsIntoClosedPipe(args);
     EXPECT_EQ(r.code, 0) << args[0] << ": " << r.err;
     EXPECT_EQ(r.err, "") << args[0];
   }
 
   // Any other failure of stdout is still an error: the output is incomplete
   // and nobody chose that.
-  Outcome full = AnnalsInto({"all", store()}, "/dev/full");
+  CliRun full = AnnalsInto({"all", store()}, "/dev/full");
   EXPECT_EQ(full.code, 1);
   EXPECT_THAT(full.err, HasSubstr("writing to stdout failed (No space left on device)"));
   ExpectOneLine(full);
@@ -654,7 +591,7 @@ TEST_F(CliTest, ErrorsEchoNonPrintableInputEscaped) {
   const std::string line =
       R"({"stream":"a\u0000b\u001b[2Jc\u007fd\u009be","type":"A","data":1})"
       "\n";
-  Outcome r = Annals({"append", store(), "s"}, line);
+  CliRun r = Annals({"append", store(), "s"}, line);
   EXPECT_EQ(r.code, 1);
   ExpectOneLine(r);
   EXPECT_THAT(r.err, HasSubstr(R"('a\x00b\x1b[2Jc\x7fd\xc2\x9be')"));
@@ -664,7 +601,7 @@ TEST_F(CliTest, ErrorsEchoNonPrintableInputEscaped) {
   }
   // An argument echoed back (an unknown subcommand) with ESC, BEL, a newline
   // and invalid UTF-8; valid UTF-8 stays readable.
-  Outcome unknown = Annals({"caf\xc3\xa9\x1b]0;x\a\n\xff"});
+  CliRun unknown = Annals({"caf\xc3\xa9\x1b]0;x\a\n\xff"});
   EXPECT_EQ(unknown.code, 2);
   ExpectOneLine(unknown);
   EXPECT_THAT(unknown.err, HasSubstr("'caf\xc3\xa9\\x1b]0;x\\x07\\n\\xff'"));
@@ -688,7 +625,7 @@ TEST_F(CliTest, AFailedAppendToANewStoreLeavesNothingBehind) {
            {{"append", path, "s"},
             "{\"type\":\"A\",\"data\":1}\n{\"type\":\"" + long_type + "\",\"data\":1}\n",
             1}}) {
-    Outcome r = Annals(c.args, c.input);
+    CliRun r = Annals(c.args, c.input);
     EXPECT_EQ(r.code, c.code) << ::testing::PrintToString(c.args) << ": " << r.err;
     ExpectOneLine(r);
     EXPECT_FALSE(std::filesystem::exists(parent))
@@ -696,7 +633,7 @@ TEST_F(CliTest, AFailedAppendToANewStoreLeavesNothingBehind) {
   }
   // The parent exists (this test's own directory): nothing named after the
   // store appears in it.
-  Outcome r = Annals({"append", store("new"), "$reserved", "--type", "A", "--data", "{}"});
+  CliRun r = Annals({"append", store("new"), "$reserved", "--type", "A", "--data", "{}"});
   EXPECT_EQ(r.code, 1) << r.err;
   for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
     EXPECT_EQ(entry.path().filename().string().rfind("new", 0), std::string::npos)
@@ -712,7 +649,7 @@ TEST_F(CliTest, AFailedAppendToANewStoreLeavesNothingBehind) {
   EXPECT_TRUE(std::filesystem::is_empty(empty_dir));
 
   // Success creates the store (and its parent), in an empty directory too.
-  Outcome ok = Annals({"append", path, "s", "--type", "A", "--data", "{}"});
+  CliRun ok = Annals({"append", path, "s", "--type", "A", "--data", "{}"});
   ASSERT_EQ(ok.code, 0) << ok.err;
   EXPECT_EQ(Annals({"all", path}).lines().size(), 1u);
   ASSERT_EQ(Annals({"append", empty_dir, "s", "--type", "A", "--data", "{}"}).code, 0);
@@ -729,37 +666,24 @@ TEST_F(CliTest, AFailedAppendToANewStoreLeavesNothingBehind) {
 TEST_F(CliTest, ConcurrentAppendsCreatingOneStoreAllLand) {
   const std::string path = store("raced");
   constexpr int kProcesses = 4;
-  std::vector<pid_t> pids;
+  std::vector<testing::Process> processes;
   for (int i = 0; i < kProcesses; ++i) {
-    std::vector<std::string> argv_storage = {cli_,   "append", path,   "s" + std::to_string(i),
-                                             "--type", "A",    "--data", "{}"};
-    std::vector<char*> argv;
-    for (std::string& a : argv_storage) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    const std::string err = dir_.Sub("race-err-" + std::to_string(i));
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    pid_t pid = 0;
-    ASSERT_EQ(posix_spawn(&pid, cli_.c_str(), &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    pids.push_back(pid);
+    processes.push_back(testing::Process::Start(
+        {cli_, "append", path, "s" + std::to_string(i), "--type", "A", "--data", "{}"},
+        dir_.Sub("race-" + std::to_string(i))));
+    ASSERT_GT(processes.back().pid(), 0);
   }
-  for (int i = 0; i < kProcesses; ++i) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pids[i], &status, 0), pids[i]);
-    ASSERT_TRUE(WIFEXITED(status));
+  for (testing::Process& process : processes) {
+    const testing::ProcessResult result = process.Wait();
+    ASSERT_TRUE(result.exited) << result.Describe();
     // A creator that finds the store held by another writer gets exit 1
     // (locked, nothing written); any other outcome must be success.
-    const std::string err = ReadFile(dir_.Sub("race-err-" + std::to_string(i)));
-    if (WEXITSTATUS(status) != 0) {
-      EXPECT_EQ(WEXITSTATUS(status), 1) << err;
-      EXPECT_THAT(err, HasSubstr("another process has this store open")) << err;
+    if (result.exit_code != 0) {
+      EXPECT_EQ(result.exit_code, 1) << result.err;
+      EXPECT_THAT(result.err, HasSubstr("another process has this store open")) << result.err;
     }
   }
-  Outcome verify = Annals({"verify", path});
+  CliRun verify = Annals({"verify", path});
   ASSERT_EQ(verify.code, 0) << verify.err;
   EXPECT_GE(verify.json()["events"].get<int>(), 1);
   for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
@@ -799,9 +723,9 @@ TEST_F(CliTest, AFullOrReadOnlyFileSystemExitsOneAndSaysWhy) {
   }
   const std::string data = "{\"pad\":\"" + std::string(4000, 'p') + "\"}";
   int acknowledged = 1;
-  Outcome failed;
+  CliRun failed;
   for (int i = 0; i < 60; ++i) {
-    Outcome r = Annals({"append", path, "s", "--type", "Padded", "--data", data});
+    CliRun r = Annals({"append", path, "s", "--type", "Padded", "--data", data});
     if (r.code == 0) {
       ++acknowledged;
       continue;
@@ -816,24 +740,24 @@ TEST_F(CliTest, AFullOrReadOnlyFileSystemExitsOneAndSaysWhy) {
   EXPECT_THAT(failed.err, HasSubstr("free space"));
 
   std::filesystem::remove(mnt + "/filler");
-  Outcome verify = Annals({"verify", path});
+  CliRun verify = Annals({"verify", path});
   ASSERT_EQ(verify.code, 0) << verify.err;
   EXPECT_GE(verify.json()["events"].get<int>(), acknowledged);
   EXPECT_EQ(Annals({"append", path, "s", "--type", "After", "--data", "{}"}).code, 0);
 
   ASSERT_EQ(mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr), 0)
       << strerror(errno);
-  Outcome read_only = Annals({"append", path, "s", "--type", "A", "--data", "{}"});
+  CliRun read_only = Annals({"append", path, "s", "--type", "A", "--data", "{}"});
   EXPECT_EQ(read_only.code, 1);
   ExpectOneLine(read_only);
   EXPECT_THAT(read_only.err, HasSubstr("read-only file system"));
   // Creating a store there says the same.
-  Outcome create = Annals({"append", mnt + "/other", "s", "--type", "A", "--data", "{}"});
+  CliRun create = Annals({"append", mnt + "/other", "s", "--type", "A", "--data", "{}"});
   EXPECT_EQ(create.code, 1);
   ExpectOneLine(create);
   EXPECT_THAT(create.err, HasSubstr("read-only file system"));
   // Reading still works.
-  Outcome all = Annals({"all", path});
+  CliRun all = Annals({"all", path});
   EXPECT_EQ(all.code, 0) << all.err;
   EXPECT_EQ(static_cast<int>(all.lines().size()), verify.json()["events"].get<int>() + 1);
   ASSERT_EQ(mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT, nullptr), 0) << strerror(errno);
@@ -841,7 +765,7 @@ TEST_F(CliTest, AFullOrReadOnlyFileSystemExitsOneAndSaysWhy) {
 
 TEST_F(CliTest, StatsCountsEventsAndStreams) {
   FillSixEvents();
-  Outcome r = Annals({"stats", store()});
+  CliRun r = Annals({"stats", store()});
   ASSERT_EQ(r.code, 0) << r.err;
   Json j = r.json();
   std::vector<std::string> keys;
@@ -872,7 +796,7 @@ TEST_F(CliTest, ExportImportRoundTripKeepsEverythingAndRerunAddsNothing) {
   }
   Append("order-1", "Late", "[1,2,3]");
 
-  Outcome exported = Annals({"export", store()});
+  CliRun exported = Annals({"export", store()});
   ASSERT_EQ(exported.code, 0) << exported.err;
   std::vector<Json> lines = exported.lines();
   ASSERT_EQ(lines.size(), 10u);
@@ -884,28 +808,28 @@ TEST_F(CliTest, ExportImportRoundTripKeepsEverythingAndRerunAddsNothing) {
   EXPECT_FALSE(lines[9].contains("payload_base64"));
 
   const std::string copy = store("copy");
-  Outcome imported = Annals({"import", copy}, exported.out);
+  CliRun imported = Annals({"import", copy}, exported.out);
   ASSERT_EQ(imported.code, 0) << imported.err;
   EXPECT_EQ(imported.out, "{\"imported\":10,\"skipped\":0,\"last_position\":10}\n");
 
   // Same ids, versions, positions, timestamps, payloads and hashes.
-  Outcome again = Annals({"export", copy});
+  CliRun again = Annals({"export", copy});
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_EQ(again.out, exported.out);
-  Outcome verify = Annals({"verify", copy});
+  CliRun verify = Annals({"verify", copy});
   ASSERT_EQ(verify.code, 0) << verify.out << verify.err;
   EXPECT_EQ(verify.json()["last_hash"], Annals({"verify", store()}).json()["last_hash"]);
   EXPECT_EQ(Annals({"streams", copy}).out, Annals({"streams", store()}).out);
 
   // Re-running the import adds nothing.
-  Outcome rerun = Annals({"import", copy}, exported.out);
+  CliRun rerun = Annals({"import", copy}, exported.out);
   ASSERT_EQ(rerun.code, 0) << rerun.err;
   EXPECT_EQ(rerun.out, "{\"imported\":0,\"skipped\":10,\"last_position\":10}\n");
   EXPECT_EQ(Annals({"export", copy}).out, exported.out);
 
   // --buffered (no fsync per batch) imports the same history.
   const std::string buffered = store("buffered");
-  Outcome fast = Annals({"import", buffered, "--buffered"}, exported.out);
+  CliRun fast = Annals({"import", buffered, "--buffered"}, exported.out);
   ASSERT_EQ(fast.code, 0) << fast.err;
   EXPECT_EQ(Annals({"export", buffered}).out, exported.out);
 
@@ -918,7 +842,7 @@ TEST_F(CliTest, ExportImportRoundTripKeepsEverythingAndRerunAddsNothing) {
     for (int i = 0; i < 4 && std::getline(in, line); ++i) first_four += line + "\n";
   }
   ASSERT_EQ(Annals({"import", partial}, first_four).code, 0);
-  Outcome rest = Annals({"import", partial}, exported.out);
+  CliRun rest = Annals({"import", partial}, exported.out);
   ASSERT_EQ(rest.code, 0) << rest.err;
   EXPECT_EQ(rest.out, "{\"imported\":6,\"skipped\":4,\"last_position\":10}\n");
   EXPECT_EQ(Annals({"export", partial}).out, exported.out);
@@ -931,18 +855,14 @@ TEST_F(CliTest, ImportRefusesAnotherHistoryAndWritesNothing) {
   // A store with other events.
   const std::string other = store("other");
   Append("order-1", "Other", "{}", other);
-  Outcome r = Annals({"import", other}, exported);
+  CliRun r = Annals({"import", other}, exported);
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("differs from the export at position 1"));
   ExpectOneLine(r);
   EXPECT_EQ(Annals({"all", other}).lines().size(), 1u);
 
   // A gap in the export, or a bad line at the end: nothing is written.
-  std::vector<std::string> lines;
-  {
-    std::istringstream in(exported);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-  }
+  const std::vector<std::string> lines = testing::SplitLines(exported);
   std::string gap = lines[0] + "\n" + lines[2] + "\n";
   r = Annals({"import", store("gap")}, gap);
   EXPECT_EQ(r.code, 1);
@@ -983,7 +903,7 @@ TEST_F(CliTest, ReadOnlyCommandsWorkWhileAnotherProcessWrites) {
            {"verify", store()},
            {"export", store()},
            {"stats", store()}}) {
-    Outcome r = Annals(args);
+    CliRun r = Annals(args);
     EXPECT_EQ(r.code, 0) << args[0] << ": " << r.err;
   }
   EXPECT_EQ(Annals({"all", store()}).lines().size(), 2u);
@@ -994,7 +914,7 @@ TEST_F(CliTest, ReadOnlyCommandsWorkWhileAnotherProcessWrites) {
   EXPECT_EQ(Annals({"read", store(), "order-1"}).lines().size(), 2u);
 
   // Writing needs the lock the service holds: a clear error, not exit 0.
-  Outcome append = Annals({"append", store(), "order-1", "--type", "X", "--data", "{}"});
+  CliRun append = Annals({"append", store(), "order-1", "--type", "X", "--data", "{}"});
   EXPECT_EQ(append.code, 1) << append.err;
   EXPECT_THAT(append.err, Not(HasSubstr("\n\n")));
   ExpectOneLine(append);
@@ -1007,7 +927,7 @@ TEST_F(CliTest, ReadOnlyCommandsWorkWhileAnotherProcessWrites) {
 TEST_F(CliTest, DeeplyNestedJsonIsRefusedNotACrash) {
   const int n = 100000;
   const std::string deep = std::string(n, '[') + std::string(n, ']');
-  Outcome r = Annals({"append", store(), "s"}, "{\"type\":\"T\",\"data\":" + deep + "}\n");
+  CliRun r = Annals({"append", store(), "s"}, "{\"type\":\"T\",\"data\":" + deep + "}\n");
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_THAT(r.err, ::testing::HasSubstr("nests deeper than"));
   ExpectOneLine(r);

@@ -3,20 +3,13 @@
 // it was (existing target), whatever batch the damage is in; a good export
 // reproduces the source's chain; re-running adds nothing; no scratch or spool
 // file is left next to the store. Runs the built binary ($ANNALS_CLI) like
-// cli_test.cc.
-
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
+// cli_test.cc, through tests/common/cli_runner.h.
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,17 +17,19 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/testutil/temp_dir.h"
-
-extern char** environ;
+#include "tests/common/cli_runner.h"
+#include "tests/common/files.h"
+#include "tests/common/temp_dir.h"
 
 namespace annals {
 namespace {
 
 namespace fs = std::filesystem;
-using Json = nlohmann::ordered_json;
+using Json = testing::CliJson;
+using testing::CliRun;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing::SplitLines;
 
 // Events in the source store: several import batches (a batch holds at most
 // 2,000 events), so that damage near the end comes after batches that an
@@ -42,31 +37,6 @@ using ::testing::Not;
 constexpr int kEvents = 5000;
 // Runs of kRun consecutive events per stream, 20 streams.
 constexpr int kRun = 50;
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-  long max_rss_kb = 0;
-
-  Json json() const {
-    Json j = Json::parse(out, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << "stdout is not one JSON value: " << out;
-    return j;
-  }
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 std::string Join(const std::vector<std::string>& lines) {
   std::string text;
@@ -77,67 +47,24 @@ std::string Join(const std::vector<std::string>& lines) {
 class ImportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* cli = std::getenv("ANNALS_CLI");
-    ASSERT_NE(cli, nullptr) << "ANNALS_CLI must name the built annals binary (ctest sets it)";
-    cli_ = cli;
+    cli_ = testing::AnnalsBinaryFromEnv();
+    ASSERT_FALSE(cli_.empty());
     fs::create_directory(stores_);
   }
 
   // Stores live in their own directory, so that leftovers are easy to see.
   std::string store(const std::string& name) const { return stores_ + "/" + name; }
 
-  // Runs `annals args...` with the file `input_path` on stdin.
-  Outcome AnnalsFromFile(const std::vector<std::string>& args, const std::string& input_path) {
-    const std::string out_path = dir_.Sub("stdout"), err_path = dir_.Sub("stderr");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, input_path.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> argv_storage = {cli_};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : argv_storage) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    Outcome run;
-    const int rc = posix_spawn(&pid, cli_.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    EXPECT_EQ(rc, 0) << "cannot start " << cli_;
-    if (rc != 0) return run;
-    // The child's peak RSS, sampled from /proc while it runs: rusage's
-    // ru_maxrss would report this test process's own peak, which a child
-    // started by posix_spawn (vfork) inherits across exec.
-    int status = 0;
-    while (true) {
-      const pid_t done = waitpid(pid, &status, WNOHANG);
-      if (done == pid) break;
-      EXPECT_EQ(done, 0);
-      if (done != 0) break;
-      std::ifstream proc("/proc/" + std::to_string(pid) + "/status");
-      for (std::string line; std::getline(proc, line);) {
-        if (line.starts_with("VmHWM:")) {
-          run.max_rss_kb = std::max(run.max_rss_kb, std::atol(line.c_str() + 6));
-        }
-      }
-      usleep(10'000);
-    }
-    EXPECT_TRUE(WIFEXITED(status)) << "annals did not exit normally: " << status;
-    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    run.out = ReadFile(out_path);
-    run.err = ReadFile(err_path);
-    return run;
+  // Runs `annals args...` with the file `input_path` on stdin, sampling its
+  // peak memory.
+  CliRun AnnalsFromFile(const std::vector<std::string>& args, const std::string& input_path) {
+    return testing::RunAnnalsWith(
+        cli_, args, dir_.Sub("annals"),
+        testing::ProcessOptions{.stdin_path = input_path, .sample_peak_rss = true});
   }
 
-  Outcome Annals(const std::vector<std::string>& args, const std::string& input = "") {
-    const std::string in_path = dir_.Sub("stdin");
-    {
-      std::ofstream in(in_path, std::ios::binary | std::ios::trunc);
-      in << input;
-    }
-    return AnnalsFromFile(args, in_path);
+  CliRun Annals(const std::vector<std::string>& args, const std::string& input = "") {
+    return testing::RunAnnals(cli_, args, dir_.Sub("annals"), input);
   }
 
   // A source store of kEvents events (runs of kRun per stream) and its export.
@@ -160,7 +87,7 @@ class ImportTest : public ::testing::Test {
         EXPECT_TRUE(r.ok()) << r.status();
       }
     }
-    Outcome exported = Annals({"export", source});
+    CliRun exported = Annals({"export", source});
     EXPECT_EQ(exported.code, 0) << exported.err;
     source_verify_ = Annals({"verify", source}).json();
     EXPECT_EQ(source_verify_["ok"], true);
@@ -179,7 +106,7 @@ class ImportTest : public ::testing::Test {
 
   // verify's report (which includes last_hash) and the whole export.
   std::pair<std::string, std::string> Snapshot(const std::string& store_dir) {
-    Outcome verify = Annals({"verify", store_dir});
+    CliRun verify = Annals({"verify", store_dir});
     EXPECT_EQ(verify.code, 0) << verify.out << verify.err;
     return {verify.out, Annals({"export", store_dir}).out};
   }
@@ -194,8 +121,8 @@ class ImportTest : public ::testing::Test {
   // A store holding the export's first `n` events, imported.
   void ImportPrefix(const std::string& store_dir, const std::vector<std::string>& lines,
                     size_t n) {
-    Outcome r = Annals({"import", store_dir},
-                       Join(std::vector<std::string>(lines.begin(), lines.begin() + n)));
+    CliRun r = Annals({"import", store_dir},
+                      Join(std::vector<std::string>(lines.begin(), lines.begin() + n)));
     ASSERT_EQ(r.code, 0) << r.err;
   }
 
@@ -206,7 +133,7 @@ class ImportTest : public ::testing::Test {
                      const std::string& message) {
     SCOPED_TRACE(message);
     const std::string fresh = store("fresh");
-    Outcome r = Annals({"import", fresh}, bad);
+    CliRun r = Annals({"import", fresh}, bad);
     EXPECT_EQ(r.code, code) << r.err;
     EXPECT_THAT(r.err, HasSubstr(message));
     EXPECT_THAT(r.err, HasSubstr("nothing was imported"));
@@ -234,7 +161,7 @@ class ImportTest : public ::testing::Test {
 
 TEST_F(ImportTest, TamperedDataFieldWritesNothing) {
   const std::string exported = MakeExport();
-  std::vector<std::string> lines = Lines(exported);
+  std::vector<std::string> lines = SplitLines(exported);
   ASSERT_EQ(lines.size(), static_cast<size_t>(kEvents));
   std::vector<std::string> bad = lines;
   Json edited = Json::parse(bad[4500]);
@@ -245,7 +172,7 @@ TEST_F(ImportTest, TamperedDataFieldWritesNothing) {
 
 TEST_F(ImportTest, TamperedHashWritesNothing) {
   const std::string exported = MakeExport();
-  std::vector<std::string> lines = Lines(exported);
+  std::vector<std::string> lines = SplitLines(exported);
   ASSERT_EQ(lines.size(), static_cast<size_t>(kEvents));
   std::vector<std::string> bad = lines;
   Json edited = Json::parse(bad[4500]);
@@ -258,7 +185,7 @@ TEST_F(ImportTest, TamperedHashWritesNothing) {
 
 TEST_F(ImportTest, TruncatedOrGarbageLineMidFileWritesNothing) {
   const std::string exported = MakeExport();
-  std::vector<std::string> lines = Lines(exported);
+  std::vector<std::string> lines = SplitLines(exported);
   ASSERT_EQ(lines.size(), static_cast<size_t>(kEvents));
   std::vector<std::string> truncated = lines;
   truncated[4500] = truncated[4500].substr(0, truncated[4500].size() / 2);
@@ -273,7 +200,7 @@ TEST_F(ImportTest, TruncatedOrGarbageLineMidFileWritesNothing) {
 TEST_F(ImportTest, GoodExportReproducesTheChainAndRerunAddsNothing) {
   const std::string exported = MakeExport();
   const std::string copy = store("copy");
-  Outcome r = Annals({"import", copy}, exported);
+  CliRun r = Annals({"import", copy}, exported);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.json()["imported"], kEvents);
   const auto [verify, again] = Snapshot(copy);
@@ -302,10 +229,10 @@ TEST_F(ImportTest, GoodExportReproducesTheChainAndRerunAddsNothing) {
 // next to the store.
 TEST_F(ImportTest, ExistingStoreHoldingAPrefixGetsTheRest) {
   const std::string exported = MakeExport();
-  const std::vector<std::string> lines = Lines(exported);
+  const std::vector<std::string> lines = SplitLines(exported);
   const std::string prefix = store("prefix");
   ImportPrefix(prefix, lines, 1234);
-  Outcome r = Annals({"import", prefix}, exported);
+  CliRun r = Annals({"import", prefix}, exported);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "{\"imported\":3766,\"skipped\":1234,\"last_position\":5000}\n");
   const auto [verify, again] = Snapshot(prefix);
@@ -327,9 +254,9 @@ TEST_F(ImportTest, ExistingStoreHoldingAPrefixGetsTheRest) {
 // before writing.
 TEST_F(ImportTest, ContinuationOfAnotherHistoryWritesNothing) {
   const std::string exported = MakeExport();
-  const std::vector<std::string> lines = Lines(exported);
+  const std::vector<std::string> lines = SplitLines(exported);
   const std::string other = store("other");
-  Outcome r = Annals({"append", other, "s-0", "--type", "Other", "--data", "{}"});
+  CliRun r = Annals({"append", other, "s-0", "--type", "Other", "--data", "{}"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto before = Snapshot(other);
   r = Annals({"import", other}, Join(std::vector<std::string>(lines.begin() + 1, lines.end())));
@@ -347,7 +274,7 @@ TEST_F(ImportTest, NextImportRemovesAKilledImportsScratchDirectory) {
   const std::string stale = store("copy.importing-AbC123");
   fs::create_directories(stale + "/store");
   std::ofstream(stale + "/store/CURRENT") << "MANIFEST-000001\n";
-  Outcome r = Annals({"import", store("copy")}, exported);
+  CliRun r = Annals({"import", store("copy")}, exported);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(Leftovers({"copy"}), ::testing::IsEmpty());
 }
@@ -388,7 +315,7 @@ TEST_F(ImportTest, MemoryDoesNotGrowWithTheInput) {
   }
   const std::string full_path = dir_.Sub("full.jsonl"), half_path = dir_.Sub("half.jsonl");
   {
-    const std::vector<std::string> lines = Lines(Annals({"export", source}).out);
+    const std::vector<std::string> lines = SplitLines(Annals({"export", source}).out);
     ASSERT_EQ(lines.size(), 30000u);
     std::ofstream(full_path, std::ios::binary) << Join(lines);
     std::ofstream(half_path, std::ios::binary)
@@ -398,14 +325,15 @@ TEST_F(ImportTest, MemoryDoesNotGrowWithTheInput) {
       static_cast<long>((fs::file_size(full_path) - fs::file_size(half_path)) / 1024);
   ASSERT_GT(extra_kb, 60 * 1024);
 
-  Outcome half = AnnalsFromFile({"import", store("half")}, half_path);
+  CliRun half = AnnalsFromFile({"import", store("half")}, half_path);
   ASSERT_EQ(half.code, 0) << half.err;
-  Outcome full = AnnalsFromFile({"import", store("full")}, full_path);
+  ASSERT_GT(half.peak_rss_kb, 0) << "the child's peak memory was not sampled";
+  CliRun full = AnnalsFromFile({"import", store("full")}, full_path);
   ASSERT_EQ(full.code, 0) << full.err;
-  std::cout << "import into a new store: peak RSS " << half.max_rss_kb << " KiB for "
-            << fs::file_size(half_path) / 1024 << " KiB of input, " << full.max_rss_kb
+  std::cout << "import into a new store: peak RSS " << half.peak_rss_kb << " KiB for "
+            << fs::file_size(half_path) / 1024 << " KiB of input, " << full.peak_rss_kb
             << " KiB for " << fs::file_size(full_path) / 1024 << " KiB\n";
-  EXPECT_LT(full.max_rss_kb - half.max_rss_kb, extra_kb / 4);
+  EXPECT_LT(full.peak_rss_kb - half.peak_rss_kb, extra_kb / 4);
 
   // Into a store holding a prefix: pass 1 and pass 2 are bounded too.
   const std::string prefix = store("prefix");
@@ -415,10 +343,10 @@ TEST_F(ImportTest, MemoryDoesNotGrowWithTheInput) {
     for (int i = 0; i < 10 && std::getline(in, line); ++i) head += line + "\n";
     ASSERT_EQ(Annals({"import", prefix}, head).code, 0);
   }
-  Outcome rest = AnnalsFromFile({"import", prefix}, full_path);
+  CliRun rest = AnnalsFromFile({"import", prefix}, full_path);
   ASSERT_EQ(rest.code, 0) << rest.err;
-  std::cout << "import into a store holding a prefix: peak RSS " << rest.max_rss_kb << " KiB\n";
-  EXPECT_LT(rest.max_rss_kb - half.max_rss_kb, extra_kb / 4);
+  std::cout << "import into a store holding a prefix: peak RSS " << rest.peak_rss_kb << " KiB\n";
+  EXPECT_LT(rest.peak_rss_kb - half.peak_rss_kb, extra_kb / 4);
   EXPECT_THAT(Leftovers({"half", "full", "prefix"}), ::testing::IsEmpty());
 }
 

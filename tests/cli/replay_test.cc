@@ -2,7 +2,6 @@
 // with an aggregate registered by the test (as a service registers its own)
 // and the output streams captured.
 
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,23 +11,19 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/testutil/temp_dir.h"
+#include "tests/common/cli_runner.h"
+#include "tests/common/temp_dir.h"
 
 namespace annals {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using Json = testing::CliJson;
+using testing::CliRun;
 using ::testing::HasSubstr;
 
 // 2026-01-01T00:00:00Z in Unix microseconds.
 constexpr int64_t kJan1 = 1767225600LL * 1000000;
 constexpr int64_t kMinute = 60LL * 1000000;
-
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
 
 // A tally of an order: the number of events and the sum of "qty".
 CliAggregate TallyAggregate() {
@@ -75,20 +70,14 @@ class ReplayTest : public ::testing::Test {
 
   std::string path() const { return dir_.Sub("store"); }
 
-  Result Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), "annals");
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    std::istringstream in;
-    std::ostringstream out, err;
-    const int code = RunCli(static_cast<int>(argv.size()), argv.data(), options_, in, out, err);
-    return {code, out.str(), err.str()};
+  CliRun Cli(const std::vector<std::string>& args) {
+    return testing::RunCliInProcess(options_, args);
   }
 
   Json Replay(std::vector<std::string> extra) {
     std::vector<std::string> args = {"replay", path(), "order-1", "--aggregate", "tally"};
     args.insert(args.end(), extra.begin(), extra.end());
-    Result r = Cli(args);
+    CliRun r = Cli(args);
     EXPECT_EQ(r.code, 0) << r.err;
     return Json::parse(r.out, nullptr, false);
   }
@@ -117,7 +106,7 @@ TEST_F(ReplayTest, ToVersion) {
   EXPECT_EQ(Replay({"--to-version", "1"})["state"]["qty"], 1);
   EXPECT_EQ(Replay({"--to-version", "3"})["state"]["qty"], 7);
 
-  Result beyond = Cli({"replay", path(), "order-1", "--aggregate", "tally", "--to-version", "4"});
+  CliRun beyond = Cli({"replay", path(), "order-1", "--aggregate", "tally", "--to-version", "4"});
   EXPECT_EQ(beyond.code, 4);
   EXPECT_THAT(beyond.err, HasSubstr("version 3"));
 }
@@ -137,13 +126,13 @@ TEST_F(ReplayTest, AsOfTimestamp) {
   EXPECT_EQ(j["version"], 0);
   EXPECT_EQ(j["state"], Json::parse(R"({"events":0,"qty":0})"));
 
-  Result bad = Cli({"replay", path(), "order-1", "--aggregate", "tally", "--as-of", "yesterday"});
+  CliRun bad = Cli({"replay", path(), "order-1", "--aggregate", "tally", "--as-of", "yesterday"});
   EXPECT_EQ(bad.code, 2);
   EXPECT_THAT(bad.err, HasSubstr("RFC 3339"));
 }
 
 TEST_F(ReplayTest, UnknownAggregateExitsTwoAndListsTheKnownOnes) {
-  Result r = Cli({"replay", path(), "order-1", "--aggregate", "order"});
+  CliRun r = Cli({"replay", path(), "order-1", "--aggregate", "order"});
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("unknown aggregate 'order'"));
   EXPECT_THAT(r.err, HasSubstr("tally (counts events and sums qty)"));
@@ -152,15 +141,15 @@ TEST_F(ReplayTest, UnknownAggregateExitsTwoAndListsTheKnownOnes) {
 }
 
 TEST_F(ReplayTest, ErrorsMapToExitCodes) {
-  Result missing = Cli({"replay", path(), "order-404", "--aggregate", "tally"});
+  CliRun missing = Cli({"replay", path(), "order-404", "--aggregate", "tally"});
   EXPECT_EQ(missing.code, 4);
   EXPECT_THAT(missing.err, HasSubstr("order-404"));
 
-  Result poisoned = Cli({"replay", path(), "bad-1", "--aggregate", "tally"});
+  CliRun poisoned = Cli({"replay", path(), "bad-1", "--aggregate", "tally"});
   EXPECT_EQ(poisoned.code, 5);
   EXPECT_THAT(poisoned.err, HasSubstr("poisoned event"));
 
-  Result broken = Cli({"replay", path(), "order-1", "--aggregate", "broken"});
+  CliRun broken = Cli({"replay", path(), "order-1", "--aggregate", "broken"});
   EXPECT_EQ(broken.code, 1);
   EXPECT_THAT(broken.err, HasSubstr("not valid JSON"));
   EXPECT_EQ(broken.out, "");
@@ -179,21 +168,19 @@ TEST_F(ReplayTest, RenderPayloadRendersNonJsonEvents) {
     if (e.type != "Known") return std::nullopt;
     return std::string(R"({"rendered":")") + e.payload + "\"}";
   };
-  Result r = Cli({"read", path(), "fb"});
+  CliRun r = Cli({"read", path(), "fb"});
   ASSERT_EQ(r.code, 0) << r.err;
-  std::istringstream lines(r.out);
-  std::string line;
-  ASSERT_TRUE(std::getline(lines, line));
-  Json known = Json::parse(line);
+  const std::vector<Json> lines = r.lines();
+  ASSERT_GE(lines.size(), 2u) << r.out;
+  const Json& known = lines[0];
   EXPECT_EQ(known["data"], Json::parse(R"({"rendered":"K"})"));
   EXPECT_EQ(known["content_type"], "flatbuffers");
-  ASSERT_TRUE(std::getline(lines, line));
-  Json unknown = Json::parse(line);
+  const Json& unknown = lines[1];
   EXPECT_FALSE(unknown.contains("data"));
   EXPECT_EQ(unknown["data_base64"], "VQ==");
 
   // An export keeps the bytes of the rendered event for import.
-  Result exported = Cli({"export", path(), "--from", "5"});
+  CliRun exported = Cli({"export", path(), "--from", "5"});
   ASSERT_EQ(exported.code, 0) << exported.err;
   EXPECT_THAT(exported.out, HasSubstr(R"("payload_base64":"Sw==")"));
 }

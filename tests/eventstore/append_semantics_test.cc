@@ -25,7 +25,7 @@
 #include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testutil/temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 namespace annals {
 namespace {

@@ -33,7 +33,7 @@
 // properties, metaindex and footer blocks, WAL, MANIFEST, CURRENT, OPTIONS,
 // IDENTITY); within a stratum a file, a block and a bit are drawn from the
 // seed. Blocks are located by parsing the table footer, metaindex and index
-// (tests/testutil/bit_flip_layout.h), not through RocksDB.
+// (tests/common/bit_flip_layout.h), not through RocksDB.
 //
 // Environment:
 //   ANNALS_TEST_SEED=N          replay a run (the seed is printed)
@@ -53,11 +53,7 @@
 // RocksDB's table properties carry the time of the run. The copies that
 // ANNALS_BIT_FLIP_KEEP leaves are the exact reproduction.
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,7 +71,6 @@
 #include <random>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -85,8 +80,10 @@
 #include "common/strings.h"
 #include "eventstore/internal/store_access.h"
 #include "gtest/gtest.h"
-#include "tests/testutil/bit_flip_layout.h"
-#include "tests/testutil/temp_dir.h"
+#include "tests/common/bit_flip_layout.h"
+#include "tests/common/files.h"
+#include "tests/common/subprocess.h"
+#include "tests/common/temp_dir.h"
 
 #ifndef ANNALS_CLI_PATH
 #define ANNALS_CLI_PATH ""
@@ -111,20 +108,10 @@ constexpr std::chrono::milliseconds kChildTimeout(60'000);
 // ---------------------------------------------------------------------------
 // Child processes.
 
-struct ChildOutcome {
-  bool exited = false;  // exited normally (else signalled or timed out)
-  int exit_code = -1;
-  int signal = 0;
-  bool timed_out = false;
-  std::string output;  // what it wrote to the pipe
-  std::string stderr_tail;
-  double cpu_seconds = 0;  // user + system time of the child
-};
-
-std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+// A child's end and output (tests/common/subprocess.h); for a library
+// child, `out` is what it wrote to its fd.
+using ChildOutcome = testing::ProcessResult;
+using testing::Process;
 
 std::string LastLines(const std::string& text, int lines) {
   size_t at = text.size();
@@ -137,107 +124,25 @@ std::string LastLines(const std::string& text, int lines) {
   return tail;
 }
 
-// Waits for `pid` until `deadline`; kills it with SIGKILL after that.
-void Reap(pid_t pid, std::chrono::steady_clock::time_point deadline, ChildOutcome* out) {
-  int status = 0;
-  rusage usage{};
-  for (;;) {
-    const pid_t r = wait4(pid, &status, WNOHANG, &usage);
-    if (r == pid) break;
-    if (r < 0 && errno != EINTR) {
-      out->exited = false;
-      return;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      out->timed_out = true;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  out->cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-                     static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-  if (WIFEXITED(status)) {
-    out->exited = true;
-    out->exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    out->signal = WTERMSIG(status);
-  }
-}
-
-// A child process whose stdout (or result fd) and stderr go to files.
-struct Child {
-  pid_t pid = -1;
-  std::string out_path;
-  std::string err_path;
-  std::chrono::steady_clock::time_point deadline;
-};
+// The last lines of a child's stderr, on one line.
+std::string StderrTail(const ChildOutcome& c) { return LastLines(c.err, 3); }
 
 // Starts `body` in a forked child; it writes its result to the fd it gets
 // (a file, so that a crash leaves what was written before it). `body` must
-// not use gtest.
-Child StartForked(const std::function<void(int fd)>& body, const std::string& scratch,
-                  std::chrono::milliseconds timeout = kChildTimeout) {
-  Child child{.out_path = scratch + ".out", .err_path = scratch + ".err"};
-  std::fflush(nullptr);
-  child.pid = fork();
-  if (child.pid < 0) {
-    ADD_FAILURE() << "fork: " << std::strerror(errno);
-    return child;
-  }
-  if (child.pid == 0) {
-    const int out = open(child.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = open(child.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out < 0 || err < 0) _exit(126);
-    dup2(err, 2);
-    body(out);
-    close(out);
-    _exit(0);
-  }
-  child.deadline = std::chrono::steady_clock::now() + timeout;
-  return child;
+// not use gtest. Killed at `timeout`.
+Process StartForked(const std::function<void(int fd)>& body, const std::string& scratch,
+                    std::chrono::milliseconds timeout = kChildTimeout) {
+  return Process::Fork(body, scratch, {.timeout = timeout});
 }
 
 // Starts a program with stdin from /dev/null and stdout, stderr to files.
-Child StartProgram(const std::vector<std::string>& argv, const std::string& scratch) {
-  Child child{.out_path = scratch + ".out", .err_path = scratch + ".err"};
-  std::fflush(nullptr);
-  child.pid = fork();
-  if (child.pid < 0) {
-    ADD_FAILURE() << "fork: " << std::strerror(errno);
-    return child;
-  }
-  if (child.pid == 0) {
-    const int in = open("/dev/null", O_RDONLY);
-    const int out = open(child.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = open(child.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in < 0 || out < 0 || err < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  child.deadline = std::chrono::steady_clock::now() + kChildTimeout;
-  return child;
+Process StartProgram(const std::vector<std::string>& argv, const std::string& scratch) {
+  return Process::Start(argv, scratch, {.timeout = kChildTimeout});
 }
 
-// Waits for `child` (killing it at its deadline) and collects its output.
-ChildOutcome Finish(const Child& child) {
-  ChildOutcome outcome;
-  if (child.pid <= 0) return outcome;
-  Reap(child.pid, child.deadline, &outcome);
-  outcome.output = ReadWholeFile(child.out_path);
-  outcome.stderr_tail = LastLines(ReadWholeFile(child.err_path), 3);
-  return outcome;
-}
-
-ChildOutcome RunForked(const std::function<void(int fd)>& body, const std::string& scratch) {
-  return Finish(StartForked(body, scratch));
+ChildOutcome RunForked(const std::function<void(int fd)>& body, const std::string& scratch,
+                       std::chrono::milliseconds timeout = kChildTimeout) {
+  return StartForked(body, scratch, timeout).Wait();
 }
 
 // Length-prefixed fields: a child's results survive any bytes in messages.
@@ -644,12 +549,12 @@ std::string DescribeCrash(const ChildOutcome& c, std::string_view last_read) {
                     : c.signal != 0
                         ? StrCat("killed by signal ", c.signal, " (", strsignal(c.signal), ")")
                         : StrCat("exited with ", c.exit_code);
-  return StrCat(how, " after read '", last_read, "'; stderr: ", Clip(c.stderr_tail, 300));
+  return StrCat(how, " after read '", last_read, "'; stderr: ", Clip(StderrTail(c), 300));
 }
 
 Verdict JudgeLibrary(const ChildOutcome& child, const std::vector<Read>& baseline) {
   Verdict v;
-  const std::vector<Read> reads = ParseReads(child.output);
+  const std::vector<Read> reads = ParseReads(child.out);
   bool verify_ok_unchanged = false;
   bool other_detected = false;
   for (const Read& r : reads) {
@@ -716,10 +621,10 @@ Verdict JudgeCli(const std::vector<CliRun>& runs, const std::vector<CliRun>& bas
     } else if (c.exit_code != 0) {
       Worsen(&v, Outcome::kMislabeled);
       v.problems.push_back(
-          StrCat(name, " MISLABELED: exit ", c.exit_code, ": ", Clip(c.stderr_tail, 300)));
+          StrCat(name, " MISLABELED: exit ", c.exit_code, ": ", Clip(StderrTail(c), 300)));
     } else {
-      const std::string& got = c.output;
-      const std::string& want = baseline[i].outcome.output;
+      const std::string& got = c.out;
+      const std::string& want = baseline[i].outcome.out;
       if (got != want) {
         Worsen(&v, Outcome::kSilent);
         v.problems.push_back(StrCat(name, " SILENT (exit 0): ", DescribeDifference(got, want)));
@@ -832,7 +737,7 @@ std::vector<StoreFile> LoadStoreFiles(const std::string& path) {
     StoreFile f;
     f.name = entry.path().filename().string();
     f.kind = ClassifyStoreFile(f.name);
-    f.bytes = ReadWholeFile(entry.path().string());
+    f.bytes = testing::ReadFile(entry.path().string());
     if (f.kind == StoreFileKind::kSst) {
       std::string error;
       EXPECT_TRUE(testing::ParseSst(f.bytes, &f.layout, &error)) << f.name << ": " << error;
@@ -867,11 +772,11 @@ std::vector<Read> MadeUpBaseline() {
 ChildOutcome MadeUpChild(const std::vector<Read>& reads) {
   ChildOutcome c{.exited = true, .exit_code = 0};
   for (const Read& r : reads) {
-    PutField(&c.output, r.name);
-    PutField(&c.output, StrCat(static_cast<int>(r.code)));
-    PutField(&c.output, r.message);
-    PutField(&c.output, r.text);
-    PutField(&c.output, r.verify_damage ? "1" : "0");
+    PutField(&c.out, r.name);
+    PutField(&c.out, StrCat(static_cast<int>(r.code)));
+    PutField(&c.out, r.message);
+    PutField(&c.out, r.text);
+    PutField(&c.out, r.verify_damage ? "1" : "0");
   }
   return c;
 }
@@ -916,12 +821,12 @@ TEST(BitFlipJudgeTest, DataLossIsDetectedAndAnyOtherCodeIsMislabeled) {
 
 TEST(BitFlipJudgeTest, AChildThatAbortsOrHangsIsACrash) {
   testing::TempDir dir;
-  ChildOutcome aborted = Finish(StartForked(
+  ChildOutcome aborted = RunForked(
       [](int fd) {
         SendRead(fd, Read{.name = "open"});
         std::abort();
       },
-      dir.Sub("abort")));
+      dir.Sub("abort"));
   EXPECT_EQ(aborted.signal, SIGABRT);
   Verdict v = JudgeLibrary(aborted, MadeUpBaseline());
   EXPECT_EQ(v.outcome, Outcome::kCrash);
@@ -929,25 +834,25 @@ TEST(BitFlipJudgeTest, AChildThatAbortsOrHangsIsACrash) {
   EXPECT_NE(v.problems.back().find("after read 'open'"), std::string::npos) << v.problems.back();
 
   ChildOutcome hung =
-      Finish(StartForked([](int) { pause(); }, dir.Sub("hang"), std::chrono::milliseconds(200)));
+      RunForked([](int) { pause(); }, dir.Sub("hang"), std::chrono::milliseconds(200));
   EXPECT_TRUE(hung.timed_out);
   EXPECT_EQ(JudgeLibrary(hung, MadeUpBaseline()).outcome, Outcome::kCrash);
 
   // A child that stops early without a signal (e.g. exit() in a library)
   // is a crash too: its reads are incomplete.
-  ChildOutcome exited = Finish(StartForked(
+  ChildOutcome exited = RunForked(
       [](int fd) {
         SendRead(fd, Read{.name = "open"});
         _exit(0);
       },
-      dir.Sub("exit")));
+      dir.Sub("exit"));
   EXPECT_EQ(JudgeLibrary(exited, MadeUpBaseline()).outcome, Outcome::kCrash);
 }
 
 TEST(BitFlipJudgeTest, CliExitCodes) {
   auto run = [](std::string name, int code, std::string out) {
     return CliRun{std::move(name),
-                  ChildOutcome{.exited = true, .exit_code = code, .output = std::move(out)}};
+                  ChildOutcome{.exited = true, .exit_code = code, .out = std::move(out)}};
   };
   const std::vector<CliRun> baseline = {run("verify", 0, "{ok}"), run("export", 0, "1\n2\n")};
   EXPECT_EQ(JudgeCli(baseline, baseline).outcome, Outcome::kHarmless);
@@ -969,7 +874,7 @@ class BitFlipTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir();
-    std::array<Child, 2> builds;
+    std::array<Process, 2> builds;
     for (int v = 0; v < 2; ++v) {
       originals_[v] = dir_->Sub(StrCat("original-", kVariantNames[v]));
       builds[v] = StartForked(
@@ -979,11 +884,11 @@ class BitFlipTest : public ::testing::Test {
           dir_->Sub(StrCat("build-", kVariantNames[v])));
     }
     for (int v = 0; v < 2; ++v) {
-      const ChildOutcome built = Finish(builds[v]);
-      if (built.output == "done:") continue;
+      const ChildOutcome built = builds[v].Wait();
+      if (built.out == "done:") continue;
       build_error_ += StrCat(kVariantNames[v], ": ",
-                             built.output.starts_with("done:")
-                                 ? built.output.substr(5)
+                             built.out.starts_with("done:")
+                                 ? built.out.substr(5)
                                  : StrCat("crashed: ", DescribeCrash(built, "build")),
                              "; ");
     }
@@ -1085,7 +990,7 @@ TEST_F(BitFlipTest, EveryFlipIsDetectedOrHarmless) {
       CopyStore(originals_[v], work);
       const ChildOutcome c =
           RunForked([&](int fd) { LibraryReadsInChild(work, mode == 1, fd); }, work + ".child");
-      baseline[v][mode] = ParseReads(c.output);
+      baseline[v][mode] = ParseReads(c.out);
       ASSERT_TRUE(c.exited && c.exit_code == 0) << DescribeCrash(c, "baseline");
       ASSERT_EQ(baseline[v][mode].size(), 5u + 2 * kStreams.size()) << "baseline reads";
       for (const Read& r : baseline[v][mode]) {
@@ -1101,11 +1006,11 @@ TEST_F(BitFlipTest, EveryFlipIsDetectedOrHarmless) {
     if (have_cli) {
       CopyStore(originals_[v], work);
       for (const auto& argv : CliCommands(cli, work)) {
-        cli_baseline[v].push_back(CliRun{argv[1], Finish(StartProgram(argv, work + ".cli"))});
+        cli_baseline[v].push_back(CliRun{argv[1], StartProgram(argv, work + ".cli").Wait()});
         const ChildOutcome& c = cli_baseline[v].back().outcome;
         ASSERT_TRUE(c.exited && c.exit_code == 0)
             << "annals " << argv[1] << " on the undamaged store: " << c.exit_code << " "
-            << c.stderr_tail;
+            << StderrTail(c);
       }
     }
   }
@@ -1132,8 +1037,8 @@ TEST_F(BitFlipTest, EveryFlipIsDetectedOrHarmless) {
     std::array<Verdict, 3> verdicts;
     std::array<bool, 3> ran = {true, true, have_cli && (i % kCliEvery == 0 || only >= 0)};
     // The three ways run at the same time, each on its own damaged copy.
-    std::array<Child, 2> library;
-    std::vector<Child> programs;
+    std::array<Process, 2> library;
+    std::vector<Process> programs;
     std::vector<std::string> names;
     for (int mode = 0; mode < 3; ++mode) {
       if (!ran[mode]) continue;
@@ -1153,13 +1058,13 @@ TEST_F(BitFlipTest, EveryFlipIsDetectedOrHarmless) {
     for (int mode = 0; mode < 3; ++mode) {
       if (!ran[mode]) continue;
       if (mode < 2) {
-        const ChildOutcome c = Finish(library[mode]);
+        const ChildOutcome c = library[mode].Wait();
         verdicts[mode] = JudgeLibrary(c, baseline[v][mode]);
         mode_cpu[mode] += c.cpu_seconds;
       } else {
         std::vector<CliRun> runs;
         for (size_t p = 0; p < programs.size(); ++p) {
-          runs.push_back(CliRun{names[p], Finish(programs[p])});
+          runs.push_back(CliRun{names[p], programs[p].Wait()});
           mode_cpu[mode] += runs.back().outcome.cpu_seconds;
         }
         verdicts[mode] = JudgeCli(runs, cli_baseline[v]);

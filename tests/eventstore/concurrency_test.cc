@@ -11,7 +11,7 @@
 #include "annals/errors.h"
 #include "annals/event_store.h"
 #include "gtest/gtest.h"
-#include "tests/testutil/temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 namespace annals {
 namespace {

@@ -21,7 +21,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "annals/event_store.h"
 #include "gtest/gtest.h"
-#include "tests/testutil/temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 namespace annals {
 namespace {

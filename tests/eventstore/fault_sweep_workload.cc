@@ -25,9 +25,9 @@
 #include "eventstore/internal/test_hooks.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
+#include "tests/common/fault_injection_fs.h"
 #include "tests/eventstore/fault_workloads.h"
 #include "tests/projections/test_projections.h"
-#include "tests/testutil/fault_injection_fs.h"
 
 namespace annals::testing {
 namespace {

@@ -5,7 +5,7 @@
 // Needs root (mount, mkfs.ext4, loop devices); skipped with a message
 // otherwise. CI runs as root. Every RocksDB call runs in a forked child (the
 // parent never opens a store, so every fork starts from a process without
-// RocksDB threads): the child reports through a pipe, one line per fact, and
+// RocksDB threads): the child reports one line per fact, and
 // the parent checks how it ended (an abort is a failure, not a crash of the
 // test) and what it reported.
 
@@ -36,7 +36,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/env.h"
-#include "tests/testutil/temp_dir.h"
+#include "tests/common/subprocess.h"
+#include "tests/common/temp_dir.h"
 
 namespace annals {
 namespace {
@@ -68,7 +69,7 @@ struct ChildRun {
   }
 };
 
-// The child's end of the pipe: one line per report.
+// The child's report (the fd RunChild gives it): one line per fact.
 class Reporter {
  public:
   explicit Reporter(int fd) : fd_(fd) {}
@@ -96,42 +97,18 @@ class Reporter {
   int fd_;
 };
 
-// Runs `body` in a forked child, which exits 0 when `body` returns.
+// Runs `body` in a forked child, which exits 0 when `body` returns; its
+// stderr is this test's.
 ChildRun RunChild(const std::function<void(Reporter&)>& body) {
-  ChildRun run;
-  int fds[2];
-  if (pipe(fds) != 0) {
-    ADD_FAILURE() << "pipe: " << strerror(errno);
-    return run;
-  }
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    ADD_FAILURE() << "fork: " << strerror(errno);
-    return run;
-  }
-  if (pid == 0) {
-    close(fds[0]);
-    Reporter reporter(fds[1]);
-    body(reporter);
-    close(fds[1]);
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string text;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) text.append(buffer, n);
-  close(fds[0]);
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid) {
-    ADD_FAILURE() << "waitpid: " << strerror(errno);
-    return run;
-  }
-  run.exited = WIFEXITED(status);
-  run.exit_code = run.exited ? WEXITSTATUS(status) : -1;
-  run.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+  testing::TempDir scratch;
+  const testing::ProcessResult child = testing::RunForked(
+      [&](int fd) {
+        Reporter reporter(fd);
+        body(reporter);
+      },
+      scratch.Sub("child"), testing::ProcessOptions{.capture_stderr = false});
+  ChildRun run{.exited = child.exited, .exit_code = child.exit_code, .signal = child.signal};
+  for (absl::string_view line : absl::StrSplit(child.out, '\n', absl::SkipEmpty())) {
     run.lines.emplace_back(line.data(), line.size());
   }
   return run;

@@ -3,14 +3,11 @@
 // damage is named as damage, and stores of format version 1 keep opening.
 
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -23,23 +20,17 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/metadata.h"
-#include "tests/testutil/temp_dir.h"
+#include "tests/common/files.h"
+#include "tests/common/subprocess.h"
+#include "tests/common/temp_dir.h"
 
 namespace annals {
 namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
+using testing::ReadFile;
+using testing::WriteFile;
 
 // Flips one bit inside the properties block of an SST file, found by one of
 // its property names ("rocksdb.column.family.id", stored after a shared
@@ -302,22 +293,20 @@ TEST_F(IntegrityTest, UnreadableStoreSaysPermissionDenied) {
   // Root reads any directory, so as root (CI) the open runs in a child that
   // drops to user nobody; the test directory is 0700 and root's.
   if (geteuid() == 0) {
-    const pid_t child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
-      auto store = EventStore::Open(path_, ReadOnly());
-      if (store.ok()) _exit(1);
-      const std::string message(store.status().message());
-      _exit(absl::IsPermissionDenied(store.status()) &&
-                    message.find("permission denied") != std::string::npos
-                ? 0
-                : 2);
-    }
-    int status = 0;
-    ASSERT_EQ(waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0)
+    const testing::ProcessResult child = testing::RunForked(
+        [&](int) {
+          if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+          auto store = EventStore::Open(path_, ReadOnly());
+          if (store.ok()) _exit(1);
+          const std::string message(store.status().message());
+          _exit(absl::IsPermissionDenied(store.status()) &&
+                        message.find("permission denied") != std::string::npos
+                    ? 0
+                    : 2);
+        },
+        dir_.Sub("nobody"));
+    ASSERT_TRUE(child.exited) << child.Describe();
+    EXPECT_EQ(child.exit_code, 0)
         << "1: opened anyway, 2: not kPermissionDenied, 3: could not drop privileges";
     return;
   }

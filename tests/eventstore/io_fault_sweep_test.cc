@@ -15,8 +15,6 @@
 // ANNALS_SWEEP_MAX_K=<n> caps k per kind; ANNALS_SWEEP_VERBOSE=1 prints
 // every run's outcome.
 
-#include <sys/wait.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,14 +28,15 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tests/testutil/fault_injection_fs.h"
-#include "tests/testutil/temp_dir.h"
+#include "tests/common/files.h"
+#include "tests/common/subprocess.h"
+#include "tests/common/temp_dir.h"
 
 namespace annals::testing {
 namespace {
 
 struct Outcome {
-  int status = 0;
+  ProcessResult process;
   bool fired = false;
   std::string where;
   std::vector<std::string> errors;
@@ -45,20 +44,15 @@ struct Outcome {
   std::map<std::string, uint64_t> ops;
 };
 
+// Runs fault_child's sweep (its stderr, e.g. a RocksDB assertion, goes to
+// this test's log) and parses the lines it prints.
 Outcome RunSweepChild(const std::string& op, uint64_t k, const std::string& dir) {
   Outcome out;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  const std::string cmd = absl::StrCat(ANNALS_FAULT_CHILD, " sweep ", op, " ", k, " ", dir);
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) {
-    out.status = -1;
-    return out;
-  }
-  char buf[4096];
-  while (std::fgets(buf, sizeof(buf), pipe) != nullptr) {
-    std::string line(buf);
-    if (!line.empty() && line.back() == '\n') line.pop_back();
+  out.process = RunProgram({ANNALS_FAULT_CHILD, "sweep", op, std::to_string(k), dir},
+                           dir + "-child", ProcessOptions{.capture_stderr = false});
+  for (const std::string& line : SplitLines(out.process.out)) {
     if (line.rfind("FIRED ", 0) == 0) {
       out.fired = line[6] == '1';
       out.where = line.size() > 8 ? line.substr(8) : "";
@@ -71,14 +65,8 @@ Outcome RunSweepChild(const std::string& op, uint64_t k, const std::string& dir)
       for (size_t i = 0; i + 1 < f.size(); i += 2) out.ops[f[i]] = std::stoull(f[i + 1]);
     }
   }
-  out.status = pclose(pipe);
   std::filesystem::remove_all(dir);
   return out;
-}
-
-std::string StatusText(int status) {
-  if (WIFSIGNALED(status)) return absl::StrCat("killed by signal ", WTERMSIG(status));
-  return absl::StrCat("exit ", WEXITSTATUS(status));
 }
 
 TEST(IoFaultSweepTest, EveryFailingOperationIsReportedAndLosesNothing) {
@@ -86,8 +74,8 @@ TEST(IoFaultSweepTest, EveryFailingOperationIsReportedAndLosesNothing) {
   TempDir dir;
   const std::string trial = dir.Sub("trial");
   const Outcome clean = RunSweepChild("write", 0, trial);
-  ASSERT_TRUE(WIFEXITED(clean.status) && WEXITSTATUS(clean.status) == 0)
-      << "clean run: " << StatusText(clean.status) << "; " << absl::StrJoin(clean.failures, "; ");
+  ASSERT_TRUE(clean.process.exited && clean.process.exit_code == 0)
+      << "clean run: " << clean.process.Describe() << "; " << absl::StrJoin(clean.failures, "; ");
   ASSERT_TRUE(clean.errors.empty()) << "clean run: " << absl::StrJoin(clean.errors, "; ");
   ASSERT_FALSE(clean.ops.empty());
 
@@ -131,18 +119,18 @@ TEST(IoFaultSweepTest, EveryFailingOperationIsReportedAndLosesNothing) {
       const Outcome o = RunSweepChild(kind, k, trial);
       ++tally.swept;
       const std::string label = absl::StrCat(kind, " k=", k, " (", o.where, ")");
-      if (WIFSIGNALED(o.status)) {
+      if (!o.process.exited) {
         ++tally.crashes;
         ++bad;
-        ADD_FAILURE() << label << ": child " << StatusText(o.status)
+        ADD_FAILURE() << label << ": child " << o.process.Describe()
                       << " (an abort: see RocksDB's assertion on stderr above); errors before: "
                       << absl::StrJoin(o.errors, "; ");
         continue;
       }
-      if (!o.failures.empty() || WEXITSTATUS(o.status) != 0) {
+      if (!o.failures.empty() || o.process.exit_code != 0) {
         ++tally.failures;
         ++bad;
-        ADD_FAILURE() << label << ": " << StatusText(o.status) << ": "
+        ADD_FAILURE() << label << ": " << o.process.Describe() << ": "
                       << absl::StrJoin(o.failures, "; ")
                       << " | errors reported: " << absl::StrJoin(o.errors, "; ");
         continue;

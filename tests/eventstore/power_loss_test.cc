@@ -2,7 +2,7 @@
 // workload on a FaultInjectionFs that cuts the power before its n-th mutating
 // file-system operation, leaving on disk only what was durable (unsynced file
 // bytes dropped or torn, undurable creates/renames/deletes undone; the model
-// is described in tests/testutil/fault_injection_fs.h). This test then opens
+// is described in tests/common/fault_injection_fs.h). This test then opens
 // the surviving store with the real file system and checks: every
 // acknowledged event is there, no append is partly stored, Verify() is ok,
 // projections are exactly-once (read model = its checkpoint's prefix, and a
@@ -20,8 +20,6 @@
 // ANNALS_POWER_BUFFERED=1 makes the children append with Durability::kBuffered
 // (the test must then fail: that is what it is for).
 
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,15 +47,16 @@
 #include "annals/snapshot_store.h"
 #include "common/coding.h"
 #include "eventstore/internal/test_hooks.h"
-#include "rocksdb/env.h"
 #include "gtest/gtest.h"
+#include "rocksdb/env.h"
 #include "tests/aggregates/account.h"
+#include "tests/common/cli_runner.h"
+#include "tests/common/fault_injection_fs.h"
+#include "tests/common/files.h"
+#include "tests/common/subprocess.h"
+#include "tests/common/temp_dir.h"
 #include "tests/eventstore/fault_workloads.h"
 #include "tests/projections/test_projections.h"
-#include "tests/testutil/fault_injection_fs.h"
-#include "tests/testutil/temp_dir.h"
-
-extern char** environ;
 
 namespace annals::testing {
 namespace {
@@ -83,16 +82,7 @@ struct Acks {
 // The acknowledgements among the first `limit` bytes of the ack file.
 Acks ReadAcks(const std::string& path, uint64_t limit) {
   Acks acks;
-  std::string text;
-  {
-    std::ifstream file(path);
-    std::stringstream all;
-    all << file.rdbuf();
-    text = all.str().substr(0, limit);
-  }
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
+  for (const std::string& line : SplitLines(ReadFile(path).substr(0, limit))) {
     std::vector<std::string> f = absl::StrSplit(line, ' ');
     if (f[0] == "E" && f.size() == 7) {
       AckedEvent e;
@@ -189,29 +179,17 @@ class PowerLossTest : public ::testing::Test {
       ASSERT_TRUE(all.ok());
       source_events_ = std::move(*all);
     }
-    std::string arg0 = "annals", arg1 = "export", arg2 = source;
-    char* args[] = {arg0.data(), arg1.data(), arg2.data(), nullptr};
-    std::istringstream in;
-    std::ofstream out(export_file_);
-    std::ostringstream err;
-    ASSERT_EQ(RunCli(3, args, CliOptions{}, in, out, err), 0) << err.str();
+    const CliRun exported = RunCliInProcess(CliOptions{}, {"export", source});
+    ASSERT_EQ(exported.code, 0) << exported.err;
+    WriteFile(export_file_, exported.out);
   }
 
-  // Runs a child; returns its exit status.
-  int RunChild(const ChildRun& r, const std::string& run_dir) {
-    std::vector<std::string> args = {ANNALS_FAULT_CHILD,        "powerloss",
-                                     r.scenario,                run_dir,
-                                     absl::StrJoin(r.cuts, ","), std::to_string(r.seed),
-                                     std::to_string(r.model),   buffered_ ? "1" : "0",
-                                     export_file_};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid;
-    if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid) return -1;
-    return status;
+  // Runs a child, whose stdout and stderr are this test's.
+  ProcessResult RunChild(const ChildRun& r, const std::string& run_dir) {
+    return RunProgram(
+        {ANNALS_FAULT_CHILD, "powerloss", r.scenario, run_dir, absl::StrJoin(r.cuts, ","),
+         std::to_string(r.seed), std::to_string(r.model), buffered_ ? "1" : "0", export_file_},
+        run_dir + "-child", ProcessOptions{.stdout_fd = 1, .capture_stderr = false});
   }
 
   // Runs a child and checks every cut it left; returns the number of failed
@@ -219,11 +197,10 @@ class PowerLossTest : public ::testing::Test {
   int RunAndCheck(const ChildRun& r, int index, std::pair<uint64_t, uint64_t>* ops = nullptr) {
     const std::string run_dir = dir_.Sub(absl::StrCat("run", index));
     fs::create_directories(run_dir);
-    const int status = RunChild(r, run_dir);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != kCutExit) {
-      ADD_FAILURE() << r.Describe(0) << ": child did not end at its last power cut: "
-                    << (WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
-                                            : absl::StrCat("exit ", WEXITSTATUS(status)))
+    const ProcessResult child = RunChild(r, run_dir);
+    if (!child.exited || child.exit_code != kCutExit) {
+      ADD_FAILURE() << r.Describe(0)
+                    << ": child did not end at its last power cut: " << child.Describe()
                     << " (see its stderr above)";
       return 1;
     }

@@ -12,7 +12,7 @@
 #include "examples/cafe/traffic.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testutil/temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 namespace cafe {
 namespace {

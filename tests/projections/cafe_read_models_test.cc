@@ -13,8 +13,8 @@
 #include "examples/cafe/cafe_registry.h"
 #include "examples/cafe/traffic.h"
 #include "gtest/gtest.h"
+#include "tests/common/temp_dir.h"
 #include "tests/projections/test_projections.h"
-#include "tests/testutil/temp_dir.h"
 
 namespace annals {
 namespace {

@@ -2,22 +2,22 @@
 // through RunCli() with projections registered in CliOptions, as a service's
 // own annals binary would have them.
 
-#include <sstream>
-
 #include "annals/cli.h"
 #include "annals/event_store.h"
 #include "annals/projection.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/common/cli_runner.h"
+#include "tests/common/temp_dir.h"
 #include "tests/projections/test_projections.h"
-#include "tests/testutil/temp_dir.h"
 
 namespace annals {
 namespace {
 
 using ::testing::HasSubstr;
-using Json = nlohmann::json;
+using Json = testing::CliJson;
+using testing::CliRun;
 
 // Fails on the event at `fail_at` while `broken`.
 class Breakable : public testing::CounterProjection {
@@ -29,17 +29,6 @@ class Breakable : public testing::CounterProjection {
   }
   bool broken = true;
   uint64_t fail_at = 2;
-};
-
-struct Result {
-  int code;
-  std::string out, err;
-  std::vector<Json> lines() const {
-    std::vector<Json> v;
-    std::istringstream in(out);
-    for (std::string line; std::getline(in, line);) v.push_back(Json::parse(line));
-    return v;
-  }
 };
 
 class CliProjectionsTest : public ::testing::Test {
@@ -58,14 +47,8 @@ class CliProjectionsTest : public ::testing::Test {
 
   std::string path() const { return dir_.Sub("store"); }
 
-  Result Run(std::vector<std::string> args) {
-    args.insert(args.begin(), "annals");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    std::istringstream in;
-    std::ostringstream out, err;
-    const int code = RunCli(static_cast<int>(argv.size()), argv.data(), cli_options_, in, out, err);
-    return {code, out.str(), err.str()};
+  CliRun Run(const std::vector<std::string>& args) {
+    return testing::RunCliInProcess(cli_options_, args);
   }
 
   testing::TempDir dir_;
@@ -85,7 +68,7 @@ TEST_F(CliProjectionsTest, ListsStatusLagAndErrorsWhileAServiceRuns) {
   cli_options_.projections = {std::make_shared<testing::CounterProjection>("never_ran")};
 
   // The store is open in this process: the CLI reads it as a follower.
-  Result r = Run({"projections", path()});
+  CliRun r = Run({"projections", path()});
   ASSERT_EQ(r.code, 0) << r.err;
   std::vector<Json> lines = r.lines();
   ASSERT_EQ(lines.size(), 3u);
@@ -112,16 +95,16 @@ TEST_F(CliProjectionsTest, RebuildsACompiledInProjection) {
   }
   store_.reset();  // The rebuild needs the store for writing.
   cli_options_.projections = {std::make_shared<testing::CounterProjection>()};
-  Result r = Run({"projection", "rebuild", path(), "counter"});
+  CliRun r = Run({"projection", "rebuild", path(), "counter"});
   ASSERT_EQ(r.code, 0) << r.err;
   Json j = Json::parse(r.out);
   EXPECT_EQ(j["rebuilt"], true);
   EXPECT_EQ(j["position"], 5);
 
-  Result unknown = Run({"projection", "rebuild", path(), "nope"});
+  CliRun unknown = Run({"projection", "rebuild", path(), "nope"});
   EXPECT_EQ(unknown.code, 2);
   EXPECT_THAT(unknown.err, HasSubstr("knows: counter"));
-  Result missing = Run({"projection", "rebuild", dir_.Sub("missing"), "counter"});
+  CliRun missing = Run({"projection", "rebuild", dir_.Sub("missing"), "counter"});
   EXPECT_NE(missing.code, 0);
 }
 
@@ -136,7 +119,7 @@ TEST_F(CliProjectionsTest, ListsAndReplaysParkedEvents) {
     ASSERT_TRUE((*runner)->WaitForPosition(5, absl::Seconds(30)));
   }
   store_.reset();
-  Result parked = Run({"projection", "parked", path(), "p"});
+  CliRun parked = Run({"projection", "parked", path(), "p"});
   ASSERT_EQ(parked.code, 0) << parked.err;
   std::vector<Json> lines = parked.lines();
   ASSERT_EQ(lines.size(), 1u);
@@ -148,7 +131,7 @@ TEST_F(CliProjectionsTest, ListsAndReplaysParkedEvents) {
   auto fixed = std::make_shared<Breakable>("p");
   fixed->broken = false;
   cli_options_.projections = {fixed};
-  Result replay = Run({"projection", "replay-parked", path(), "p"});
+  CliRun replay = Run({"projection", "replay-parked", path(), "p"});
   ASSERT_EQ(replay.code, 0) << replay.err;
   Json j = Json::parse(replay.out);
   EXPECT_EQ(j["replayed"], 1);

@@ -40,8 +40,8 @@
 #include "annals/projection.h"
 #include "common/strings.h"
 #include "gtest/gtest.h"
+#include "tests/common/temp_dir.h"
 #include "tests/projections/test_projections.h"
-#include "tests/testutil/temp_dir.h"
 
 namespace annals {
 namespace {

@@ -14,8 +14,8 @@
 #include "common/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/temp_dir.h"
 #include "tests/projections/test_projections.h"
-#include "tests/testutil/temp_dir.h"
 
 namespace annals {
 namespace {

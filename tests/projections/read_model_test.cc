@@ -10,8 +10,8 @@
 #include "gtest/gtest.h"
 #include "projections/internal/batch_writer.h"
 #include "projections/internal/keys.h"
+#include "tests/common/temp_dir.h"
 #include "tests/projections/test_projections.h"
-#include "tests/testutil/temp_dir.h"
 
 namespace annals {
 namespace {

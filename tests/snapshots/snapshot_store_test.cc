@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
-#include "tests/testutil/temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 namespace annals {
 namespace {

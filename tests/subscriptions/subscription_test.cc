@@ -10,7 +10,7 @@
 #include "annals/event_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testutil/temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 namespace annals {
 namespace {

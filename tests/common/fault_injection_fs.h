@@ -1,4 +1,4 @@
-// File: tests/testutil/fault_injection_fs.h
+// File: tests/common/fault_injection_fs.h
 //
 // FaultInjectionFs: a RocksDB FileSystem for tests that (1) counts every
 // file-system operation by kind, (2) fails the k-th operation of a kind, and
@@ -50,8 +50,8 @@
 // Thread-safety: every method may be called from any thread; one mutex guards
 // the bookkeeping, file I/O itself runs outside it.
 
-#ifndef ANNALS_TESTS_TESTUTIL_FAULT_INJECTION_FS_H_
-#define ANNALS_TESTS_TESTUTIL_FAULT_INJECTION_FS_H_
+#ifndef ANNALS_TESTS_COMMON_FAULT_INJECTION_FS_H_
+#define ANNALS_TESTS_COMMON_FAULT_INJECTION_FS_H_
 
 #include <array>
 #include <condition_variable>
@@ -305,4 +305,4 @@ std::string NormalizePath(std::string_view path);
 
 }  // namespace annals::testing
 
-#endif  // ANNALS_TESTS_TESTUTIL_FAULT_INJECTION_FS_H_
+#endif  // ANNALS_TESTS_COMMON_FAULT_INJECTION_FS_H_

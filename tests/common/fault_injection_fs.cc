@@ -1,4 +1,4 @@
-#include "tests/testutil/fault_injection_fs.h"
+#include "tests/common/fault_injection_fs.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "tests/testutil/bit_flip_layout.h"
+#include "tests/common/bit_flip_layout.h"
 
 #include <lz4.h>
 #include <zstd.h>

@@ -1,4 +1,4 @@
-#include "tests/testutil/temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 #include <unistd.h>
 

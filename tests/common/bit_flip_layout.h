@@ -1,4 +1,4 @@
-// File: tests/testutil/bit_flip_layout.h
+// File: tests/common/bit_flip_layout.h
 //
 // Maps the bytes of a RocksDB 7.8 store's files to what they are, so that a
 // bit-flip sweep can aim at every kind of block and say where each flip
@@ -17,8 +17,8 @@
 //
 // Thread-safety: pure functions.
 
-#ifndef ANNALS_TESTS_TESTUTIL_BIT_FLIP_LAYOUT_H_
-#define ANNALS_TESTS_TESTUTIL_BIT_FLIP_LAYOUT_H_
+#ifndef ANNALS_TESTS_COMMON_BIT_FLIP_LAYOUT_H_
+#define ANNALS_TESTS_COMMON_BIT_FLIP_LAYOUT_H_
 
 #include <cstdint>
 #include <string>
@@ -82,4 +82,4 @@ const Region* RegionAt(const SstLayout& layout, uint64_t offset);
 
 }  // namespace annals::testing
 
-#endif  // ANNALS_TESTS_TESTUTIL_BIT_FLIP_LAYOUT_H_
+#endif  // ANNALS_TESTS_COMMON_BIT_FLIP_LAYOUT_H_

@@ -1,9 +1,9 @@
-// File: tests/testutil/temp_dir.h
+// File: tests/common/temp_dir.h
 //
 // Test helpers shared by every test folder.
 
-#ifndef ANNALS_TESTS_TESTUTIL_TEMP_DIR_H_
-#define ANNALS_TESTS_TESTUTIL_TEMP_DIR_H_
+#ifndef ANNALS_TESTS_COMMON_TEMP_DIR_H_
+#define ANNALS_TESTS_COMMON_TEMP_DIR_H_
 
 #include <cstdint>
 #include <memory>
@@ -41,4 +41,4 @@ uint64_t TestSeed();
 
 }  // namespace annals::testing
 
-#endif  // ANNALS_TESTS_TESTUTIL_TEMP_DIR_H_
+#endif  // ANNALS_TESTS_COMMON_TEMP_DIR_H_

@@ -46,6 +46,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/cord.h"
 #include "cli/cli_internal.h"
+#include "common/coding.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -290,13 +291,13 @@ class ChainHasher {
 
  private:
   void U64(uint64_t v) {
-    uint8_t b[8];
-    for (int i = 7; i >= 0; --i, v >>= 8) b[i] = static_cast<uint8_t>(v);
+    char b[8];
+    coding::EncodeBigEndian64(b, v);
     sha_.Update(b, 8);
   }
   void U32(uint32_t v) {
-    const uint8_t b[4] = {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
-                          static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+    char b[4];
+    coding::EncodeBigEndian32(b, v);
     sha_.Update(b, 4);
   }
   void Str(std::string_view s) {

@@ -3,8 +3,9 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "common/strings.h"
+#include "common/coding.h"
 #include "common/crc32c.h"
+#include "common/strings.h"
 #include "record_generated.h"
 
 namespace annals::internal {
@@ -21,18 +22,15 @@ class CrcSink {
 
 template <typename Sink>
 void FeedU64(Sink& sink, uint64_t v) {
-  uint8_t b[8];
-  for (int i = 7; i >= 0; --i) {
-    b[i] = static_cast<uint8_t>(v);
-    v >>= 8;
-  }
+  char b[8];
+  coding::EncodeBigEndian64(b, v);
   sink.Update(b, 8);
 }
 
 template <typename Sink>
 void FeedU32(Sink& sink, uint32_t v) {
-  uint8_t b[4] = {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
-                  static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+  char b[4];
+  coding::EncodeBigEndian32(b, v);
   sink.Update(b, 4);
 }
 

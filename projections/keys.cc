@@ -9,12 +9,6 @@
 namespace annals::projections_internal {
 namespace {
 
-uint32_t DecodeBigEndian32(std::string_view in) {
-  return (uint32_t{static_cast<uint8_t>(in[0])} << 24) |
-         (uint32_t{static_cast<uint8_t>(in[1])} << 16) |
-         (uint32_t{static_cast<uint8_t>(in[2])} << 8) | uint32_t{static_cast<uint8_t>(in[3])};
-}
-
 void PutStr(std::string* out, std::string_view s) {
   coding::PutBigEndian32(out, static_cast<uint32_t>(s.size()));
   out->append(s);
@@ -22,7 +16,7 @@ void PutStr(std::string* out, std::string_view s) {
 
 bool GetStr(std::string_view* in, std::string* out) {
   if (in->size() < 4) return false;
-  const uint32_t n = DecodeBigEndian32(*in);
+  const uint32_t n = coding::DecodeBigEndian32(*in);
   in->remove_prefix(4);
   if (in->size() < n) return false;
   out->assign(in->substr(0, n));
@@ -63,13 +57,9 @@ std::string PrefixSuccessor(std::string_view prefix) {
 
 std::string ActiveGenerationKey(std::string_view name) { return StrCat("A", name); }
 
-std::string EncodeGeneration(uint32_t generation) {
-  std::string out;
-  coding::PutBigEndian32(&out, generation);
-  return out;
-}
+std::string EncodeGeneration(uint32_t generation) { return coding::BigEndian32(generation); }
 
-uint32_t DecodeGeneration(std::string_view in) { return DecodeBigEndian32(in); }
+uint32_t DecodeGeneration(std::string_view in) { return coding::DecodeBigEndian32(in); }
 
 std::string CheckpointKey(std::string_view name, uint32_t generation) {
   std::string out = StrCat("C", name);
@@ -131,7 +121,7 @@ std::string EncodeParked(const ParkedEvent& p) {
 
 bool DecodeParked(std::string_view in, ParkedEvent* p) {
   if (in.size() < 20) return false;
-  p->attempts = DecodeBigEndian32(in);
+  p->attempts = coding::DecodeBigEndian32(in);
   p->parked_at_us = static_cast<int64_t>(coding::DecodeBigEndian64(in.substr(4)));
   p->version = coding::DecodeBigEndian64(in.substr(12));
   in.remove_prefix(20);

@@ -71,7 +71,7 @@ absl::StatusOr<ProjectionStatus> ReadProjectionStatus(EventStore& store, std::st
                    DbGet(db, cf, snapshot, projections_internal::ActiveGenerationKey(name)));
   if (gen.has_value()) {
     if (gen->size() != 4) return absl::DataLossError("malformed active-generation record");
-    st.generation = static_cast<uint32_t>(coding::DecodeBigEndian64(std::string(4, '\0') + *gen));
+    st.generation = projections_internal::DecodeGeneration(*gen);
   }
   ASSIGN_OR_RETURN(std::optional<std::string> cp,
                    DbGet(db, cf, snapshot, projections_internal::CheckpointKey(name, st.generation)));

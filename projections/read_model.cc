@@ -36,8 +36,7 @@ class SnapshotImpl final : public ReadModelSnapshot {
     generation_ = 1;
     if (gen->has_value()) {
       if ((*gen)->size() != 4) return absl::DataLossError("malformed active-generation record");
-      const std::string padded = std::string(4, '\0') + **gen;
-      generation_ = static_cast<uint32_t>(coding::DecodeBigEndian64(padded));
+      generation_ = projections_internal::DecodeGeneration(**gen);
     }
     absl::StatusOr<std::optional<std::string>> cp =
         DbGet(db_, checkpoints_, snapshot_, projections_internal::CheckpointKey(name, generation_));

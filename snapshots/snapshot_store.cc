@@ -21,12 +21,6 @@ namespace {
 constexpr std::string_view kMagic = "ANS1";
 constexpr size_t kFixedBody = 8 + 8 + 8 + 4;
 
-uint32_t DecodeBigEndian32(std::string_view in) {
-  return (uint32_t{static_cast<uint8_t>(in[0])} << 24) |
-         (uint32_t{static_cast<uint8_t>(in[1])} << 16) |
-         (uint32_t{static_cast<uint8_t>(in[2])} << 8) | uint32_t{static_cast<uint8_t>(in[3])};
-}
-
 std::string StreamPrefix(std::string_view stream) {
   std::string key;
   key.reserve(4 + stream.size() + 8);
@@ -60,13 +54,13 @@ std::string EncodeValue(const Snapshot& s) {
 // `with_state`, checks the CRC and copies the state too. False when damaged.
 bool DecodeValue(std::string_view value, bool with_state, Snapshot* s) {
   if (value.size() < kMagic.size() + 4 + kFixedBody || value.substr(0, 4) != kMagic) return false;
-  const uint32_t crc = DecodeBigEndian32(value.substr(4));
+  const uint32_t crc = coding::DecodeBigEndian32(value.substr(4));
   std::string_view body = value.substr(8);
   if (with_state && crc32c::Value(body.data(), body.size()) != crc) return false;
   s->event_recorded_at_us = static_cast<int64_t>(coding::DecodeBigEndian64(body));
   s->taken_at_us = static_cast<int64_t>(coding::DecodeBigEndian64(body.substr(8)));
   s->encode_micros = static_cast<int64_t>(coding::DecodeBigEndian64(body.substr(16)));
-  const uint32_t fp_len = DecodeBigEndian32(body.substr(24));
+  const uint32_t fp_len = coding::DecodeBigEndian32(body.substr(24));
   if (body.size() < kFixedBody + fp_len) return false;
   s->fingerprint.assign(body.substr(kFixedBody, fp_len));
   if (with_state) {

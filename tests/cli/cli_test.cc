@@ -668,9 +668,9 @@ TEST_F(CliTest, ConcurrentAppendsCreatingOneStoreAllLand) {
   constexpr int kProcesses = 4;
   std::vector<testing::Process> processes;
   for (int i = 0; i < kProcesses; ++i) {
+    const std::string n = std::to_string(i);
     processes.push_back(testing::Process::Start(
-        {cli_, "append", path, "s" + std::to_string(i), "--type", "A", "--data", "{}"},
-        dir_.Sub("race-" + std::to_string(i))));
+        {cli_, "append", path, "s" + n, "--type", "A", "--data", "{}"}, dir_.Sub("race-" + n)));
     ASSERT_GT(processes.back().pid(), 0);
   }
   for (testing::Process& process : processes) {

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/aggregates/account.h"
+#include "tests/common/recorded_events.h"
 
 namespace test_domain {
 namespace {
@@ -136,17 +137,8 @@ TEST(AggregateTest, ReplayToJsonRebuildsFromRecordedEvents) {
   Account source("acc-9");
   ASSERT_TRUE(source.Open("bo").ok());
   ASSERT_TRUE(source.Deposit(5).ok());
-  std::vector<annals::RecordedEvent> recorded;
-  uint64_t v = 0;
-  for (const auto& e : source.TakePendingEvents()) {
-    annals::RecordedEvent r;
-    r.stream = "acc-9";
-    r.version = ++v;
-    r.type = std::string(e.type);
-    r.content_type = annals::ContentType::kFlatBuffers;
-    r.payload = e.payload;
-    recorded.push_back(r);
-  }
+  std::vector<annals::RecordedEvent> recorded =
+      annals::testing::AsRecorded("acc-9", source.TakePendingEvents());
   auto json = annals::ReplayToJson<Account>(recorded);
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_THAT(*json, HasSubstr("\"balance\":5"));

@@ -90,6 +90,17 @@ class IntegrityTest : public ::testing::Test {
     for (auto& [family, numbers] : tables_) std::sort(numbers.begin(), numbers.end());
   }
 
+  // Overwrites the store's commit record with one that says the log ends at
+  // `position` (any hash: the position is compared first).
+  static void ForgeCommitRecord(EventStore& store, uint64_t position) {
+    ASSERT_TRUE(internal::StoreAccess::Db(store)
+                    ->Put(rocksdb::WriteOptions(),
+                          internal::StoreAccess::CoreFamily(store, internal::kDefaultFamily),
+                          internal::kCommitKey,
+                          internal::EncodeCommitRecord(position, std::string(32, 'x')))
+                    .ok());
+  }
+
   std::string Table(const std::string& family, bool newest) {
     const std::vector<uint64_t>& numbers = tables_[family];
     EXPECT_FALSE(numbers.empty()) << family;
@@ -229,12 +240,7 @@ TEST_F(IntegrityTest, CommitRecordExposesARolledBackDefaultFamily) {
     auto store = testing::OpenBufferedStore(path_);
     ASSERT_NE(store, nullptr);
     // An older commit record, as a rolled-back `default` would hold.
-    ASSERT_TRUE(internal::StoreAccess::Db(*store)
-                    ->Put(rocksdb::WriteOptions(),
-                          internal::StoreAccess::CoreFamily(*store, internal::kDefaultFamily),
-                          internal::kCommitKey,
-                          internal::EncodeCommitRecord(200, std::string(32, 'x')))
-                    .ok());
+    ForgeCommitRecord(*store, 200);
   }
   auto store = EventStore::Open(path_, ReadOnly());
   ASSERT_FALSE(store.ok());
@@ -244,12 +250,7 @@ TEST_F(IntegrityTest, CommitRecordExposesARolledBackDefaultFamily) {
 TEST_F(IntegrityTest, VerifyComparesTheCommitRecordWithTheLog) {
   auto store = testing::OpenBufferedStore(path_);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(internal::StoreAccess::Db(*store)
-                  ->Put(rocksdb::WriteOptions(),
-                        internal::StoreAccess::CoreFamily(*store, internal::kDefaultFamily),
-                        internal::kCommitKey,
-                        internal::EncodeCommitRecord(300, std::string(32, 'x')))
-                  .ok());
+  ForgeCommitRecord(*store, 300);
   auto report = store->Verify();
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_FALSE(report->ok);

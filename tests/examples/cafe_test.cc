@@ -12,6 +12,7 @@
 #include "examples/cafe/traffic.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/recorded_events.h"
 #include "tests/common/temp_dir.h"
 
 namespace cafe {
@@ -280,17 +281,8 @@ TEST(CafeCliTest, AggregatesAndPayloadRendering) {
   Order order("order-000042");
   ASSERT_TRUE(order.Place(7, "Zoë").ok());
   ASSERT_TRUE(order.AddItem("latte", "Caffè latte", 2, 390).ok());
-  std::vector<annals::RecordedEvent> events;
-  uint64_t v = 0;
-  for (const auto& e : order.TakePendingEvents()) {
-    annals::RecordedEvent r;
-    r.stream = "order-000042";
-    r.version = ++v;
-    r.type = std::string(e.type);
-    r.content_type = annals::ContentType::kFlatBuffers;
-    r.payload = e.payload;
-    events.push_back(r);
-  }
+  const std::vector<annals::RecordedEvent> events =
+      annals::testing::AsRecorded("order-000042", order.TakePendingEvents());
   auto placed_json = CafeRenderPayload(events[0]);
   ASSERT_TRUE(placed_json.has_value());
   EXPECT_EQ(*placed_json,

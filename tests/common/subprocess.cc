@@ -177,8 +177,9 @@ ProcessResult Process::Wait() {
       std::this_thread::sleep_for(std::chrono::milliseconds(options_.sample_peak_rss ? 10 : 2));
     }
   }
-  if (!reaped && !result.timed_out)
+  if (!reaped && !result.timed_out) {
     ADD_FAILURE() << "wait for child " << pid_ << ": " << std::strerror(errno);
+  }
   pid_ = -1;
   if (reaped) {
     result.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +

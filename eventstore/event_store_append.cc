@@ -40,7 +40,7 @@ using internal::ValidateAppend;
 absl::Status EventStore::Impl::Sync() {
   if (options_.read_only) return absl::OkStatus();
   {
-    std::lock_guard lock(queue_mu_);
+    MutexLock lock(&queue_mu_);
     if (!write_error_.ok()) {
       return absl::FailedPreconditionError(StrCat(
           "store refuses writes after an earlier write error (", write_error_.message(),
@@ -50,7 +50,7 @@ absl::Status EventStore::Impl::Sync() {
   rocksdb::Status s = db_->SyncWAL();
   if (s.ok()) return absl::OkStatus();
   absl::Status error = internal::FromRocksDb(s, "syncing the WAL");
-  std::lock_guard lock(queue_mu_);
+  MutexLock lock(&queue_mu_);
   // Never retry an fsync: the kernel may have dropped the dirty pages.
   write_error_ = error;
   return absl::UnknownError(StrCat(error.message(),
@@ -59,23 +59,25 @@ absl::Status EventStore::Impl::Sync() {
 }
 
 absl::Status EventStore::Impl::write_error() const {
-  std::unique_lock lock(queue_mu_);
+  MutexLock lock(&queue_mu_);
   return write_error_;
 }
 
 void EventStore::Impl::AddCommitHook(internal::CommitHook* hook) {
-  std::unique_lock lock(queue_mu_);
+  MutexLock lock(&queue_mu_);
   hooks_.push_back(hook);
 }
 
 void EventStore::Impl::RemoveCommitHook(internal::CommitHook* hook) {
-  std::unique_lock lock(queue_mu_);
+  MutexLock lock(&queue_mu_);
   hooks_.erase(std::remove(hooks_.begin(), hooks_.end(), hook), hooks_.end());
   // A group already in flight copied the hook list before the erase; once
   // it is done, no committer can call `hook` again and the caller may free it.
   if (committing_) {
     const uint64_t generation = commit_generation_;
-    queue_cv_.wait(lock, [&] { return commit_generation_ != generation; });
+    queue_cv_.Wait(lock, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+      return commit_generation_ != generation;
+    });
   }
 }
 
@@ -91,7 +93,7 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
   Request request;
   request.parts = parts;
   request.bytes = *bytes;
-  std::unique_lock lock(queue_mu_);
+  MutexLock lock(&queue_mu_);
   if (!write_error_.ok()) {
     return absl::FailedPreconditionError(StrCat(
         "store refuses appends after an earlier write error (", write_error_.message(),
@@ -104,16 +106,18 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
   // wait until their request is done or the committer role is free again.
   // Uncontended, an append is committed on its own thread with no hand-off.
   while (!request.done) {
-    queue_cv_.wait(lock, [&] { return request.done || !committing_; });
+    queue_cv_.Wait(lock, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+      return request.done || !committing_;
+    });
     if (request.done) break;
     committing_ = true;
     std::vector<Request*> group = TakeGroup();
-    lock.unlock();
+    lock.Unlock();
     CommitGroup(group);  // Marks the group's requests done under queue_mu_.
-    lock.lock();
+    lock.Lock();
     committing_ = false;
     ++commit_generation_;
-    queue_cv_.notify_all();
+    queue_cv_.NotifyAll();
   }
   if (!request.status.ok()) return request.status;
   return std::move(request.results);
@@ -133,7 +137,7 @@ std::vector<EventStore::Impl::Request*> EventStore::Impl::TakeGroup() {
 
 void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
   {
-    std::unique_lock lock(queue_mu_);
+    MutexLock lock(&queue_mu_);
     if (!write_error_.ok()) {
       for (Request* r : group) {
         r->status = absl::FailedPreconditionError(StrCat(
@@ -189,7 +193,7 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
     if (any_staged) PublishPosition(next_position_ - 1);
   }
 
-  std::unique_lock lock(queue_mu_);
+  MutexLock lock(&queue_mu_);
   if (!write_status.ok()) {
     // The outcome is unknown (RocksDB 7.8 may have the batch in its WAL), and
     // a failed fsync must not be retried: refuse appends until reopen.

@@ -373,7 +373,7 @@ absl::Status EventStore::Impl::OpenDb() {
     // annals store that lost its format_version: damage, or for a follower a
     // dropped table of `default` (then named by the MANIFEST check).
     if (options_.read_only) {
-      std::unique_lock lock(follower_mu_);
+      WriterLock lock(&follower_mu_);
       RETURN_IF_ERROR(CheckTablesAgainstManifest(/*force=*/true));
     }
     return absl::DataLossError(StrCat("store '", path_,
@@ -400,7 +400,7 @@ absl::Status EventStore::Impl::OpenDb() {
 absl::Status EventStore::Impl::LoadState() {
   rocksdb::ReadOptions ro;
   if (options_.read_only) {
-    std::unique_lock lock(follower_mu_);
+    WriterLock lock(&follower_mu_);
     RETURN_IF_ERROR(CheckFollowerView());
   }
   ASSIGN_OR_RETURN(const auto end, ReadLogEnd(ro));
@@ -423,7 +423,7 @@ absl::Status EventStore::Impl::LoadState() {
     return s.ok() ? absl::DataLossError("malformed next_stream_id") : FromRocksDb(s, "reading ids");
   }
   committed_position_.store(next_position_ - 1, std::memory_order_release);
-  std::lock_guard lock(position_mu_);
+  MutexLock lock(&position_mu_);
   notified_position_ = next_position_ - 1;
   return absl::OkStatus();
 }
@@ -447,9 +447,11 @@ absl::Status EventStore::Impl::UpgradeFormat(uint64_t last_position,
 EventStore::Impl::~Impl() {
   {
     // Appends still in flight finish; new ones are refused.
-    std::unique_lock lock(queue_mu_);
+    MutexLock lock(&queue_mu_);
     shutting_down_ = true;
-    queue_cv_.wait(lock, [this] { return queue_.empty() && !committing_; });
+    queue_cv_.Wait(lock, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+      return queue_.empty() && !committing_;
+    });
   }
   if (db_ != nullptr) {
     for (auto* h : families_) {
@@ -467,7 +469,7 @@ EventStore::Impl::~Impl() {
 
 absl::Status EventStore::Impl::CatchUp() {
   if (!options_.read_only) return absl::OkStatus();
-  std::unique_lock lock(follower_mu_);
+  WriterLock lock(&follower_mu_);
   rocksdb::Status s = db_->TryCatchUpWithPrimary();
   if (!s.ok()) return FromRocksDb(s, "catching up with the writer");
   return CheckFollowerView();
@@ -476,10 +478,10 @@ absl::Status EventStore::Impl::CatchUp() {
 void EventStore::Impl::PublishPosition(uint64_t position) {
   committed_position_.store(position, std::memory_order_release);
   {
-    std::lock_guard lock(position_mu_);
+    MutexLock lock(&position_mu_);
     if (position > notified_position_) notified_position_ = position;
   }
-  position_cv_.notify_all();
+  position_cv_.NotifyAll();
 }
 
 bool EventStore::Impl::WaitForPosition(uint64_t position, absl::Duration timeout) {
@@ -493,9 +495,10 @@ bool EventStore::Impl::WaitForPosition(uint64_t position, absl::Duration timeout
     }
     return true;
   }
-  std::unique_lock lock(position_mu_);
-  return position_cv_.wait_for(lock, absl::ToChronoNanoseconds(deadline - absl::Now()),
-                               [&] { return notified_position_ >= position; });
+  MutexLock lock(&position_mu_);
+  return position_cv_.WaitFor(
+      lock, deadline - absl::Now(),
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(position_mu_) { return notified_position_ >= position; });
 }
 
 }  // namespace annals

@@ -87,7 +87,7 @@ absl::Status EventStore::Impl::ListStreams(std::string_view prefix,
 absl::Status EventStore::Impl::ScanStream(std::string_view stream,
                                           const ReadStreamOptions& options,
                                           absl::FunctionRef<bool(const EventView&)> visit) {
-  std::shared_lock follower_lock(follower_mu_);
+  ReaderLock follower_lock(&follower_mu_);
   ScopedSnapshot snapshot(db_.get(), options_.read_only);
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.get();

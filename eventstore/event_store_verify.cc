@@ -50,14 +50,14 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
     // A follower may serve a view without a table it could not verify
     // (event_store_integrity.cc); RocksDB's checks below never see such a
     // table, so compare with the MANIFEST first.
-    std::unique_lock lock(follower_mu_);
+    WriterLock lock(&follower_mu_);
     absl::Status tables = CheckTablesAgainstManifest(/*force=*/true);
     if (absl::IsDataLoss(tables)) return fail(0, std::string(tables.message()));
     RETURN_IF_ERROR(tables);
   }
   // One consistent view for the whole check: a snapshot, or for a follower
   // (no snapshots in RocksDB secondaries) the exclusion of CatchUp().
-  std::shared_lock follower_lock(follower_mu_);
+  ReaderLock follower_lock(&follower_mu_);
   const rocksdb::Snapshot* snapshot = options_.read_only ? nullptr : db_->GetSnapshot();
   struct Release {
     rocksdb::DB* db;

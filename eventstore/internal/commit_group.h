@@ -50,7 +50,10 @@ struct EventStore::Impl::Request {
   // to events staged earlier in the same group: it holds only if the group's
   // write succeeds.
   bool depends_on_group = false;
-  bool done = false;  // Set under queue_mu_ by the committer.
+  // Set under queue_mu_ by the committer; read under it by the waiting
+  // appender. Prose, not ABSL_GUARDED_BY: a Request cannot name the store's
+  // queue_mu_ for the analysis.
+  bool done = false;
 };
 
 // What one group commit has staged but not yet written.

@@ -18,19 +18,18 @@
 // committing_ under queue_mu_ touches it, and the mutex hand-off orders one
 // committer's writes before the next one's reads. Readers use only
 // RocksDB (each read is a consistent RocksDB snapshot) and the atomic
-// committed position.
+// committed position. What each mutex guards is declared with
+// ABSL_GUARDED_BY below and checked by clang's -Wthread-safety
+// (common/mutex.h); the committer's state, which no mutex guards, is not.
 
 #ifndef ANNALS_EVENTSTORE_INTERNAL_EVENT_STORE_IMPL_H_
 #define ANNALS_EVENTSTORE_INTERNAL_EVENT_STORE_IMPL_H_
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -38,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "annals/event_store.h"
+#include "common/mutex.h"
 #include "common/sha256.h"
 #include "eventstore/internal/commit_hook.h"
 #include "eventstore/internal/keys.h"
@@ -53,15 +53,16 @@ class EventStore::Impl {
   ~Impl();
 
   // --- append path (event_store_append.cc) ---
-  absl::StatusOr<std::vector<AppendResult>> AppendMulti(absl::Span<const StreamAppend> parts);
+  absl::StatusOr<std::vector<AppendResult>> AppendMulti(absl::Span<const StreamAppend> parts)
+      ABSL_LOCKS_EXCLUDED(queue_mu_);
 
   // Registers a hook; the store keeps a non-owning pointer. Must be called
   // before the first append that should reach it, and the hook must outlive
   // the store or be removed first. RemoveCommitHook() returns only when no
   // group commit can call the hook any more (it waits for one in flight), so
   // the hook may be freed right after; never call it from inside a hook.
-  void AddCommitHook(internal::CommitHook* hook);
-  void RemoveCommitHook(internal::CommitHook* hook);
+  void AddCommitHook(internal::CommitHook* hook) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  void RemoveCommitHook(internal::CommitHook* hook) ABSL_LOCKS_EXCLUDED(queue_mu_);
 
   // --- read path (event_store_read.cc) ---
   absl::Status ScanStream(std::string_view stream, const ReadStreamOptions& options,
@@ -72,12 +73,13 @@ class EventStore::Impl {
   absl::Status ListStreams(std::string_view prefix,
                            absl::FunctionRef<bool(const StreamInfo&)> visit);
   uint64_t last_position() const { return committed_position_.load(std::memory_order_acquire); }
-  bool WaitForPosition(uint64_t position, absl::Duration timeout);
-  absl::Status CatchUp();
-  absl::Status Sync();
+  bool WaitForPosition(uint64_t position, absl::Duration timeout)
+      ABSL_LOCKS_EXCLUDED(position_mu_, follower_mu_);
+  absl::Status CatchUp() ABSL_LOCKS_EXCLUDED(follower_mu_);
+  absl::Status Sync() ABSL_LOCKS_EXCLUDED(queue_mu_);
 
   // --- audit (event_store_verify.cc) ---
-  absl::StatusOr<VerifyReport> Verify();
+  absl::StatusOr<VerifyReport> Verify() ABSL_LOCKS_EXCLUDED(follower_mu_);
   absl::StatusOr<StoreStats> Stats();
 
   bool read_only() const { return options_.read_only; }
@@ -87,7 +89,7 @@ class EventStore::Impl {
   rocksdb::ColumnFamilyHandle* family(internal::Family f) { return families_[f]; }
 
   // The sticky write error, OK while appends are accepted.
-  absl::Status write_error() const;
+  absl::Status write_error() const ABSL_LOCKS_EXCLUDED(queue_mu_);
 
   // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync
   // had failed, without writing anything.
@@ -99,8 +101,8 @@ class EventStore::Impl {
 
   Impl(std::string path, const Options& options);
 
-  absl::Status OpenDb();
-  absl::Status LoadState();
+  absl::Status OpenDb() ABSL_LOCKS_EXCLUDED(follower_mu_);
+  absl::Status LoadState() ABSL_LOCKS_EXCLUDED(follower_mu_, position_mu_);
   // Writes the commit record and format_version 2 into a version-1 store.
   absl::Status UpgradeFormat(uint64_t last_position, std::string_view last_hash);
 
@@ -119,20 +121,18 @@ class EventStore::Impl {
                                  std::string_view log_last_hash);
   // Followers: kDataLoss naming every table the MANIFEST lists that this
   // instance does not serve. Re-reads the MANIFEST only when it changed since
-  // the last check, unless `force`. REQUIRES: follower_mu_ held exclusively
-  // (it catches up with the writer).
-  absl::Status CheckTablesAgainstManifest(bool force);
+  // the last check, unless `force`. Exclusive: it catches up with the writer.
+  absl::Status CheckTablesAgainstManifest(bool force) ABSL_EXCLUSIVE_LOCKS_REQUIRED(follower_mu_);
   // Followers: both checks above, then publishes the position it serves.
-  // REQUIRES: follower_mu_ held exclusively.
-  absl::Status CheckFollowerView();
-  // REQUIRES: queue_mu_ is held.
-  std::vector<Request*> TakeGroup();
-  void CommitGroup(std::vector<Request*>& group);
+  absl::Status CheckFollowerView() ABSL_EXCLUSIVE_LOCKS_REQUIRED(follower_mu_)
+      ABSL_LOCKS_EXCLUDED(position_mu_);
+  std::vector<Request*> TakeGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
+  void CommitGroup(std::vector<Request*>& group) ABSL_LOCKS_EXCLUDED(queue_mu_);
   absl::Status StageRequest(Request& request, GroupState& group, rocksdb::WriteBatch& batch);
   // The committed head of `stream` as `ro` sees it; kNotFound if it has no events.
   absl::StatusOr<internal::Head> ReadHead(const rocksdb::ReadOptions& ro, std::string_view stream);
   absl::StatusOr<internal::Head> LookupHead(std::string_view stream, const GroupState& group);
-  void PublishPosition(uint64_t position);
+  void PublishPosition(uint64_t position) ABSL_LOCKS_EXCLUDED(position_mu_);
 
   const std::string path_;
   const Options options_;
@@ -140,11 +140,11 @@ class EventStore::Impl {
   // A RocksDB secondary has no snapshots; instead, multi-step reads of a
   // follower hold this shared and CatchUp() holds it exclusively, so a read
   // never sees half of a catch-up.
-  std::shared_mutex follower_mu_;
+  SharedMutex follower_mu_;
 
   rocksdb::Env* env_ = nullptr;  // Not owned: RocksDB's default or the test hook's.
   int format_version_ = 0;        // As read at open (upgraded by a writer).
-  ManifestView checked_manifest_;  // Followers; guarded by follower_mu_ (exclusive).
+  ManifestView checked_manifest_ ABSL_GUARDED_BY(follower_mu_);  // Followers.
 
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -153,24 +153,19 @@ class EventStore::Impl {
 
   // Committed position: written by the committer (or CatchUp), read by all.
   std::atomic<uint64_t> committed_position_{0};
-  std::mutex position_mu_;
-  std::condition_variable position_cv_;
-  uint64_t notified_position_ = 0;  // Guarded by position_mu_.
+  Mutex position_mu_;
+  CondVar position_cv_;  // Signalled when notified_position_ grows.
+  uint64_t notified_position_ ABSL_GUARDED_BY(position_mu_) = 0;
 
-  // The append queue.
-  // The append queue. std::mutex rather than absl::Mutex: Debian's libabsl
-  // is not built with ThreadSanitizer annotations, so TSan cannot see the
-  // ordering an absl::Mutex provides and would drown real races in false
-  // reports; libstdc++'s mutex is intercepted by TSan.
-  mutable std::mutex queue_mu_;
-  std::condition_variable queue_cv_;  // Signalled when requests finish.
-  // Guarded by queue_mu_:
-  std::deque<Request*> queue_;
-  bool shutting_down_ = false;
-  bool committing_ = false;  // A committer is at work.
-  uint64_t commit_generation_ = 0;  // Groups committed so far.
-  absl::Status write_error_;
-  std::vector<internal::CommitHook*> hooks_;
+  // The append queue (annals::Mutex, not absl::Mutex: see common/mutex.h).
+  mutable Mutex queue_mu_;
+  CondVar queue_cv_;  // Signalled when requests finish.
+  std::deque<Request*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;         // A committer is at work.
+  uint64_t commit_generation_ ABSL_GUARDED_BY(queue_mu_) = 0;  // Groups committed so far.
+  absl::Status write_error_ ABSL_GUARDED_BY(queue_mu_);
+  std::vector<internal::CommitHook*> hooks_ ABSL_GUARDED_BY(queue_mu_);
 
   // Committer state: touched only by the current committer (see above).
   uint64_t next_position_ = 1;

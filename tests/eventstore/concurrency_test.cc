@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/clock.h"
 #include "annals/errors.h"
 #include "annals/event_store.h"
 #include "gtest/gtest.h"
@@ -26,12 +27,27 @@ std::unique_ptr<EventStore> OpenStore(const std::string& path, Durability durabi
   return store.ok() ? std::move(*store) : nullptr;
 }
 
+// An infinite timeout waits for the append (the wait's deadline converted to
+// a chrono duration overflowed the clock, and it returned false at once).
+TEST(ConcurrencyTest, WaitForPositionWithAnInfiniteTimeoutWaitsForTheAppend) {
+  testing::TempDir dir;
+  auto store = OpenStore(dir.Sub("store"), Durability::kBuffered);
+  ASSERT_NE(store, nullptr);
+  std::thread writer([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    NewEvent e{.type = "Late", .payload = "late"};
+    EXPECT_TRUE(store->Append("late", ExpectedVersion::Any(), {&e, 1}).ok());
+  });
+  EXPECT_TRUE(store->WaitForPosition(1, absl::InfiniteDuration()));
+  EXPECT_EQ(store->last_position(), 1u);
+  writer.join();
+}
+
 TEST(ConcurrencyTest, ExactlyOneOfEightRacersWinsEachRound) {
   testing::TempDir dir;
   auto store = OpenStore(dir.Sub("store"), Durability::kBuffered);
   ASSERT_NE(store, nullptr);
   constexpr int kRounds = 200;
-  std::atomic<int> winners_this_round{0};
   std::vector<int> winners(kRounds, 0);
   std::vector<int> conflicts(kRounds, 0);
   std::atomic<int> other_errors{0};

@@ -39,7 +39,7 @@ done
 clang_format=""
 for candidate in clang-format-14 clang-format; do
   if command -v "$candidate" >/dev/null &&
-    "$candidate" --version | grep -q 'clang-format version 14\.'; then
+    "$candidate" --version | grep 'clang-format version 14\.' >/dev/null; then
     clang_format="$candidate"
     break
   fi

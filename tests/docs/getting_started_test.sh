@@ -20,7 +20,7 @@ out=$("$service" "$store")
 grep -q 'at version 5: balance 15000 cents; read model: 15000 cents' <<<"$out" ||
   fail "second run printed: $out"
 
-"$annals" verify "$store" | grep -q '"ok":true' || fail "verify is not ok"
+"$annals" verify "$store" | grep '"ok":true' >/dev/null || fail "verify is not ok"
 replay=$("$annals" replay "$store" account-ada --aggregate account)
 grep -q '"balance_cents":15000' <<<"$replay" || fail "replay printed: $replay"
 replay=$("$annals" replay "$store" account-ada --aggregate account --to-version 3)
@@ -28,5 +28,5 @@ grep -q '"balance_cents":7500' <<<"$replay" || fail "replay to version 3 printed
 # FlatBuffers payloads come out as JSON, not base64: the binary knows the bank.
 events=$("$annals" read "$store" account-ada)
 grep -q '"amount_cents":10000' <<<"$events" || fail "read printed: $events"
-"$annals" projections "$store" | grep -q '"balances"' || fail "projections does not list balances"
+"$annals" projections "$store" | grep '"balances"' >/dev/null || fail "projections does not list balances"
 echo "getting_started_test: ok"

@@ -94,7 +94,7 @@ minor=${minor%%.*}
 soversion=$major
 [[ "$major" == 0 ]] && soversion=0.$minor
 for lib in eventstore common; do
-  ldd "$work/add_subdirectory/consumer" | grep -q "libannals_$lib\.so\.$soversion " ||
+  grep "libannals_$lib\.so\.$soversion " >/dev/null <<<"$(ldd "$work/add_subdirectory/consumer")" ||
     fail "the add_subdirectory consumer does not load libannals_$lib.so.$soversion: $(ldd "$work/add_subdirectory/consumer")"
 done
 # A subproject builds no tests, benchmarks or examples of annals by default.

@@ -29,7 +29,6 @@
 #include "eventstore/internal/append_validation.h"
 #include "eventstore/internal/commit_group.h"
 #include "eventstore/internal/event_store_impl.h"
-#include "eventstore/internal/record_codec.h"
 #include "eventstore/internal/rocksdb_status.h"
 
 namespace annals {

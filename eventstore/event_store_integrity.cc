@@ -29,7 +29,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "eventstore/internal/event_store_impl.h"
-#include "eventstore/internal/record_codec.h"
+#include "codec/internal/record_codec.h"
 #include "eventstore/internal/rocksdb_status.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_checksum.h"
@@ -161,10 +161,12 @@ absl::StatusOr<std::pair<uint64_t, std::string>> EventStore::Impl::ReadLogEnd(
   std::pair<uint64_t, std::string> end{0, std::string()};
   if (it->Valid()) {
     EventView last;
-    internal::AlignedScratch scratch;
+    // Canonical: reads the end of the log without opening a sealed payload.
+    codec_internal::RecordDecoder decoder;
+    codec_internal::PayloadEncoding encoding;
     const rocksdb::Slice v = it->value();
-    absl::Status st =
-        internal::DecodeRecord(std::string_view(v.data(), v.size()), true, &last, scratch);
+    absl::Status st = decoder.DecodeCanonical(std::string_view(v.data(), v.size()), true, &last,
+                                              &encoding);
     if (!st.ok()) {
       return absl::DataLossError(
           StrCat("the newest record of the log is damaged: ", st.message(), "; run annals verify"));

@@ -18,9 +18,9 @@
 #include "common/strings.h"
 #include "common/coding.h"
 #include "common/status_macros.h"
+#include "codec/internal/payload_codec.h"
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/info_log.h"
-#include "eventstore/internal/record_codec.h"
 #include "eventstore/internal/rocksdb_status.h"
 #include "eventstore/internal/store_dir.h"
 #include "eventstore/internal/test_hooks.h"
@@ -233,6 +233,7 @@ absl::StatusOr<std::unique_ptr<EventStore::Impl>> EventStore::Impl::Open(
     return absl::InvalidArgumentError(
         "Options: max_event_bytes must be > 0 and <= max_append_bytes");
   }
+  RETURN_IF_ERROR(codec_internal::ValidateCodecOptions(options));
   auto impl = std::unique_ptr<Impl>(new Impl(std::string(path), options));
   RETURN_IF_ERROR(impl->OpenDb());
   RETURN_IF_ERROR(impl->LoadState());
@@ -405,12 +406,13 @@ absl::Status EventStore::Impl::LoadState() {
   }
   ASSIGN_OR_RETURN(const auto end, ReadLogEnd(ro));
   next_position_ = end.first + 1;
-  last_hash_ = end.first > 0 ? end.second : std::string(internal::kGenesisHash);
+  last_hash_ = end.first > 0 ? end.second : std::string(codec_internal::kGenesisHash);
   if (!options_.read_only) {
-    if (format_version_ < internal::kFirstFormatWithCommitRecord) {
-      RETURN_IF_ERROR(UpgradeFormat(end.first, end.second));
-    } else {
+    if (format_version_ >= internal::kFirstFormatWithCommitRecord) {
       RETURN_IF_ERROR(CheckCommitRecord(ro, end.first, end.second));
+    }
+    if (format_version_ < internal::kFormatVersion) {
+      RETURN_IF_ERROR(UpgradeFormat(end.first, end.second));
     }
   }
 

@@ -11,7 +11,6 @@
 #include "common/strings.h"
 #include "common/coding.h"
 #include "eventstore/internal/event_store_impl.h"
-#include "eventstore/internal/record_codec.h"
 #include "eventstore/internal/rocksdb_status.h"
 
 namespace annals {
@@ -126,7 +125,7 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream,
   }
   const uint64_t count = forward ? last - first + 1 : first - last + 1;
   EventView view;
-  internal::AlignedScratch scratch;
+  codec_internal::RecordDecoder decoder = NewRecordDecoder();
   uint64_t version = first;
   uint64_t previous_position = 0;
   uint64_t delivered = 0;
@@ -155,9 +154,9 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream,
       return Damaged(position, "missing from the log but listed in the stream index");
     }
     absl::Status st =
-        internal::DecodeRecord(std::string_view(log->value().data(), log->value().size()),
-                               options_.verify_checksums_on_read, &view, scratch);
-    if (!st.ok()) return Damaged(position, StdSv(st.message()));
+        decoder.Decode(std::string_view(log->value().data(), log->value().size()),
+                       options_.verify_checksums_on_read, &view);
+    if (!st.ok()) return absl::IsDataLoss(st) ? Damaged(position, StdSv(st.message())) : st;
     if (view.stream != stream || view.position != position || view.version != version) {
       return Damaged(position, "it belongs to another place than its index entry says");
     }
@@ -193,7 +192,7 @@ absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
   coding::EncodeBigEndian64(start, expected);
   uint64_t delivered = 0;
   EventView view;
-  internal::AlignedScratch scratch;
+  codec_internal::RecordDecoder decoder = NewRecordDecoder();
   for (it->Seek(rocksdb::Slice(start, 8)); it->Valid(); it->Next()) {
     const rocksdb::Slice key = it->key();
     const uint64_t position =
@@ -203,10 +202,9 @@ absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
                                               expected, "; run annals verify"));
     }
     ++expected;
-    absl::Status st = internal::DecodeRecord(
-        std::string_view(it->value().data(), it->value().size()),
-        options_.verify_checksums_on_read, &view, scratch);
-    if (!st.ok()) return Damaged(position, StdSv(st.message()));
+    absl::Status st = decoder.Decode(std::string_view(it->value().data(), it->value().size()),
+                                     options_.verify_checksums_on_read, &view);
+    if (!st.ok()) return absl::IsDataLoss(st) ? Damaged(position, StdSv(st.message())) : st;
     if (view.position != position) return Damaged(position, "its key and content disagree");
     if (!options.event_type.empty() && view.type != options.event_type) continue;
     if (!options.stream_prefix.empty() && !view.stream.starts_with(options.stream_prefix)) {

@@ -11,13 +11,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "annals/errors.h"
+#include "codec/internal/record_codec.h"
 #include "common/clock.h"
 #include "common/coding.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "eventstore/internal/commit_group.h"
 #include "eventstore/internal/event_store_impl.h"
-#include "eventstore/internal/record_codec.h"
 #include "eventstore/internal/rocksdb_status.h"
 
 namespace annals {
@@ -90,8 +90,9 @@ struct KnownId {
 // reading stored ones from the `log` family. kAlreadyExists names the first
 // id whose event differs and the field.
 absl::Status CheckReplayContent(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* log,
+                                const codec_internal::PayloadCipher* cipher,
                                 const StreamAppend& part, absl::Span<const KnownId> known) {
-  internal::AlignedScratch scratch;
+  codec_internal::RecordDecoder decoder(cipher);
   char key[8];
   for (size_t i = 0; i < part.events.size(); ++i) {
     const NewEvent& retry = part.events[i];
@@ -109,8 +110,8 @@ absl::Status CheckReplayContent(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* lo
       }
       if (!s.ok()) return internal::FromRocksDb(s, "reading a stored event to compare a retry");
       EventView stored;
-      RETURN_IF_ERROR(internal::DecodeRecord(std::string_view(value.data(), value.size()),
-                                             /*verify_checksum=*/true, &stored, scratch));
+      RETURN_IF_ERROR(decoder.Decode(std::string_view(value.data(), value.size()),
+                                     /*verify_checksum=*/true, &stored));
       if (stored.id != retry.id) {
         return absl::DataLossError(StrCat("the event-id index places ", retry.id.ToString(),
                                           " at position ", known[i].entry.position,
@@ -254,7 +255,8 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
     }
     // The right ids at the right place: a replay only if the events are the
     // same, too. This reads stored records, on the retry path only.
-    RETURN_IF_ERROR(CheckReplayContent(db_.get(), families_[internal::kLogFamily], part, ids));
+    RETURN_IF_ERROR(CheckReplayContent(db_.get(), families_[internal::kLogFamily],
+                                       codec_options_.cipher.get(), part, ids));
     replays[p] = AppendResult{ids.front().entry.version, ids.back().entry.version,
                               ids.front().entry.position, ids.back().entry.position, true};
     request.depends_on_group = request.depends_on_group || any_staged;
@@ -310,6 +312,24 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
     for (const Uuid& id : staged_ids) group.ids.erase(id);
     request.results.clear();
   };
+  // A failure at one event of the request: rolls the request back and tells
+  // every hook (which may have cached the request's earlier events), then
+  // returns `s` with `what` before its message.
+  auto fail = [&](const absl::Status& s, std::string_view what) {
+    rollback();
+    std::string also;
+    for (internal::CommitHook* h : group_hooks_) {
+      absl::Status r = CallHook("a commit hook's OnRollback()", [&] {
+        h->OnRollback();
+        return absl::OkStatus();
+      });
+      if (!r.ok() && group.hook_error.ok()) {
+        group.hook_error = r;
+        also = StrCat("; then ", r.message(), ", so the store refuses appends until it is reopened");
+      }
+    }
+    return absl::Status(s.code(), StrCat(what, ": ", s.message(), also));
+  };
 
   char position_key[8];
   char position_value[8];
@@ -346,10 +366,13 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
       view.metadata.assign(e.metadata.begin(), e.metadata.end());
       view.content_type = e.content_type;
       view.payload = e.payload;
-      const Sha256::Digest hash = internal::ChainHash(sha_, last_hash_, view);
-      last_hash_.assign(reinterpret_cast<const char*>(hash.data()), hash.size());
+      absl::StatusOr<Sha256::Digest> hash = record_encoder_.Encode(view, last_hash_, group.fbb);
+      if (!hash.ok()) {
+        return fail(hash.status(), StrCat("encoding event ", view.version, " of '", part.stream,
+                                          "' failed; nothing was appended"));
+      }
+      last_hash_.assign(reinterpret_cast<const char*>(hash->data()), hash->size());
       view.hash = last_hash_;
-      internal::EncodeRecord(view, internal::RecordChecksum(view, view.hash), group.fbb);
 
       coding::EncodeBigEndian64(position_key, view.position);
       batch.Put(families_[internal::kLogFamily], rocksdb::Slice(position_key, 8),
@@ -369,22 +392,8 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
         absl::Status s =
             CallHook("a commit hook's OnEvent()", [&] { return hook->OnEvent(view, batch); });
         if (!s.ok()) {
-          rollback();
-          std::string also;
-          for (internal::CommitHook* h : group_hooks_) {
-            absl::Status r = CallHook("a commit hook's OnRollback()", [&] {
-              h->OnRollback();
-              return absl::OkStatus();
-            });
-            if (!r.ok() && group.hook_error.ok()) {
-              group.hook_error = r;
-              also = StrCat("; then ", r.message(),
-                            ", so the store refuses appends until it is reopened");
-            }
-          }
-          return absl::Status(s.code(),
-                              StrCat("inline projection failed at event ", view.version, " of '",
-                                     part.stream, "'; nothing was appended: ", s.message(), also));
+          return fail(s, StrCat("inline projection failed at event ", view.version, " of '",
+                                part.stream, "'; nothing was appended"));
         }
       }
     }

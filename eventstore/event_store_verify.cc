@@ -15,7 +15,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "eventstore/internal/event_store_impl.h"
-#include "eventstore/internal/record_codec.h"
+#include "codec/internal/record_codec.h"
 #include "eventstore/internal/rocksdb_status.h"
 
 namespace annals {
@@ -84,10 +84,13 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
   absl::flat_hash_map<std::string, StreamTally> streams;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, families_[internal::kLogFamily]));
   uint64_t expected = 1;
-  std::string prev_hash(internal::kGenesisHash);
+  std::string prev_hash(codec_internal::kGenesisHash);
   Sha256 sha;
   EventView view;
-  internal::AlignedScratch scratch;
+  // Canonical decoding never opens a sealed payload: the chain verifies
+  // without any key (codec/internal/canonical.h).
+  codec_internal::RecordDecoder decoder;
+  codec_internal::PayloadEncoding encoding;
   std::string value;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const rocksdb::Slice key = it->key();
@@ -99,13 +102,13 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
                                                position, ")")
                                 : StrCat("malformed log key after position ", expected - 1));
     }
-    absl::Status st = internal::DecodeRecord(
-        std::string_view(it->value().data(), it->value().size()), true, &view, scratch);
+    absl::Status st = decoder.DecodeCanonical(
+        std::string_view(it->value().data(), it->value().size()), true, &view, &encoding);
     if (!st.ok()) return fail(position, std::string(st.message()));
     if (view.position != position) {
       return fail(position, StrCat("record says position ", view.position));
     }
-    const Sha256::Digest hash = internal::ChainHash(sha, prev_hash, view);
+    const Sha256::Digest hash = codec_internal::ChainHash(sha, prev_hash, view, encoding);
     if (std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()) != view.hash) {
       return fail(position,
                   "hash chain broken: the record's hash does not follow from the previous record "
@@ -151,7 +154,7 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
                                        it->status().ToString()));
   }
   report.last_position = expected - 1;
-  report.last_hash = HexEncode(prev_hash == internal::kGenesisHash ? "" : prev_hash);
+  report.last_hash = HexEncode(prev_hash == codec_internal::kGenesisHash ? "" : prev_hash);
   // The commit record, read in the same view, must name this end of the log:
   // a rolled-back `log` or `default` family shows here.
   absl::Status commit = CheckCommitRecord(ro, report.last_position,

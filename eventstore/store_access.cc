@@ -20,6 +20,11 @@ void StoreAccess::RemoveCommitHook(EventStore& store, CommitHook* hook) {
   store.impl_->RemoveCommitHook(hook);
 }
 
+void StoreAccess::SetPayloadCipher(EventStore& store,
+                                   std::shared_ptr<codec_internal::PayloadCipher> cipher) {
+  store.impl_->SetPayloadCipher(std::move(cipher));
+}
+
 void StoreAccess::TEST_FailNextWrite(EventStore& store) { store.impl_->TEST_FailNextWrite(); }
 
 }  // namespace annals::internal

@@ -1,5 +1,6 @@
 // Writes the seed corpus of the record_decoder fuzz target: records encoded
-// by EncodeRecord (as the store writes them) and damaged variants of them.
+// as the store writes them (identity, zstd-compressed and sealed payloads)
+// and damaged variants of them.
 // Built on request only (`cmake --build <dir> --target make_record_seeds`):
 //
 //   make_record_seeds fuzz/corpus/record_decoder
@@ -9,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "eventstore/internal/record_codec.h"
+#include "codec/internal/record_codec.h"
 
 namespace {
 
@@ -17,9 +18,17 @@ void Write(const std::string& dir, const std::string& name, std::string_view byt
   std::ofstream(dir + "/" + name, std::ios::binary).write(bytes.data(), bytes.size());
 }
 
-std::string Encode(const annals::EventView& e) {
+using annals::codec_internal::PayloadEncoding;
+
+// `e` with its payload stored as given and `encoding`.
+std::string Encode(const annals::EventView& e, const PayloadEncoding& encoding = {}) {
   flatbuffers::FlatBufferBuilder fbb;
-  annals::internal::EncodeRecord(e, annals::internal::RecordChecksum(e, e.hash), fbb);
+  annals::codec_internal::EncodeRecord(
+      e, encoding, annals::codec_internal::RecordChecksum(e, encoding, e.hash), fbb);
+  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
+std::string Bytes(const flatbuffers::FlatBufferBuilder& fbb) {
   return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
 }
 
@@ -68,6 +77,29 @@ int main(int argc, char** argv) {
   binary.payload = std::string_view("\x10\0\0\0\x0c\0\x14\0\xff\xfe", 10);
   Write(dir, "flatbuffers_payload_event", Encode(binary));
 
+  // A payload compressed by the store's own encoder.
+  annals::codec_internal::PayloadCodecOptions zstd;
+  zstd.compression = annals::codec_internal::StoredCompression::kZstd;
+  zstd.compression_min_bytes = 1;
+  annals::codec_internal::RecordEncoder encoder(&zstd);
+  std::string document = "{\"lines\":[";
+  for (int i = 0; i < 40; ++i) document += "{\"sku\":\"A1\",\"qty\":2},";
+  document += "{}]}";
+  annals::EventView compressible = full;
+  compressible.payload = document;
+  flatbuffers::FlatBufferBuilder fbb;
+  if (!encoder.Encode(compressible, hash, fbb).ok()) return 1;
+  const std::string compressed_bytes = Bytes(fbb);
+  Write(dir, "zstd_payload_event", compressed_bytes);
+  std::string flipped_frame = compressed_bytes;
+  flipped_frame[flipped_frame.size() - 12] ^= 0x20;
+  Write(dir, "zstd_payload_flipped", flipped_frame);
+
+  // A sealed payload (cipher 7, of which no implementation exists here).
+  annals::EventView sealed = full;
+  sealed.payload = std::string_view("\x01\x02sealed-bytes\xff", 15);
+  Write(dir, "sealed_payload_event", Encode(sealed, PayloadEncoding{.cipher = 7}));
+
   std::string flipped = full_bytes;
   flipped[flipped.size() / 2] ^= 0x04;
   Write(dir, "one_bit_flipped", flipped);
@@ -76,6 +108,6 @@ int main(int argc, char** argv) {
   bad_identifier[4] = 'X';
   Write(dir, "wrong_file_identifier", bad_identifier);
   Write(dir, "empty", "");
-  std::printf("wrote 7 records to %s\n", dir.c_str());
+  std::printf("wrote 10 records to %s\n", dir.c_str());
   return 0;
 }

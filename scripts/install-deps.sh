@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libssl-dev
   libsqlite3-dev
+  libzstd-dev  # payload compression (codec/)
   python3  # bench/run_comparison.py (the quick benchmark test)
   e2fsprogs util-linux mount  # full_disk_test: mkfs.ext4, loop devices, mount (as root)
   # scripts/test.sh's sanitizer and fuzz stages: clang, its sanitizer and

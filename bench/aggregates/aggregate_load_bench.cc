@@ -25,8 +25,8 @@
 #include "annals/repository.h"
 #include "bench_account_generated.h"
 #include "benchmark/benchmark.h"
+#include "codec/internal/record_codec.h"
 #include "common/coding.h"
-#include "eventstore/internal/record_codec.h"
 #include "eventstore/internal/store_access.h"
 
 namespace annals_bench {
@@ -205,7 +205,7 @@ void BM_LoadAggregateLogIterator(benchmark::State& state) {
         rocksdb::ReadOptions(),
         annals::internal::StoreAccess::CoreFamily(store, annals::internal::kLogFamily)));
     annals::EventView view;
-    annals::internal::AlignedScratch scratch;
+    annals::codec_internal::RecordDecoder decoder;
     bool first = true;
     uint64_t last_position = 0;
     for (index->Seek(annals::internal::StreamIndexKey(head.stream_id, 1)); index->Valid();
@@ -224,8 +224,7 @@ void BM_LoadAggregateLogIterator(benchmark::State& state) {
       first = false;
       last_position = position;
       if (!log->Valid() ||
-          !annals::internal::DecodeRecord(
-               std::string_view(log->value().data(), log->value().size()), true, &view, scratch)
+          !decoder.Decode(std::string_view(log->value().data(), log->value().size()), true, &view)
                .ok() ||
           !account.ApplyStored(view).ok()) {
         state.SkipWithError("replay failed");

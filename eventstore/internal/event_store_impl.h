@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "annals/event_store.h"
+#include "codec/internal/record_codec.h"
 #include "common/mutex.h"
 #include "common/sha256.h"
 #include "eventstore/internal/commit_hook.h"
@@ -82,6 +83,18 @@ class EventStore::Impl {
   absl::StatusOr<VerifyReport> Verify() ABSL_LOCKS_EXCLUDED(follower_mu_);
   absl::StatusOr<StoreStats> Stats();
 
+  // --- the codec (codec/) ---
+  // Installs the cipher that seals payloads (crypto-shredding will install
+  // one at open). REQUIRES: before the first append or read; the store keeps
+  // it while it is open.
+  void SetPayloadCipher(std::shared_ptr<codec_internal::PayloadCipher> cipher) {
+    codec_options_.cipher = std::move(cipher);
+  }
+  // A record decoder for one reader (a scan); see RecordDecoder.
+  codec_internal::RecordDecoder NewRecordDecoder() const {
+    return codec_internal::RecordDecoder(codec_options_.cipher.get());
+  }
+
   bool read_only() const { return options_.read_only; }
   const std::string& path() const { return path_; }
   const Options& options() const { return options_; }
@@ -103,7 +116,9 @@ class EventStore::Impl {
 
   absl::Status OpenDb() ABSL_LOCKS_EXCLUDED(follower_mu_);
   absl::Status LoadState() ABSL_LOCKS_EXCLUDED(follower_mu_, position_mu_);
-  // Writes the commit record and format_version 2 into a version-1 store.
+  // Writes the commit record and the current format_version into an older
+  // store (the commit record is new to a version-1 store and rewritten
+  // unchanged in a version-2 one).
   absl::Status UpgradeFormat(uint64_t last_position, std::string_view last_hash);
 
   // --- integrity cross-checks (event_store_integrity.cc) ---
@@ -136,6 +151,8 @@ class EventStore::Impl {
 
   const std::string path_;
   const Options options_;
+  // The codec's settings, from options_ (Impl::Open validated them).
+  codec_internal::PayloadCodecOptions codec_options_ = codec_internal::CodecOptionsFrom(options_);
   std::string secondary_path_;  // Scratch dir of a read-only follower.
   // A RocksDB secondary has no snapshots; instead, multi-step reads of a
   // follower hold this shared and CatchUp() holds it exclusively, so a read
@@ -173,7 +190,7 @@ class EventStore::Impl {
   std::string last_hash_;
   absl::flat_hash_map<std::string, internal::Head> head_cache_;
   std::vector<internal::CommitHook*> group_hooks_;  // hooks_ as of the current group
-  Sha256 sha_;
+  codec_internal::RecordEncoder record_encoder_{&codec_options_};
   std::atomic<bool> test_fail_next_write_{false};
 
 };

@@ -15,7 +15,10 @@
 #ifndef ANNALS_EVENTSTORE_INTERNAL_STORE_ACCESS_H_
 #define ANNALS_EVENTSTORE_INTERNAL_STORE_ACCESS_H_
 
+#include <memory>
+
 #include "annals/event_store.h"
+#include "codec/internal/payload_cipher.h"
 #include "eventstore/internal/commit_hook.h"
 #include "eventstore/internal/keys.h"
 #include "rocksdb/db.h"
@@ -41,6 +44,12 @@ class StoreAccess {
   // hook may be freed right after; never call it from inside a hook.
   static void AddCommitHook(EventStore& store, CommitHook* hook);
   static void RemoveCommitHook(EventStore& store, CommitHook* hook);
+
+  // Installs the cipher that seals payloads (codec/internal/payload_cipher.h;
+  // crypto-shredding will install one when it opens a store). REQUIRES:
+  // before the first append or read; the store keeps it while it is open.
+  static void SetPayloadCipher(EventStore& store,
+                               std::shared_ptr<codec_internal::PayloadCipher> cipher);
 
   // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync
   // had failed, without writing anything.

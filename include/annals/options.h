@@ -36,6 +36,13 @@ enum class Compression : uint8_t {
   kZstd,
 };
 
+// Compression of each event's payload inside its record (see
+// Options::payload_compression).
+enum class PayloadCompression : uint8_t {
+  kNone,
+  kZstd,
+};
+
 struct Options {
   // Default: Durability::kSync. See Durability.
   Durability durability = Durability::kSync;
@@ -78,6 +85,31 @@ struct Options {
 
   // Default: Compression::kZstd (bottommost level; upper levels use LZ4).
   Compression compression = Compression::kZstd;
+
+  // Compress each event's payload (zstd) before it goes into its record.
+  // Readers get the payload back as appended, and the hash chain covers the
+  // payload as appended, so this setting never changes a hash: it can be
+  // changed between opens (it applies to new events; a store holds records
+  // of both kinds) and an export imports into a store with either setting
+  // with the same hashes (docs/format.md).
+  // RocksDB already compresses the log's files (`compression` above), so on
+  // disk this gains little once data is compacted. What it saves is the
+  // bytes the write path carries before that: the WAL and its fsyncs, the
+  // memtables, the first levels and their compactions; worth it for large,
+  // compressible payloads (JSON documents of kilobytes). It costs CPU in the
+  // committer, which appends wait for (every compression runs there), and on
+  // every read and verify (decompression). docs/benchmarks.md has figures.
+  // Default: PayloadCompression::kNone.
+  PayloadCompression payload_compression = PayloadCompression::kNone;
+
+  // With payload_compression, payloads smaller than this are stored as
+  // appended: zstd's frame costs about 10 bytes and small payloads rarely
+  // shrink. Larger ones are stored compressed only when that saves at least
+  // 1/8 of their size (RocksDB's rule for blocks), so incompressible
+  // payloads (already compressed, encrypted, random) cost one attempt and
+  // are stored as they are, read without decompression.
+  // Default: 512 bytes.
+  size_t payload_compression_min_bytes = 512;
 
   // Largest accepted event (payload + metadata + ids + type), in bytes.
   // Appends with a larger event fail with kInvalidArgument.

@@ -7,9 +7,9 @@
 #include <string>
 
 #include "annals/event_store.h"
+#include "codec/internal/record_codec.h"
 #include "common/coding.h"
 #include "common/strings.h"
-#include "eventstore/internal/record_codec.h"
 #include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -94,12 +94,13 @@ TEST_F(VerifyTest, ARewrittenRecordWithAValidChecksumBreaksTheHashChain) {
   // without rewriting every later record.
   EventView view;
   std::string original = RawRecord(10);
-  ASSERT_TRUE(internal::DecodeRecord(original, true, &view).ok());
+  codec_internal::RecordDecoder decoder;
+  ASSERT_TRUE(decoder.Decode(original, true, &view).ok());
   view.payload = R"({"n":"forged"})";
   flatbuffers::FlatBufferBuilder fbb;
   std::string hash(view.hash);
   view.hash = hash;
-  internal::EncodeRecord(view, internal::RecordChecksum(view, view.hash), fbb);
+  codec_internal::EncodeRecord(view, {}, codec_internal::RecordChecksum(view, {}, view.hash), fbb);
   PutRawRecord(10, std::string_view(reinterpret_cast<const char*>(fbb.GetBufferPointer()),
                                     fbb.GetSize()));
   auto report = store_->Verify();

@@ -1,0 +1,143 @@
+#include "codec/internal/payload_codec.h"
+
+#include <zstd.h>
+
+#include "common/status_macros.h"
+#include "common/strings.h"
+
+namespace annals::codec_internal {
+namespace {
+
+// zstd's level 1, its fastest standard level: compression runs in the
+// committer, which every append waits for, and event payloads are small
+// enough that higher levels buy little (docs/benchmarks.md).
+constexpr int kZstdLevel = 1;
+
+// A zstd frame cannot expand more than this: its densest block is an RLE
+// block of 4 bytes (3 of header) standing for at most 128 KiB. A damaged
+// frame header claiming more is refused before anything is allocated.
+constexpr uint64_t kZstdMaxRatio = (128u << 10) / 4;
+
+// Payloads are bounded by FlatBuffers' 2 GiB buffers.
+constexpr uint64_t kMaxPayloadBytes = (uint64_t{1} << 31) - 1;
+
+// RocksDB's GoodCompressionRatio(): keep compressed bytes only when they
+// save at least 1/8, so barely compressible payloads are not decompressed on
+// every read for a few bytes.
+bool WorthIt(size_t compressed, size_t raw) { return compressed < raw - raw / 8; }
+
+}  // namespace
+
+absl::Status ValidateCodecOptions(const Options& options) {
+  switch (options.payload_compression) {
+    case PayloadCompression::kNone:
+    case PayloadCompression::kZstd:
+      return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      StrCat("Options: payload_compression has the unknown value ",
+             static_cast<int>(options.payload_compression),
+             "; use PayloadCompression::kNone or PayloadCompression::kZstd"));
+}
+
+PayloadCodecOptions CodecOptionsFrom(const Options& options) {
+  PayloadCodecOptions out;
+  out.compression = options.payload_compression == PayloadCompression::kZstd
+                        ? StoredCompression::kZstd
+                        : StoredCompression::kIdentity;
+  out.compression_min_bytes = options.payload_compression_min_bytes;
+  return out;
+}
+
+PayloadEncoder::PayloadEncoder(const PayloadCodecOptions* options) : options_(options) {}
+
+PayloadEncoder::~PayloadEncoder() { ZSTD_freeCCtx(zstd_); }
+
+absl::Status PayloadEncoder::Encode(const EventView& envelope, std::string_view* stored,
+                                    PayloadEncoding* encoding) {
+  std::string_view stage = envelope.payload;
+  PayloadEncoding how;
+  if (options_->compression == StoredCompression::kZstd && !stage.empty() &&
+      stage.size() >= options_->compression_min_bytes) {
+    if (zstd_ == nullptr) zstd_ = ZSTD_createCCtx();
+    if (zstd_ != nullptr) {
+      // Grown, never shrunk: resizing down and up again would zero-fill.
+      const size_t bound = ZSTD_compressBound(stage.size());
+      if (compressed_.size() < bound) compressed_.resize(bound);
+      const size_t n = ZSTD_compressCCtx(zstd_, compressed_.data(), bound, stage.data(),
+                                         stage.size(), kZstdLevel);
+      // A failed compression (out of memory) stores the payload as it is:
+      // compression is an optimisation, never a reason to fail an append.
+      if (!ZSTD_isError(n) && WorthIt(n, stage.size())) {
+        stage = std::string_view(compressed_.data(), n);
+        how.compression = StoredCompression::kZstd;
+      }
+    }
+  }
+  if (const std::shared_ptr<PayloadCipher>& cipher = options_->cipher; cipher != nullptr) {
+    if (cipher->id() == 0) {
+      return absl::InternalError("a payload cipher has id 0, which means 'not sealed'");
+    }
+    ASSIGN_OR_RETURN(const bool sealed, cipher->Seal(envelope, stage, &sealed_));
+    if (sealed) {
+      stage = sealed_;
+      how.cipher = cipher->id();
+    }
+  }
+  *stored = stage;
+  *encoding = how;
+  return absl::OkStatus();
+}
+
+PayloadDecoder::PayloadDecoder(const PayloadCipher* cipher) : cipher_(cipher) {}
+
+PayloadDecoder::~PayloadDecoder() { ZSTD_freeDCtx(zstd_); }
+
+absl::StatusOr<std::string_view> PayloadDecoder::Decompress(std::string_view frame) {
+  const unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
+    return absl::DataLossError(
+        "record payload is marked zstd but is not a zstd frame with its content size");
+  }
+  if (size > kMaxPayloadBytes || size > frame.size() * kZstdMaxRatio) {
+    return absl::DataLossError(StrCat("record payload's zstd frame claims ", size,
+                                      " bytes, more than ", frame.size(),
+                                      " compressed bytes can hold"));
+  }
+  if (zstd_ == nullptr) zstd_ = ZSTD_createDCtx();
+  if (zstd_ == nullptr) return absl::ResourceExhaustedError("cannot allocate a zstd context");
+  decompressed_.resize(size);
+  const size_t n =
+      ZSTD_decompressDCtx(zstd_, decompressed_.data(), decompressed_.size(), frame.data(),
+                          frame.size());
+  if (ZSTD_isError(n) || n != size) {
+    return absl::DataLossError(
+        StrCat("record payload does not decompress (zstd: ",
+               ZSTD_isError(n) ? ZSTD_getErrorName(n) : "shorter than its frame says", ")"));
+  }
+  return std::string_view(decompressed_);
+}
+
+absl::StatusOr<std::string_view> PayloadDecoder::Canonical(std::string_view stored,
+                                                           const PayloadEncoding& encoding) {
+  if (encoding.sealed() || encoding.compression == StoredCompression::kIdentity) return stored;
+  return Decompress(stored);
+}
+
+absl::StatusOr<std::string_view> PayloadDecoder::Plaintext(const EventView& envelope,
+                                                           std::string_view canonical,
+                                                           const PayloadEncoding& encoding) {
+  if (!encoding.sealed()) return canonical;
+  if (cipher_ == nullptr || cipher_->id() != encoding.cipher) {
+    return absl::FailedPreconditionError(
+        StrCat("the payload of the event at position ", envelope.position,
+               " is sealed by cipher ", encoding.cipher,
+               ", which this store was not opened with; it cannot be read (the hash chain "
+               "still verifies)"));
+  }
+  RETURN_IF_ERROR(cipher_->Open(envelope, canonical, &opened_));
+  if (encoding.compression == StoredCompression::kIdentity) return std::string_view(opened_);
+  return Decompress(opened_);
+}
+
+}  // namespace annals::codec_internal

@@ -107,9 +107,8 @@ absl::StatusOr<std::string_view> PayloadDecoder::Decompress(std::string_view fra
   if (zstd_ == nullptr) zstd_ = ZSTD_createDCtx();
   if (zstd_ == nullptr) return absl::ResourceExhaustedError("cannot allocate a zstd context");
   decompressed_.resize(size);
-  const size_t n =
-      ZSTD_decompressDCtx(zstd_, decompressed_.data(), decompressed_.size(), frame.data(),
-                          frame.size());
+  const size_t n = ZSTD_decompressDCtx(zstd_, decompressed_.data(), decompressed_.size(),
+                                       frame.data(), frame.size());
   if (ZSTD_isError(n) || n != size) {
     return absl::DataLossError(
         StrCat("record payload does not decompress (zstd: ",
@@ -130,8 +129,8 @@ absl::StatusOr<std::string_view> PayloadDecoder::Plaintext(const EventView& enve
   if (!encoding.sealed()) return canonical;
   if (cipher_ == nullptr || cipher_->id() != encoding.cipher) {
     return absl::FailedPreconditionError(
-        StrCat("the payload of the event at position ", envelope.position,
-               " is sealed by cipher ", encoding.cipher,
+        StrCat("the payload of the event at position ", envelope.position, " is sealed by cipher ",
+               encoding.cipher,
                ", which this store was not opened with; it cannot be read (the hash chain "
                "still verifies)"));
   }

@@ -61,8 +61,7 @@ absl::Status Parse(std::string_view bytes, EventView* out, PayloadEncoding* enco
                      ? std::string_view()
                      : std::string_view(reinterpret_cast<const char*>(r->payload()->data()),
                                         r->payload()->size());
-  out->hash =
-      std::string_view(reinterpret_cast<const char*>(r->hash()->data()), r->hash()->size());
+  out->hash = std::string_view(reinterpret_cast<const char*>(r->hash()->data()), r->hash()->size());
   *checksum = r->checksum();
   return absl::OkStatus();
 }
@@ -119,8 +118,7 @@ void EncodeRecord(const EventView& e, const PayloadEncoding& encoding, uint32_t 
 
 RecordEncoder::RecordEncoder(const PayloadCodecOptions* options) : payload_(options) {}
 
-absl::StatusOr<Sha256::Digest> RecordEncoder::Encode(const EventView& e,
-                                                     std::string_view prev_hash,
+absl::StatusOr<Sha256::Digest> RecordEncoder::Encode(const EventView& e, std::string_view prev_hash,
                                                      flatbuffers::FlatBufferBuilder& fbb) {
   std::string_view stored_payload;
   PayloadEncoding encoding;
@@ -168,8 +166,7 @@ absl::Status RecordDecoder::DecodeCanonical(std::string_view bytes, bool verify_
   return absl::OkStatus();
 }
 
-absl::Status RecordDecoder::Decode(std::string_view bytes, bool verify_checksum,
-                                   EventView* out) {
+absl::Status RecordDecoder::Decode(std::string_view bytes, bool verify_checksum, EventView* out) {
   PayloadEncoding encoding;
   RETURN_IF_ERROR(DecodeCanonical(bytes, verify_checksum, out, &encoding));
   if (encoding.sealed()) {

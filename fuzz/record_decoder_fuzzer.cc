@@ -68,15 +68,15 @@ void CheckOne(std::string_view aligned, std::string_view misaligned, bool verify
   ANNALS_FUZZ_CHECK(canonical_status.ok() || canonical_status.code() == absl::StatusCode::kDataLoss,
                     "DecodeCanonical refused a record with ", canonical_status.ToString(),
                     " instead of kDataLoss");
-  ANNALS_FUZZ_CHECK(!status.ok() || canonical_status.ok(),
-                    "a record decodes but its canonical view does not: ",
-                    canonical_status.ToString());
+  ANNALS_FUZZ_CHECK(
+      !status.ok() || canonical_status.ok(),
+      "a record decodes but its canonical view does not: ", canonical_status.ToString());
   if (!canonical_status.ok()) return;
   ANNALS_FUZZ_CHECK(canonical.hash.size() == Sha256::kSize, "a decoded record has a ",
                     canonical.hash.size(), "-byte hash");
-  ANNALS_FUZZ_CHECK(status.ok() || encoding.sealed(),
-                    "only a sealed payload may fail to decode after its canonical view did: ",
-                    status.ToString());
+  ANNALS_FUZZ_CHECK(
+      status.ok() || encoding.sealed(),
+      "only a sealed payload may fail to decode after its canonical view did: ", status.ToString());
 
   // Re-encode the stored form with the right checksum (reading every byte the
   // views point to, so ASan checks them); it must decode, verified, to the
@@ -87,9 +87,10 @@ void CheckOne(std::string_view aligned, std::string_view misaligned, bool verify
   RecordDecoder stored_decoder;
   const absl::Status stored_status =
       stored_decoder.DecodeStored(aligned, &stored, &stored_encoding, &checksum);
-  ANNALS_FUZZ_CHECK(stored_status.ok(), "a record has a canonical view but does not parse: ",
-                    stored_status.ToString());
-  ANNALS_FUZZ_CHECK(stored_encoding == encoding, "parse and canonical decode disagree on the encoding");
+  ANNALS_FUZZ_CHECK(stored_status.ok(),
+                    "a record has a canonical view but does not parse: ", stored_status.ToString());
+  ANNALS_FUZZ_CHECK(stored_encoding == encoding,
+                    "parse and canonical decode disagree on the encoding");
   flatbuffers::FlatBufferBuilder fbb;
   codec_internal::EncodeRecord(
       stored, encoding, codec_internal::RecordChecksum(canonical, encoding, canonical.hash), fbb);
@@ -102,8 +103,8 @@ void CheckOne(std::string_view aligned, std::string_view misaligned, bool verify
   const absl::Status again_status = again_decoder.DecodeCanonical(
       std::string_view(reinterpret_cast<const char*>(words.get()), encoded.size()), true, &again,
       &again_encoding);
-  ANNALS_FUZZ_CHECK(again_status.ok(), "a decoded record, re-encoded, does not decode: ",
-                    again_status.ToString());
+  ANNALS_FUZZ_CHECK(again_status.ok(),
+                    "a decoded record, re-encoded, does not decode: ", again_status.ToString());
   ANNALS_FUZZ_CHECK(SameEvent(canonical, again) && again_encoding == encoding,
                     "a decoded record, re-encoded, decodes differently");
 }

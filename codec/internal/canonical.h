@@ -83,8 +83,7 @@ Sha256::Digest ChainHash(Sha256& sha, std::string_view prev_hash, const EventVie
                          const PayloadEncoding& encoding);
 
 // Returns CRC32C(canonical || hash).
-uint32_t RecordChecksum(const EventView& e, const PayloadEncoding& encoding,
-                        std::string_view hash);
+uint32_t RecordChecksum(const EventView& e, const PayloadEncoding& encoding, std::string_view hash);
 
 }  // namespace annals::codec_internal
 

@@ -76,22 +76,25 @@ class ChainKat : public ::testing::Test {
 };
 
 TEST_F(ChainKat, CanonicalBytesOfFixedEvents) {
+  // Field by field, in the order of the grammar.
+  // clang-format off
   EXPECT_EQ(Hex(CanonicalBytes(events_[0], {})),
-            "414e5231"                                  // "ANR1"
-            "0000000000000001"                          // position
-            "000000076f726465722d31"                    // str(stream)
-            "0000000000000001"                          // version
-            "101112131415161718191a1b1c1d1e1f"          // id
-            "0000000b4f72646572506c61636564"            // str(type)
-            "00000002"                                  // schema_version
-            "000644df5da8c001"                          // recorded_at_us
-            "00000006636f72722d31"                      // str(correlation_id)
-            "00000000"                                  // str(causation_id)
-            "00000002"                                  // metadata_count
-            "0000000475736572" "00000003616e6e"         // user=ann
-            "000000026970" "0000000831302e302e302e31"   // ip=10.0.0.1
-            "01"                                        // content_type (json)
+            "414e5231"                                 // "ANR1"
+            "0000000000000001"                         // position
+            "000000076f726465722d31"                   // str(stream)
+            "0000000000000001"                         // version
+            "101112131415161718191a1b1c1d1e1f"         // id
+            "0000000b4f72646572506c61636564"           // str(type)
+            "00000002"                                 // schema_version
+            "000644df5da8c001"                         // recorded_at_us
+            "00000006636f72722d31"                     // str(correlation_id)
+            "00000000"                                 // str(causation_id)
+            "00000002"                                 // metadata_count
+            "0000000475736572" "00000003616e6e"        // user=ann
+            "000000026970" "0000000831302e302e302e31"  // ip=10.0.0.1
+            "01"                                       // content_type (json)
             "000000147b22736b75223a224131222c22717479223a327d");  // str(payload)
+  // clang-format on
   EXPECT_EQ(Hex(CanonicalBytes(events_[1], {})),
             "414e52310000000000000002000000076f726465722d310000000000000002202122232425262728"
             "292a2b2c2d2e2f000000094974656d416464656400000001000644df5da8c00200000006636f7272"
@@ -135,6 +138,7 @@ TEST_F(ChainKat, SealedPayloadCanonicalBytes) {
   e.payload = std::string_view("\x00sealed\xff", 8);
   const PayloadEncoding sealed{.compression = StoredCompression::kZstd, .cipher = 7};
   const std::string canonical = CanonicalBytes(e, sealed);
+  // clang-format off
   EXPECT_EQ(Hex(canonical),
             "414e5232"  // "ANR2"
             "0000000000000001000000076f726465722d310000000000000001"
@@ -145,6 +149,7 @@ TEST_F(ChainKat, SealedPayloadCanonicalBytes) {
             "01"  // compression: zstd
             "07"  // cipher 7
             "00000008007365616c6564ff");  // str(payload as stored)
+  // clang-format on
   Sha256 sha;
   const Sha256::Digest hash = ChainHash(sha, kGenesisHash, e, sealed);
   EXPECT_EQ(Hex(DigestView(hash)),

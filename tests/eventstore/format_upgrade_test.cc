@@ -16,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "annals/event_store.h"
 #include "common/coding.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 #include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"

@@ -264,8 +264,7 @@ TEST_F(PayloadCodecStoreTest, ARetryOfACompressedEventIsRecognised) {
 TEST_F(PayloadCodecStoreTest, AnUnknownCompressionIsRefusedAtOpen) {
   Options options;
   options.payload_compression = static_cast<PayloadCompression>(7);
-  absl::StatusOr<std::unique_ptr<EventStore>> store =
-      EventStore::Open(dir_.Sub("bad"), options);
+  absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open(dir_.Sub("bad"), options);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument) << store.status();
   EXPECT_THAT(store.status().message(), HasSubstr("payload_compression"));
 }

@@ -14,13 +14,12 @@
 #include <vector>
 
 #include "annals/event_store.h"
-#include "codec/internal/record_codec.h"
-#include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/common/cli_runner.h"
 #include "tests/common/files.h"
+#include "tests/common/stored_records.h"
 #include "tests/common/temp_dir.h"
 
 namespace annals {
@@ -95,32 +94,15 @@ class ImportTest : public ::testing::Test {
         absl::StatusOr<AppendResult> r = s->Append(stream, ExpectedVersion::Any(), events);
         EXPECT_TRUE(r.ok()) << r.status();
       }
-      if (compression != PayloadCompression::kNone) source_compressed_ = CompressedRecords(*s);
+      if (compression != PayloadCompression::kNone) {
+        source_compressed_ = testing::CompressedRecords(*s);
+      }
     }
     CliRun exported = Annals({"export", source});
     EXPECT_EQ(exported.code, 0) << exported.err;
     source_verify_ = Annals({"verify", source}).json();
     EXPECT_EQ(source_verify_["ok"], true);
     return exported.out;
-  }
-
-  // How many records of `store`'s log hold a compressed payload.
-  static int CompressedRecords(EventStore& store) {
-    std::unique_ptr<rocksdb::Iterator> it(internal::StoreAccess::Db(store)->NewIterator(
-        rocksdb::ReadOptions(), internal::StoreAccess::CoreFamily(store, internal::kLogFamily)));
-    codec_internal::RecordDecoder decoder;
-    int compressed = 0;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      EventView stored;
-      codec_internal::PayloadEncoding encoding;
-      uint32_t checksum = 0;
-      EXPECT_TRUE(decoder
-                      .DecodeStored(std::string_view(it->value().data(), it->value().size()),
-                                    &stored, &encoding, &checksum)
-                      .ok());
-      compressed += encoding.compression != codec_internal::StoredCompression::kIdentity;
-    }
-    return compressed;
   }
 
   // Names in the stores' directory other than `expected`.
@@ -138,6 +120,20 @@ class ImportTest : public ::testing::Test {
     CliRun verify = Annals({"verify", store_dir});
     EXPECT_EQ(verify.code, 0) << verify.out << verify.err;
     return {verify.out, Annals({"export", store_dir}).out};
+  }
+
+  // Imports MakeExport()'s `exported` into the new store `copy` and checks
+  // that the copy has the source's chain and exports the same lines. Returns
+  // the copy's verify report.
+  std::string ExpectImportReproducesTheSource(const std::string& exported,
+                                              const std::string& copy) {
+    CliRun r = Annals({"import", copy}, exported);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.json()["imported"], kEvents);
+    const auto [verify, again] = Snapshot(copy);
+    EXPECT_EQ(Json::parse(verify)["last_hash"], source_verify_["last_hash"]);
+    EXPECT_TRUE(again == exported) << "the copy's export differs from the source's";
+    return verify;
   }
 
   // Compares two Snapshot()s without printing whole exports.
@@ -230,16 +226,11 @@ TEST_F(ImportTest, TruncatedOrGarbageLineMidFileWritesNothing) {
 TEST_F(ImportTest, GoodExportReproducesTheChainAndRerunAddsNothing) {
   const std::string exported = MakeExport();
   const std::string copy = store("copy");
-  CliRun r = Annals({"import", copy}, exported);
-  ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.json()["imported"], kEvents);
-  const auto [verify, again] = Snapshot(copy);
-  EXPECT_EQ(Json::parse(verify)["last_hash"], source_verify_["last_hash"]);
-  EXPECT_TRUE(again == exported) << "the copy's export differs from the source's";
+  const std::string verify = ExpectImportReproducesTheSource(exported, copy);
   EXPECT_THAT(Leftovers({"copy"}), ::testing::IsEmpty());
 
   // Re-running adds nothing.
-  r = Annals({"import", copy}, exported);
+  CliRun r = Annals({"import", copy}, exported);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "{\"imported\":0,\"skipped\":5000,\"last_position\":5000}\n");
   EXPECT_EQ(Snapshot(copy).first, verify);
@@ -261,13 +252,7 @@ TEST_F(ImportTest, GoodExportReproducesTheChainAndRerunAddsNothing) {
 TEST_F(ImportTest, ACompressedStoresExportReimportsWithTheSameChain) {
   const std::string exported = MakeExport(PayloadCompression::kZstd);
   EXPECT_EQ(source_compressed_, kEvents) << "the source should hold compressed payloads";
-  const std::string copy = store("copy");
-  Outcome r = Annals({"import", copy}, exported);
-  ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.json()["imported"], kEvents);
-  const auto [verify, again] = Snapshot(copy);
-  EXPECT_EQ(Json::parse(verify)["last_hash"], source_verify_["last_hash"]);
-  EXPECT_TRUE(again == exported) << "the copy's export differs from the source's";
+  ExpectImportReproducesTheSource(exported, store("copy"));
   EXPECT_THAT(exported, HasSubstr(std::string(100, 'x'))) << "payloads exported as appended";
 }
 

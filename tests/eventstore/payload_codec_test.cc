@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "annals/event_store.h"
-#include "codec/internal/record_codec.h"
 #include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/codec/toy_cipher.h"
+#include "tests/common/stored_records.h"
 #include "tests/common/temp_dir.h"
 
 namespace annals {
@@ -95,24 +95,11 @@ class PayloadCodecStoreTest : public ::testing::Test {
 
   // How many records of the log are stored compressed, and their bytes.
   static std::pair<int, size_t> CompressedRecords(EventStore& store) {
-    std::unique_ptr<rocksdb::Iterator> it(internal::StoreAccess::Db(store)->NewIterator(
-        rocksdb::ReadOptions(), internal::StoreAccess::CoreFamily(store, internal::kLogFamily)));
-    codec_internal::RecordDecoder decoder;
-    int compressed = 0;
     size_t bytes = 0;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      EventView stored;
-      codec_internal::PayloadEncoding encoding;
-      uint32_t checksum = 0;
-      EXPECT_TRUE(decoder
-                      .DecodeStored(std::string_view(it->value().data(), it->value().size()),
-                                    &stored, &encoding, &checksum)
-                      .ok());
-      if (encoding.compression == codec_internal::StoredCompression::kZstd) ++compressed;
-      bytes += it->value().size();
+    for (const testing::StoredRecordInfo& r : testing::StoredRecords(store)) {
+      bytes += r.record_bytes;
     }
-    EXPECT_TRUE(it->status().ok());
-    return {compressed, bytes};
+    return {testing::CompressedRecords(store), bytes};
   }
 
   static std::vector<RecordedEvent> All(EventStore& store) {

@@ -53,7 +53,7 @@ inline constexpr std::string_view kGenesisHash(
     "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 32);
 
 // How a payload is compressed in its record. The values are stored (record
-// field payload_compression) and hashed ("ANR2"): never renumber.
+// field payload_encoding.compression) and hashed ("ANR2"): never renumber.
 enum class StoredCompression : uint8_t {
   kIdentity = 0,  // the bytes as appended
   kZstd = 1,      // one zstd frame holding its content size

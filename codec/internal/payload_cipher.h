@@ -41,7 +41,7 @@ class PayloadCipher {
   virtual ~PayloadCipher() = default;
 
   // The id written into every record this cipher sealed (record field
-  // payload_cipher) and hashed with it. Non-zero, and the same for the life
+  // payload_encoding.cipher) and hashed with it. Non-zero, and the same for the life
   // of every store that holds such records: a record names the cipher that
   // can open it.
   virtual uint8_t id() const = 0;

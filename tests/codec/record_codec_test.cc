@@ -90,11 +90,10 @@ TEST(RecordCodecTest, IdentityRecordRoundTripsWithoutTheNewFields) {
   const std::string payload = Document();
   const EventView e = Event(1, payload);
   const auto [record, hash] = EncodeWith(PayloadCodecOptions(), e);
-  // Format 2's bytes: the defaults (identity, not sealed) are not written.
+  // Format 2's bytes: an identity encoding is not written.
   const auto* table = flatbuffers::GetRoot<flatbuffers::Table>(record.data());
   EXPECT_TRUE(table->CheckField(fb::Record::VT_CHECKSUM));
-  EXPECT_FALSE(table->CheckField(fb::Record::VT_PAYLOAD_COMPRESSION));
-  EXPECT_FALSE(table->CheckField(fb::Record::VT_PAYLOAD_CIPHER));
+  EXPECT_FALSE(table->CheckField(fb::Record::VT_PAYLOAD_ENCODING));
 
   RecordDecoder decoder;
   EventView out;

@@ -99,8 +99,7 @@ absl::Status EventStore::Impl::CheckTablesAgainstManifest(bool force) {
   // Order matters while a writer runs: a table live in the MANIFEST both
   // before and after this catch-up was live during it, so the follower must
   // serve it; tables the writer added or removed meanwhile are not judged.
-  rocksdb::Status s = db_->TryCatchUpWithPrimary();
-  if (!s.ok()) return internal::FromRocksDb(s, "catching up with the writer");
+  RETURN_IF_ERROR(TryCatchUp());
   std::vector<rocksdb::LiveFileMetaData> served;
   db_->GetLiveFilesMetaData(&served);
   ASSIGN_OR_RETURN(ManifestView after, ReadManifest(/*list_files=*/true));
@@ -187,8 +186,7 @@ absl::Status EventStore::Impl::CheckFollowerView() {
   for (int attempt = 0; attempt < 4; ++attempt) {
     if (attempt > 0) {
       absl::SleepFor(absl::Milliseconds(25 * attempt));
-      rocksdb::Status s = db_->TryCatchUpWithPrimary();
-      if (!s.ok()) return internal::FromRocksDb(s, "catching up with the writer");
+      RETURN_IF_ERROR(TryCatchUp());
       RETURN_IF_ERROR(CheckTablesAgainstManifest(/*force=*/false));
     }
     rocksdb::ReadOptions ro;

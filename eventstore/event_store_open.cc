@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -15,103 +16,25 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/strings.h"
+#include "absl/strings/str_join.h"
 #include "common/coding.h"
 #include "common/status_macros.h"
 #include "codec/internal/payload_codec.h"
+#include "common/strings.h"
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/info_log.h"
+#include "eventstore/internal/rocksdb_options.h"
 #include "eventstore/internal/rocksdb_status.h"
 #include "eventstore/internal/store_dir.h"
 #include "eventstore/internal/test_hooks.h"
-#include "rocksdb/cache.h"
 #include "rocksdb/env.h"
-#include "rocksdb/file_checksum.h"
 #include "rocksdb/file_system.h"
-#include "rocksdb/filter_policy.h"
-#include "rocksdb/table.h"
 
 namespace annals {
 namespace fs = std::filesystem;
 using internal::FromRocksDb;
 
 namespace {
-
-rocksdb::CompressionType BottomCompression(Compression c) {
-  switch (c) {
-    case Compression::kNone:
-      return rocksdb::kNoCompression;
-    case Compression::kLz4:
-      return rocksdb::kLZ4Compression;
-    case Compression::kZstd:
-      return rocksdb::kZSTD;
-  }
-  return rocksdb::kZSTD;
-}
-
-rocksdb::ColumnFamilyOptions FamilyOptions(const Options& options,
-                                           const std::shared_ptr<rocksdb::Cache>& cache,
-                                           internal::Family family) {
-  rocksdb::ColumnFamilyOptions cf;
-  cf.write_buffer_size = options.write_buffer_bytes;
-  cf.max_write_buffer_number = 2;
-  cf.level_compaction_dynamic_level_bytes = true;
-  // New data stays cheap to write and read; only the bottom level, where
-  // most bytes end up, pays for the stronger compressor.
-  cf.compression = options.compression == Compression::kNone ? rocksdb::kNoCompression
-                                                             : rocksdb::kLZ4Compression;
-  cf.bottommost_compression = BottomCompression(options.compression);
-
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = cache;
-  table.cache_index_and_filter_blocks = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
-  table.format_version = 5;
-  if (family == internal::kLogFamily) {
-    // Sequential keys and mostly range scans: bigger blocks, no filter.
-    table.block_size = 16 * 1024;
-  } else {
-    table.block_size = 4 * 1024;
-    if (family == internal::kEventIdsFamily) {
-      // Every appended id is looked up and almost every lookup misses, probing
-      // one filter per L0 file and per level; each false positive reads,
-      // decompresses and checksums a data block. 16 bits per key (false
-      // positives ~0.1% instead of ~1% at 10) cost 2 instead of 1.25 bytes of
-      // cache per event, paid for by the stream index's filter below.
-      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(16));
-    } else if (family != internal::kStreamIndexFamily) {
-      // Point lookups of heads, snapshots, checkpoints, read models, parked
-      // events.
-      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    }
-    // The stream index has no filter: it is read by iterator seeks (stream
-    // reads), which whole-key filters cannot serve, and by Verify's point
-    // lookups, which all hit. A filter there was pure cost: 1.25 bytes of
-    // cache per event and its build CPU in every flush and compaction.
-    // Small files keep each file's filter small. A filter is one cache block
-    // per SST file; with RocksDB's default 64 MiB files the random-keyed
-    // event-id index had 1.8 MiB filters, larger than a shard of the block
-    // cache (64 MiB / 64 shards), so every id lookup re-read and
-    // re-checksummed a whole filter from the file: buffered appends fell from
-    // 160k to 6k events/s past 2M events. 8 MiB files give filters of about
-    // 220 KiB. Partitioned filters also fix it, but cost a cache lookup and
-    // an index search per key and file instead of one batched probe per
-    // file: 10.4 against 8.6 µs of committer CPU per event at 10M events.
-    // Once the filters outgrow the cache both cost the same (about 11 µs
-    // per event with a 4 MiB cache at 5M events).
-    cf.target_file_size_base = 8u << 20;
-  }
-  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  if (family == internal::kEventIdsFamily || family == internal::kHeadsFamily) {
-    // The committer looks up every caller-given event id and every head it
-    // does not cache; most lookups miss, and without a memtable filter each
-    // miss walks the skiplist. Profiled at ~30% of buffered-append CPU; this
-    // gave +19% to +38% in the bench helper's alternating runs.
-    cf.memtable_prefix_bloom_size_ratio = 0.1;
-    cf.memtable_whole_key_filtering = true;
-  }
-  return cf;
-}
 
 // Fsyncs the directory that holds the store directory `path`, so that the
 // store's own directory entry is durable. Store creation does it after its
@@ -137,7 +60,8 @@ absl::Status SyncParentDirectory(rocksdb::Env* env, const std::string& path) {
   return absl::OkStatus();
 }
 
-// Creates a complete store (every column family and format_version) under a
+// Creates a complete store (the core's column families and format_version;
+// the writer open that follows adds the families modules declared) under a
 // temporary sibling name and renames it into place, so that a crash during
 // creation never leaves a half-made store at `path` (a leftover
 // "<name>.creating-*" directory is all a crash can leave behind). Directory
@@ -237,6 +161,9 @@ absl::StatusOr<std::unique_ptr<EventStore::Impl>> EventStore::Impl::Open(
   auto impl = std::unique_ptr<Impl>(new Impl(std::string(path), options));
   RETURN_IF_ERROR(impl->OpenDb());
   RETURN_IF_ERROR(impl->LoadState());
+  // Only into a store found whole: the families of the modules this process
+  // links, so that followers opened from now on have them.
+  if (!options.read_only) RETURN_IF_ERROR(impl->CreateDeclaredFamilies());
   return impl;
 }
 
@@ -257,84 +184,33 @@ absl::Status EventStore::Impl::OpenDb() {
     RETURN_IF_ERROR(internal::CheckCurrentFile(path_));
   }
 
-  rocksdb::DBOptions db_options;
+  rocksdb::DBOptions db_options = internal::DbOptions(options_);
   if (rocksdb::Env* env = internal::EnvForTesting()) db_options.env = env;
   env_ = db_options.env;
-  // Stores are created complete by CreateStore(), never here.
-  db_options.create_if_missing = false;
-  db_options.create_missing_column_families = false;
-  // Measured on RocksDB 7.8 (shared/reliability-notes.md): the default
-  // kPointInTimeRecovery silently dropped synced events after a flipped WAL
-  // bit; this mode refuses to open instead, and tolerates only a torn tail.
-  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
-  db_options.recycle_log_file_num = 0;
-  db_options.paranoid_checks = true;
-  db_options.file_checksum_gen_factory = rocksdb::GetFileChecksumGenCrc32cFactory();
-  // Secondary (read-only follower) instances require every file open.
-  db_options.max_open_files = -1;
-  db_options.max_background_jobs = 2;
-  db_options.bytes_per_sync = 1 << 20;
-  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  // Never a LOG file in the store's directory (eventstore/internal/info_log.h).
-  db_options.info_log = internal::NewInfoLogger(options_.log_sink);
-  db_options.keep_log_file_num = 3;
-  // Bound memory and recovery time whatever the number of column families:
-  // rarely written families would otherwise pin old WAL files for long.
-  db_options.db_write_buffer_size = options_.max_memtable_bytes;
-  db_options.max_total_wal_size = 2 * options_.max_memtable_bytes;
-
-  // RocksDB 7.8 keeps half of an LRU cache for high-priority blocks (index
-  // and filter blocks), so that scans of the log cannot evict what every
-  // append's id lookup needs. Shards of at least 16 MiB: by default RocksDB
-  // cuts 64 MiB into 64 shards of 1 MiB, where one pinned L0 filter (up to
-  // 0.9 MiB for a 32 MiB memtable flush) fills its shard and every other
-  // filter hashed there is re-read from the file on each lookup.
-  int shard_bits = 0;
-  while (shard_bits < 6 && (options_.block_cache_bytes >> (shard_bits + 1)) >= (16u << 20)) {
-    ++shard_bits;
-  }
-  block_cache_ = rocksdb::NewLRUCache(options_.block_cache_bytes, shard_bits);
+  block_cache_ = internal::NewBlockCache(options_.block_cache_bytes);
   if (options_.low_priority_compaction && !options_.read_only) {
     // Process-wide (Options::low_priority_compaction says why and what).
     rocksdb::Status s = db_options.env->LowerThreadPoolCPUPriority(
         rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow);
     if (!s.ok()) return FromRocksDb(s, "lowering the CPU priority of compaction threads");
   }
+  // The core's families first (families_ is indexed by internal::Family),
+  // then every other family the store has: those of modules, each opened
+  // with the tuning its module declared in this process, or the default
+  // tuning (column_family.h).
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (int f = 0; f < internal::kFamilyCount; ++f) {
-    descriptors.emplace_back(
-        std::string(internal::kFamilyNames[f]),
-        FamilyOptions(options_, block_cache_, static_cast<internal::Family>(f)));
+  for (const internal::ColumnFamilySpec& core : internal::kCoreFamilies) {
+    descriptors.emplace_back(std::string(core.name),
+                             internal::FamilyOptions(options_, block_cache_, core.tuning));
   }
 
   if (!is_db) {
     RETURN_IF_ERROR(CreateStore(path_, db_options, descriptors));
   } else {
-    std::vector<std::string> existing;
-    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path_, &existing);
-    if (!s.ok()) return internal::OpenError(s, path_);
-    for (const std::string& name : existing) {
-      bool known = false;
-      for (auto n : internal::kFamilyNames) known = known || n == name;
-      if (!known) {
-        return absl::InvalidArgumentError(StrCat(
-            "'", path_, "' holds a RocksDB database that is not an annals store (unknown column "
-            "family '", name, "'), or one written by a newer annals; use a newer annals"));
-      }
-    }
-    if (existing.size() != internal::kFamilyNames.size()) {
-      // Stores are created complete (CreateStore), so a store whose OPTIONS
-      // file names annals' families lost some of them to damage.
-      if (internal::OptionsNameAnnalsFamilies(path_)) {
-        return absl::DataLossError(StrCat(
-            "store '", path_, "' is damaged: its MANIFEST lists ", existing.size(), " of the ",
-            internal::kFamilyNames.size(),
-            " column families its OPTIONS file names (a damaged MANIFEST); restore it from a "
-            "backup or an export"));
-      }
-      return absl::InvalidArgumentError(StrCat(
-          "'", path_, "' is not an annals store (a RocksDB database with ", existing.size(),
-          " of annals' ", internal::kFamilyNames.size(), " column families)"));
+    ASSIGN_OR_RETURN(const std::vector<std::string> others, CheckFamiliesOnDisk(db_options));
+    for (const std::string& name : others) {
+      descriptors.emplace_back(
+          name, internal::FamilyOptions(options_, block_cache_, internal::TuningOf(name)));
     }
   }
 
@@ -358,19 +234,27 @@ absl::Status EventStore::Impl::OpenDb() {
   }
   if (!s.ok()) return internal::OpenError(s, path_);
   db_.reset(raw);
-  for (size_t i = 0; i < handles.size(); ++i) families_[i] = handles[i];
+  {
+    MutexLock lock(&module_families_mu_);
+    for (size_t i = 0; i < handles.size(); ++i) {
+      if (i < families_.size()) {
+        families_[i] = handles[i];
+      } else {
+        module_families_.emplace(descriptors[i].name, handles[i]);
+      }
+    }
+  }
   if (!options_.read_only) RETURN_IF_ERROR(SyncParentDirectory(env_, path_));
 
   if (options_.read_only) {
-    s = db_->TryCatchUpWithPrimary();
-    if (!s.ok()) return FromRocksDb(s, "catching up with the writer");
+    RETURN_IF_ERROR(TryCatchUp());
   }
 
   std::string version;
   s = db_->Get(rocksdb::ReadOptions(), families_[internal::kDefaultFamily],
                internal::kFormatVersionKey, &version);
   if (s.IsNotFound()) {
-    // Every annals column family is there (checked above), so this is an
+    // Every core column family is there (checked above), so this is an
     // annals store that lost its format_version: damage, or for a follower a
     // dropped table of `default` (then named by the MANIFEST check).
     if (options_.read_only) {
@@ -396,6 +280,49 @@ absl::Status EventStore::Impl::OpenDb() {
   }
   write_options_.sync = options_.durability == Durability::kSync;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> EventStore::Impl::CheckFamiliesOnDisk(
+    const rocksdb::DBOptions& db_options) {
+  // The OPTIONS file first: RocksDB writes it after the MANIFEST edit that
+  // creates a family, and never drops a family of ours, so every family an
+  // OPTIONS file read now names is in the MANIFEST read next, even while a
+  // writer creates families (a follower opening next to it).
+  const std::vector<std::string> named = internal::OptionsFamilyNames(path_);
+  std::vector<std::string> existing;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path_, &existing);
+  if (!s.ok()) return internal::OpenError(s, path_);
+
+  auto lost_families = [&](const std::vector<std::string>& names) {
+    return absl::DataLossError(
+        StrCat("store '", path_, "' is damaged: its MANIFEST lacks the column famil",
+               names.size() == 1 ? "y " : "ies ", absl::StrJoin(names, ", "),
+               " that its OPTIONS file names (a damaged MANIFEST); restore it from a backup or an "
+               "export"));
+  };
+  std::vector<std::string> missing_core;
+  for (const internal::ColumnFamilySpec& core : internal::kCoreFamilies) {
+    if (std::find(existing.begin(), existing.end(), core.name) == existing.end()) {
+      missing_core.emplace_back(core.name);
+    }
+  }
+  if (!missing_core.empty()) {
+    // Stores are created with every core family (CreateStore), so a store
+    // whose OPTIONS file names them lost some to damage.
+    if (internal::NamesCoreFamilies(named)) return lost_families(missing_core);
+    return absl::InvalidArgumentError(
+        StrCat("'", path_, "' is not an annals store (a RocksDB database without annals' column ",
+               missing_core.size() == 1 ? "family " : "families ",
+               absl::StrJoin(missing_core, ", "), ")"));
+  }
+  // A module's family is damage the same way: no family is ever dropped.
+  const std::vector<std::string> lost = internal::FamiliesLostFromManifest(named, existing);
+  if (!lost.empty()) return lost_families(lost);
+  std::vector<std::string> others;
+  for (std::string& name : existing) {
+    if (!internal::IsCoreFamily(name)) others.push_back(std::move(name));
+  }
+  return others;
 }
 
 absl::Status EventStore::Impl::LoadState() {
@@ -459,6 +386,9 @@ EventStore::Impl::~Impl() {
     for (auto* h : families_) {
       if (h != nullptr) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     }
+    for (auto& [name, h] : module_families_) {
+      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
     // Close() reports a background error; at destruction nobody can act on it.
     db_->Close().PermitUncheckedError();
     db_.reset();
@@ -472,8 +402,7 @@ EventStore::Impl::~Impl() {
 absl::Status EventStore::Impl::CatchUp() {
   if (!options_.read_only) return absl::OkStatus();
   WriterLock lock(&follower_mu_);
-  rocksdb::Status s = db_->TryCatchUpWithPrimary();
-  if (!s.ok()) return FromRocksDb(s, "catching up with the writer");
+  RETURN_IF_ERROR(TryCatchUp());
   return CheckFollowerView();
 }
 

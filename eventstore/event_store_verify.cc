@@ -208,7 +208,7 @@ absl::StatusOr<StoreStats> EventStore::Impl::Stats() {
     return true;
   });
   if (!st.ok()) return st;
-  for (rocksdb::ColumnFamilyHandle* cf : families_) {
+  for (rocksdb::ColumnFamilyHandle* cf : AllFamilies()) {
     uint64_t v = 0;
     if (db_->GetIntProperty(cf, rocksdb::DB::Properties::kTotalSstFilesSize, &v)) {
       stats.sst_bytes += v;

@@ -12,6 +12,15 @@ rocksdb::ColumnFamilyHandle* StoreAccess::CoreFamily(EventStore& store, internal
   return store.impl_->family(family);
 }
 
+absl::StatusOr<rocksdb::ColumnFamilyHandle*> StoreAccess::Family(EventStore& store,
+                                                                 const ColumnFamilySpec& spec) {
+  return store.impl_->ModuleFamily(spec);
+}
+
+std::vector<rocksdb::ColumnFamilyHandle*> StoreAccess::AllFamilies(EventStore& store) {
+  return store.impl_->AllFamilies();
+}
+
 void StoreAccess::AddCommitHook(EventStore& store, CommitHook* hook) {
   store.impl_->AddCommitHook(hook);
 }

@@ -1,6 +1,8 @@
 #include "eventstore/internal/store_dir.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
+#include "eventstore/internal/column_family.h"
 #include "eventstore/internal/keys.h"
 #include "eventstore/internal/rocksdb_status.h"
 
@@ -95,28 +98,88 @@ absl::Status CheckCurrentFile(const std::string& path) {
   return absl::OkStatus();
 }
 
-bool OptionsNameAnnalsFamilies(const std::string& path) {
-  std::error_code ec;
-  fs::path newest;
-  for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    // OPTIONS-<number>, zero-padded to the same width: the greatest is newest.
-    if (name.starts_with("OPTIONS-") && !name.ends_with(".dbtmp") &&
-        (newest.empty() || name > newest.filename().string())) {
-      newest = it->path();
+std::vector<std::string> OptionsFamilyNames(const std::string& path) {
+  // RocksDB keeps the two newest OPTIONS files and deletes older ones while
+  // a writer runs: retry when the newest vanished between listing and
+  // reading.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::error_code ec;
+    fs::path newest;
+    for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      // OPTIONS-<number>, zero-padded to the same width: the greatest is newest.
+      if (name.starts_with("OPTIONS-") && !name.ends_with(".dbtmp") &&
+          (newest.empty() || name > newest.filename().string())) {
+        newest = it->path();
+      }
+    }
+    if (newest.empty()) return {};
+    std::ifstream in(newest, std::ios::binary);
+    if (!in) continue;
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    const std::string text = buffer.str();
+    // One section per family: a line `[CFOptions "<name>"]`.
+    std::vector<std::string> names;
+    constexpr std::string_view kOpen = "[CFOptions \"";
+    for (size_t at = text.find(kOpen); at != std::string::npos; at = text.find(kOpen, at + 1)) {
+      const size_t begin = at + kOpen.size();
+      const size_t end = text.find_first_of("\"\n", begin);
+      if (end == std::string::npos || text.compare(end, 2, "\"]") != 0) continue;
+      names.push_back(text.substr(begin, end - begin));
+    }
+    return names;
+  }
+  return {};
+}
+
+bool NamesCoreFamilies(const std::vector<std::string>& options_names) {
+  int named = 0;
+  int count = 0;
+  for (const ColumnFamilySpec& core : kCoreFamilies) {
+    if (core.name == "default") continue;  // Every RocksDB database has one.
+    ++count;
+    if (std::find(options_names.begin(), options_names.end(), core.name) != options_names.end()) {
+      ++named;
     }
   }
-  if (newest.empty()) return false;
-  std::ifstream in(newest, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  int named = 0;
-  for (std::string_view family : kFamilyNames) {
-    if (absl::StrContains(text, StrCat("[CFOptions \"", family, "\"]"))) ++named;
+  // All but one: a flipped bit in one section header must not hide the rest.
+  return named >= count - 1;
+}
+
+std::vector<std::string> FamiliesLostFromManifest(const std::vector<std::string>& options_names,
+                                                  const std::vector<std::string>& manifest_names) {
+  auto contains = [](const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+  };
+  // Families the MANIFEST has and the OPTIONS file does not name: created
+  // after the OPTIONS file was written (a crash between the two), or named
+  // with a damaged name.
+  std::vector<std::string> unnamed;
+  for (const std::string& m : manifest_names) {
+    if (!contains(options_names, m)) unnamed.push_back(m);
   }
-  // Most of them: a flipped bit in one section header must not hide the rest.
-  return named >= static_cast<int>(kFamilyNames.size()) - 2;
+  std::vector<std::string> lost;
+  for (const std::string& name : options_names) {
+    if (contains(manifest_names, name) || contains(lost, name)) continue;
+    // A name one flipped bit away from an unnamed family is that family's
+    // name damaged in the OPTIONS file (which has no checksum), not a family
+    // lost from the MANIFEST: RocksDB rewrites OPTIONS at the next open.
+    auto damaged = std::find_if(unnamed.begin(), unnamed.end(), [&](const std::string& m) {
+      if (m.size() != name.size()) return false;
+      int bits = 0;
+      for (size_t i = 0; i < m.size(); ++i) {
+        bits += std::popcount(static_cast<unsigned>(static_cast<uint8_t>(m[i] ^ name[i])));
+      }
+      return bits == 1;
+    });
+    if (damaged != unnamed.end()) {
+      unnamed.erase(damaged);
+      continue;
+    }
+    lost.push_back(name);
+  }
+  return lost;
 }
 
 absl::Status OpenError(const rocksdb::Status& s, const std::string& path) {

@@ -17,6 +17,7 @@ constexpr std::string_view kVisitorCallback = "a read-model Scan() visitor";
 absl::StatusOr<std::optional<std::string>> DbGet(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                                                  const rocksdb::Snapshot* snapshot,
                                                  const std::string& key) {
+  if (cf == nullptr) return std::optional<std::string>();  // A family not created yet.
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;
   std::string value;
@@ -29,6 +30,7 @@ absl::StatusOr<std::optional<std::string>> DbGet(rocksdb::DB* db, rocksdb::Colum
 absl::Status DbScan(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                     const rocksdb::Snapshot* snapshot, const std::string& prefix, size_t strip,
                     ReadModelVisitor visit) {
+  if (cf == nullptr) return absl::OkStatus();  // A family not created yet.
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;
   const std::string upper = PrefixSuccessor(prefix);

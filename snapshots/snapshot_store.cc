@@ -1,5 +1,6 @@
-// SnapshotStore over the "snapshots" column family. The key grammar and value
-// layout are documented in include/annals/snapshot_store.h and
+// SnapshotStore over the "snapshots" column family, which this module owns
+// (declared below; eventstore/internal/column_family.h). The key grammar and
+// value layout are documented in include/annals/snapshot_store.h and
 // docs/aggregates.md.
 
 #include "annals/snapshot_store.h"
@@ -9,6 +10,7 @@
 #include "common/clock.h"
 #include "common/coding.h"
 #include "common/crc32c.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "eventstore/internal/rocksdb_status.h"
 #include "eventstore/internal/store_access.h"
@@ -17,6 +19,19 @@
 
 namespace annals {
 namespace {
+
+// Point lookups and short per-stream scans: the default tuning.
+constexpr internal::ColumnFamilySpec kSnapshotsFamily{.name = "snapshots"};
+const internal::ColumnFamilyDeclaration kDeclareSnapshotsFamily(kSnapshotsFamily);
+
+// The snapshots family of `store`, or nullptr when a read-only store does
+// not have it (yet): it holds no snapshots.
+absl::StatusOr<rocksdb::ColumnFamilyHandle*> FamilyToRead(EventStore& store) {
+  absl::StatusOr<rocksdb::ColumnFamilyHandle*> cf =
+      internal::StoreAccess::Family(store, kSnapshotsFamily);
+  if (absl::IsNotFound(cf.status()) && store.read_only()) return nullptr;
+  return cf;
+}
 
 constexpr std::string_view kMagic = "ANS1";
 constexpr size_t kFixedBody = 8 + 8 + 8 + 4;
@@ -92,8 +107,8 @@ absl::Status SnapshotStore::Put(const Snapshot& snapshot, size_t keep_last) {
         "a snapshot needs a stream, a version of 1 or more, and keep_last of 1 or more");
   }
   rocksdb::DB* db = internal::StoreAccess::Db(store_);
-  rocksdb::ColumnFamilyHandle* cf =
-      internal::StoreAccess::CoreFamily(store_, internal::kSnapshotsFamily);
+  ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle* const cf,
+                   internal::StoreAccess::Family(store_, kSnapshotsFamily));
   const std::string prefix = StreamPrefix(snapshot.stream);
 
   rocksdb::WriteBatch batch;
@@ -136,8 +151,8 @@ absl::Status SnapshotStore::Put(const Snapshot& snapshot, size_t keep_last) {
 absl::StatusOr<Snapshot> SnapshotStore::FindLatest(std::string_view stream,
                                                    const SnapshotQuery& query) {
   rocksdb::DB* db = internal::StoreAccess::Db(store_);
-  rocksdb::ColumnFamilyHandle* cf =
-      internal::StoreAccess::CoreFamily(store_, internal::kSnapshotsFamily);
+  ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle* const cf, FamilyToRead(store_));
+  if (cf == nullptr) return absl::NotFoundError(StrCat("no usable snapshot of '", stream, "'"));
   const std::string prefix = StreamPrefix(stream);
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
   Snapshot s;
@@ -172,11 +187,11 @@ absl::StatusOr<Snapshot> SnapshotStore::FindLatest(std::string_view stream,
 
 absl::StatusOr<std::vector<Snapshot>> SnapshotStore::List(std::string_view stream) {
   rocksdb::DB* db = internal::StoreAccess::Db(store_);
-  rocksdb::ColumnFamilyHandle* cf =
-      internal::StoreAccess::CoreFamily(store_, internal::kSnapshotsFamily);
+  ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle* const cf, FamilyToRead(store_));
+  std::vector<Snapshot> out;
+  if (cf == nullptr) return out;
   const std::string prefix = StreamPrefix(stream);
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
-  std::vector<Snapshot> out;
   for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
     const std::string_view key(it->key().data(), it->key().size());
     if (!key.starts_with(prefix)) break;
@@ -199,8 +214,8 @@ absl::Status SnapshotStore::DeleteStream(std::string_view stream) {
     return absl::FailedPreconditionError("cannot delete snapshots in a read-only store");
   }
   rocksdb::DB* db = internal::StoreAccess::Db(store_);
-  rocksdb::ColumnFamilyHandle* cf =
-      internal::StoreAccess::CoreFamily(store_, internal::kSnapshotsFamily);
+  ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle* const cf,
+                   internal::StoreAccess::Family(store_, kSnapshotsFamily));
   std::string end = StreamPrefix(stream);
   std::string begin = end;
   end.append(8, '\xff');

@@ -131,9 +131,7 @@ annals::EventStore& Store() {
       // long ago); otherwise background compactions of the fresh data compete
       // with the measured loads.
       rocksdb::CompactRangeOptions compact;
-      for (int f = 0; f < annals::internal::kFamilyCount; ++f) {
-        auto* family =
-            annals::internal::StoreAccess::CoreFamily(*s, static_cast<annals::internal::Family>(f));
+      for (rocksdb::ColumnFamilyHandle* family : annals::internal::StoreAccess::AllFamilies(*s)) {
         if (!annals::internal::StoreAccess::Db(*s)
                  ->CompactRange(compact, family, nullptr, nullptr)
                  .ok())

@@ -19,8 +19,10 @@
 // commit order (two concurrent appenders can commit positions out of
 // order). It is therefore an upper bound, not a usable event store.
 //
-// Options are annals' (eventstore/event_store_open.cc: FamilyOptions and
-// OpenDb), copied here so that both systems run the same RocksDB tuning.
+// Options are annals' own: the store's functions for its database, block
+// cache and column families (eventstore/internal/rocksdb_options.h) with the
+// tuning of its families (eventstore/internal/keys.h), for annals' default
+// Options, so both systems always run the same RocksDB tuning.
 
 #include <array>
 #include <atomic>
@@ -29,55 +31,26 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "annals/options.h"
 #include "bench/driver/backend.h"
 #include "common/coding.h"
+#include "eventstore/internal/keys.h"
+#include "eventstore/internal/rocksdb_options.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
-#include "rocksdb/filter_policy.h"
-#include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 
 namespace annals::bench {
 namespace {
 
+// The store's own families, in the order of annals::internal::Family.
 enum Cf { kDefault = 0, kLog, kIndex, kHeads, kIds, kCfCount };
-constexpr const char* kCfNames[kCfCount] = {"default", "log", "stream_index", "heads",
-                                            "event_ids"};
-
-rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
-                                           Cf family) {
-  rocksdb::ColumnFamilyOptions cf;
-  cf.write_buffer_size = 32u << 20;
-  cf.max_write_buffer_number = 2;
-  cf.level_compaction_dynamic_level_bytes = true;
-  cf.compression = rocksdb::kLZ4Compression;
-  cf.bottommost_compression = rocksdb::kZSTD;
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = cache;
-  table.cache_index_and_filter_blocks = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
-  table.format_version = 5;
-  if (family == kLog) {
-    table.block_size = 16 * 1024;
-  } else {
-    table.block_size = 4 * 1024;
-    // As annals: 16 bits/key on the event ids, none on the stream index.
-    if (family == kIds) {
-      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(16));
-    } else if (family != kIndex) {
-      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    }
-    cf.target_file_size_base = 8u << 20;
-  }
-  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  if (family == kHeads || family == kIds) {
-    // As annals: memtable Bloom filters.
-    cf.memtable_prefix_bloom_size_ratio = 0.1;
-    cf.memtable_whole_key_filtering = true;
-  }
-  return cf;
-}
+static_assert(kCfCount == annals::internal::kCoreFamilyCount);
+static_assert(kLog == annals::internal::kLogFamily &&
+              kIndex == annals::internal::kStreamIndexFamily &&
+              kHeads == annals::internal::kHeadsFamily &&
+              kIds == annals::internal::kEventIdsFamily);
 
 absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -96,31 +69,22 @@ struct StreamState {
 class RocksDbBackend : public Backend {
  public:
   absl::Status Open(const BackendOptions& options) {
-    rocksdb::DBOptions db;
+    annals::Options store_options;  // Documented defaults, as the annals system.
+    if (options.block_cache_bytes > 0) store_options.block_cache_bytes = options.block_cache_bytes;
+    rocksdb::DBOptions db = annals::internal::DbOptions(store_options);
     db.create_if_missing = true;
     db.create_missing_column_families = true;
-    db.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
-    db.recycle_log_file_num = 0;
-    db.paranoid_checks = true;
-    db.max_open_files = -1;
-    db.max_background_jobs = 2;
-    db.bytes_per_sync = 1 << 20;
-    db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-    db.keep_log_file_num = 3;
-    db.db_write_buffer_size = 256u << 20;  // annals' Options::max_memtable_bytes default
-    db.max_total_wal_size = 512u << 20;    // 2 x max_memtable_bytes, as annals
-    // annals' cache: shards of at least 16 MiB (EventStore::Impl::OpenDb).
-    const size_t cache_bytes = options.block_cache_bytes > 0 ? options.block_cache_bytes : 64u << 20;
-    int shard_bits = 0;
-    while (shard_bits < 6 && (cache_bytes >> (shard_bits + 1)) >= (16u << 20)) ++shard_bits;
-    cache_ = rocksdb::NewLRUCache(cache_bytes, shard_bits);
-    // As annals' default Options::low_priority_compaction.
-    rocksdb::Status lowered = db.env->LowerThreadPoolCPUPriority(
-        rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow);
-    if (!lowered.ok()) return ToStatus(lowered, "lowering the compaction threads' priority");
+    cache_ = annals::internal::NewBlockCache(store_options.block_cache_bytes);
+    if (store_options.low_priority_compaction) {
+      // As the store does (Options::low_priority_compaction).
+      rocksdb::Status lowered = db.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
+                                                                   rocksdb::CpuPriority::kLow);
+      if (!lowered.ok()) return ToStatus(lowered, "lowering the compaction threads' priority");
+    }
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (int i = 0; i < kCfCount; ++i) {
-      cfs.emplace_back(kCfNames[i], FamilyOptions(cache_, static_cast<Cf>(i)));
+    for (const annals::internal::ColumnFamilySpec& family : annals::internal::kCoreFamilies) {
+      cfs.emplace_back(std::string(family.name),
+                       annals::internal::FamilyOptions(store_options, cache_, family.tuning));
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;

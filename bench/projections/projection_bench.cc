@@ -91,9 +91,7 @@ annals::EventStore& Store() {
         if (!r.ok()) Die("append", r.status());
       }
       rocksdb::CompactRangeOptions compact;
-      for (int f = 0; f < annals::internal::kFamilyCount; ++f) {
-        auto* family =
-            annals::internal::StoreAccess::CoreFamily(*s, static_cast<annals::internal::Family>(f));
+      for (rocksdb::ColumnFamilyHandle* family : annals::internal::StoreAccess::AllFamilies(*s)) {
         if (!annals::internal::StoreAccess::Db(*s)
                  ->CompactRange(compact, family, nullptr, nullptr)
                  .ok())

@@ -40,6 +40,7 @@
 #include "codec/internal/record_codec.h"
 #include "common/mutex.h"
 #include "common/sha256.h"
+#include "eventstore/internal/column_family.h"
 #include "eventstore/internal/commit_hook.h"
 #include "eventstore/internal/keys.h"
 #include "rocksdb/db.h"
@@ -101,6 +102,13 @@ class EventStore::Impl {
   rocksdb::DB* db() { return db_.get(); }
   rocksdb::ColumnFamilyHandle* family(internal::Family f) { return families_[f]; }
 
+  // --- families of modules (event_store_families.cc) ---
+  // StoreAccess::Family() says what these do.
+  absl::StatusOr<rocksdb::ColumnFamilyHandle*> ModuleFamily(const internal::ColumnFamilySpec& spec)
+      ABSL_LOCKS_EXCLUDED(module_families_mu_);
+  // Every open family: the core's, then the modules'.
+  std::vector<rocksdb::ColumnFamilyHandle*> AllFamilies() ABSL_LOCKS_EXCLUDED(module_families_mu_);
+
   // The sticky write error, OK while appends are accepted.
   absl::Status write_error() const ABSL_LOCKS_EXCLUDED(queue_mu_);
 
@@ -115,6 +123,19 @@ class EventStore::Impl {
   Impl(std::string path, const Options& options);
 
   absl::Status OpenDb() ABSL_LOCKS_EXCLUDED(follower_mu_);
+  // Checks the column families of an existing store against its OPTIONS
+  // file (kDataLoss for a family the MANIFEST lost; kInvalidArgument for a
+  // RocksDB database that is not an annals store) and returns the names of
+  // the families that are not the core's.
+  absl::StatusOr<std::vector<std::string>> CheckFamiliesOnDisk(
+      const rocksdb::DBOptions& db_options);
+  // Writers: creates every family declared in this process that the store
+  // lacks (event_store_families.cc).
+  absl::Status CreateDeclaredFamilies() ABSL_LOCKS_EXCLUDED(module_families_mu_);
+  // Followers: TryCatchUpWithPrimary(), with its failure named;
+  // kFailedPrecondition when the writer created a family since this
+  // instance opened (event_store_families.cc).
+  absl::Status TryCatchUp() ABSL_LOCKS_EXCLUDED(module_families_mu_);
   absl::Status LoadState() ABSL_LOCKS_EXCLUDED(follower_mu_, position_mu_);
   // Writes the commit record and the current format_version into an older
   // store (the commit record is new to a version-1 store and rewritten
@@ -165,7 +186,14 @@ class EventStore::Impl {
 
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::unique_ptr<rocksdb::DB> db_;
-  std::array<rocksdb::ColumnFamilyHandle*, internal::kFamilyCount> families_{};
+  // The core's families, indexed by internal::Family; set by OpenDb().
+  std::array<rocksdb::ColumnFamilyHandle*, internal::kCoreFamilyCount> families_{};
+  // Families of modules by name: those on disk at open and those created
+  // since. Entries are never removed; handles live until the store closes.
+  // A mutex of its own: creating a family must not wait for a group commit.
+  Mutex module_families_mu_;
+  absl::flat_hash_map<std::string, rocksdb::ColumnFamilyHandle*> module_families_
+      ABSL_GUARDED_BY(module_families_mu_);
   rocksdb::WriteOptions write_options_;
 
   // Committed position: written by the committer (or CatchUp), read by all.

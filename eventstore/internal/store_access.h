@@ -5,8 +5,10 @@
 // public header exposing it (the pattern of LevelDB's WriteBatchInternal:
 // EventStore declares this class a friend, by forward declaration only).
 //
-// The surface is what modules need and no more: the database, the handle of
-// a column family, and commit hooks that write atomically with appends.
+// The surface is what modules need and no more: the database, the handles
+// of column families (a module's own, declared with a ColumnFamilySpec, see
+// column_family.h; the core's, e.g. the log), and commit hooks that write
+// atomically with appends.
 //
 // Thread-safety: every function is safe to call from any thread while the
 // store is open. Handles and the database stay valid until the EventStore is
@@ -16,9 +18,12 @@
 #define ANNALS_EVENTSTORE_INTERNAL_STORE_ACCESS_H_
 
 #include <memory>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "annals/event_store.h"
 #include "codec/internal/payload_cipher.h"
+#include "eventstore/internal/column_family.h"
 #include "eventstore/internal/commit_hook.h"
 #include "eventstore/internal/keys.h"
 #include "rocksdb/db.h"
@@ -29,12 +34,38 @@ class StoreAccess {
  public:
   StoreAccess() = delete;
 
-  // The store's database. Writes to the core's families (keys.h) bypass
-  // every check of the append path: only tests do that, to simulate damage.
+  // The store's database.
   static rocksdb::DB* Db(EventStore& store);
 
-  // The handle of one of the store's column families.
+  // StoreAccess::Family()
+  //
+  // The handle of the module family `spec` names. Checks the spec as
+  // CheckColumnFamily() does (it does not declare it). A family the store
+  // has is returned as opened; in a writable store a missing one (a spec
+  // nobody declared: declared families come with every writer open) is
+  // created, durably (RocksDB syncs the MANIFEST edit before returning),
+  // with the spec's tuning. Concurrent calls for one family get one handle.
+  //
+  // A read-only store (a RocksDB secondary) opens the families the store had
+  // when it was opened and cannot open one created since: for a family it
+  // does not have, this returns kNotFound, which the module reads as an
+  // empty family (nothing of it could be stored yet); reopening the store
+  // shows a family the writer created since.
+  //
+  // Errors: kInvalidArgument for a spec CheckColumnFamily() refuses;
+  // kNotFound as above; a RocksDB failure to create the family (e.g.
+  // kResourceExhausted for a full disk), after which nothing was created.
+  static absl::StatusOr<rocksdb::ColumnFamilyHandle*> Family(EventStore& store,
+                                                             const ColumnFamilySpec& spec);
+
+  // The handle of one of the event store's own families (keys.h). Modules
+  // read them (projections find the end of the log); only tests write them,
+  // to simulate damage, since writes there bypass the append path.
   static rocksdb::ColumnFamilyHandle* CoreFamily(EventStore& store, internal::Family family);
+
+  // Every family the store has open, the core's first: for flushing or
+  // compacting them all (tests, the bench).
+  static std::vector<rocksdb::ColumnFamilyHandle*> AllFamilies(EventStore& store);
 
   // Registers a hook that the committer calls for every event it commits
   // (see CommitHook). The store keeps a non-owning pointer. Must be called

@@ -11,6 +11,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -33,10 +34,23 @@ absl::StatusOr<StoreDirKind> InspectStoreDir(const std::string& path);
 // MANIFEST. kDataLoss naming the damage otherwise.
 absl::Status CheckCurrentFile(const std::string& path);
 
-// True when the newest OPTIONS file of `path` names annals' own column
-// families: the directory held an annals store, whatever its MANIFEST says
-// now (RocksDB writes OPTIONS as a separate text file).
-bool OptionsNameAnnalsFamilies(const std::string& path);
+// The column families that the newest OPTIONS file of `path` names, in
+// file order; empty when there is none or it cannot be read. RocksDB writes
+// OPTIONS as a separate text file after every change of the families, so it
+// says which families the store had, whatever its MANIFEST says now.
+std::vector<std::string> OptionsFamilyNames(const std::string& path);
+
+// True when `options_names` (OptionsFamilyNames) names the event store's own
+// families: the directory held an annals store. Tolerates one damaged name.
+bool NamesCoreFamilies(const std::vector<std::string>& options_names);
+
+// The families named by the OPTIONS file that the MANIFEST does not list:
+// families the MANIFEST lost (annals never drops a family). A name that is
+// one flipped bit away from a family the MANIFEST lists and the OPTIONS file
+// does not name is taken as damage to the OPTIONS file (no checksum guards
+// it), not as a lost family.
+std::vector<std::string> FamiliesLostFromManifest(const std::vector<std::string>& options_names,
+                                                  const std::vector<std::string>& manifest_names);
 
 // Names an error of RocksDB's open of an existing store: Corruption and
 // missing files are damage (kDataLoss), EACCES is kPermissionDenied; the rest

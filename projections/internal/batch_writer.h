@@ -30,7 +30,9 @@
 
 namespace annals::projections_internal {
 
-// Reads of committed read-model state, optionally at a snapshot.
+// Reads of committed state of one of the module's families, optionally at a
+// snapshot. A null `cf` (a family a read-only store does not have yet, see
+// families.h) reads as empty.
 absl::StatusOr<std::optional<std::string>> DbGet(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                                                  const rocksdb::Snapshot* snapshot,
                                                  const std::string& key);

@@ -13,7 +13,9 @@
 namespace annals::projections_internal {
 
 // The handles of the module's families in one store. Valid until the store
-// is destroyed; not owned.
+// is destroyed; not owned. In a read-only store a family it does not have
+// (yet) is null: it holds nothing, and DbGet()/DbScan() read it as empty. In
+// a writable store every handle is set (missing families are created).
 struct ProjectionFamilies {
   rocksdb::DB* db = nullptr;
   rocksdb::ColumnFamilyHandle* read_models = nullptr;

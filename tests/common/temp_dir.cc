@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 
 namespace annals::testing {
 
@@ -25,6 +27,27 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+void DropColumnFamilies(const std::string& path, const std::vector<std::string>& names) {
+  std::vector<std::string> existing;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &existing).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : existing)
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Status opened =
+      rocksdb::DB::Open(rocksdb::DBOptions(), path, descriptors, &handles, &db);
+  ASSERT_TRUE(opened.ok()) << opened.ToString();
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    if (std::find(names.begin(), names.end(), handle->GetName()) != names.end()) {
+      EXPECT_TRUE(db->DropColumnFamily(handle).ok()) << handle->GetName();
+    }
+    EXPECT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+  }
+  EXPECT_TRUE(db->Close().ok());
+  delete db;
 }
 
 std::unique_ptr<EventStore> OpenBufferedStore(const std::string& path) {

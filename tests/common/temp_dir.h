@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "annals/event_store.h"
 
@@ -34,6 +35,12 @@ class TempDir {
 // behaviour need no fsync, and crash_test covers kSync. Records a test
 // failure and returns null when the store cannot be opened.
 std::unique_ptr<EventStore> OpenBufferedStore(const std::string& path);
+
+// Drops the column families `names` from the closed store at `path` with
+// RocksDB directly, as if a process that does not link their module had
+// made the store (annals itself never drops a family). Records a test
+// failure when it cannot.
+void DropColumnFamilies(const std::string& path, const std::vector<std::string>& names);
 
 // The seed for a randomized test: $ANNALS_TEST_SEED when set, else a fresh
 // one. It is printed so that a failing run can be replayed.

@@ -5,8 +5,9 @@
 //
 // The store: 300 events in 3 streams, appended in three phases with every
 // column family flushed after each (history in SST files of all nine
-// families). An inline projection fills read_models and checkpoints, an async
-// one parks some events (parked), snapshots are taken per stream (snapshots).
+// families, kFamilies). An inline projection fills read_models and
+// checkpoints, an async one parks some events (parked), snapshots are taken
+// per stream (snapshots).
 // Two variants: "tail" keeps the last phase in the WAL only; "flushed"
 // flushes it too and leaves only a snapshot in the WAL. A table that a reader
 // silently drops is a gap in the tail store's log (the WAL tail is still
@@ -101,6 +102,11 @@ using testing::StoreFileKindName;
 
 constexpr int kEvents = 300;
 constexpr std::array<std::string_view, 3> kStreams = {"order-0", "order-1", "order-2"};
+// Every family the store's workload fills: the event store's and those of
+// the projection and snapshot modules.
+constexpr std::array<std::string_view, 9> kFamilies = {"default",     "log",         "stream_index",
+                                                       "heads",       "event_ids",   "snapshots",
+                                                       "checkpoints", "read_models", "parked"};
 constexpr int64_t kFirstRecordedAtUs = 1'790'000'000'000'000;  // fixed: a deterministic store
 // A trial's child gets this long; a read that takes longer is a hang.
 constexpr std::chrono::milliseconds kChildTimeout(60'000);
@@ -277,11 +283,8 @@ std::string BuildStoreInChild(const std::string& path, Variant variant) {
     SnapshotStore snapshots(store);
 
     auto flush_all = [&]() -> std::string {
-      std::vector<rocksdb::ColumnFamilyHandle*> families;
-      for (int f = 0; f < internal::kFamilyCount; ++f) {
-        families.push_back(
-            internal::StoreAccess::CoreFamily(store, static_cast<internal::Family>(f)));
-      }
+      const std::vector<rocksdb::ColumnFamilyHandle*> families =
+          internal::StoreAccess::AllFamilies(store);
       rocksdb::FlushOptions flush;
       flush.wait = true;
       rocksdb::Status s = internal::StoreAccess::Db(store)->Flush(flush, families);
@@ -933,7 +936,7 @@ TEST_F(BitFlipTest, TheStoreHasEveryKindOfFileAndBlock) {
       EXPECT_EQ(blocks["filter"], filtered ? 1 : 0)
           << f.name << " (" << f.layout.column_family << ")";
     }
-    for (std::string_view family : internal::kFamilyNames) {
+    for (std::string_view family : kFamilies) {
       EXPECT_GE(families[std::string(family)], 1) << "no SST file of family " << family;
     }
     EXPECT_GE(families["log"], v == kTail ? 2 : 3) << "flushed generations of the log";

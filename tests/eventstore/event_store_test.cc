@@ -513,8 +513,11 @@ class RecordingHook : public internal::CommitHook {
 
 TEST_F(EventStoreTest, InlineHookWritesCommitWithTheEventsAndFailuresWriteNothing) {
   rocksdb::DB* db = internal::StoreAccess::Db(*store_);
-  rocksdb::ColumnFamilyHandle* cf =
-      internal::StoreAccess::CoreFamily(*store_, internal::kReadModelsFamily);
+  // A family of the test's own, as a module would declare it.
+  absl::StatusOr<rocksdb::ColumnFamilyHandle*> family =
+      internal::StoreAccess::Family(*store_, {.name = "test_hook_writes"});
+  ASSERT_TRUE(family.ok()) << family.status();
+  rocksdb::ColumnFamilyHandle* cf = *family;
   RecordingHook hook(cf);
   internal::StoreAccess::AddCommitHook(*store_, &hook);
   ASSERT_TRUE(AppendOne("s", ExpectedVersion::Any(), "Good").ok());

@@ -166,10 +166,8 @@ class Sweep {
   void Flush(const std::string& step) {
     if (store_ == nullptr) return;
     rocksdb::DB* db = internal::StoreAccess::Db(*store_);
-    for (int f = 0; f < internal::kFamilyCount; ++f) {
-      rocksdb::Status s =
-          db->Flush(rocksdb::FlushOptions(),
-                    internal::StoreAccess::CoreFamily(*store_, static_cast<internal::Family>(f)));
+    for (rocksdb::ColumnFamilyHandle* family : internal::StoreAccess::AllFamilies(*store_)) {
+      rocksdb::Status s = db->Flush(rocksdb::FlushOptions(), family);
       if (!s.ok()) {
         Error(step, absl::InternalError(s.ToString()));
         break;

@@ -417,6 +417,40 @@ TEST_F(ProjectionTest, StopPolicyStopsWithTheErrorVisible) {
   EXPECT_THAT(*names, ElementsAre("counter"));
 }
 
+// A store made by a process without the projection module has none of its
+// families: a follower reads it as a store where no projection ever ran; a
+// writer open adds the families and projections run.
+TEST_F(ProjectionTest, AStoreWithoutTheProjectionFamiliesHasNoProjections) {
+  AppendMany(3);
+  store_.reset();
+  testing::DropColumnFamilies(dir_.Sub("store"), {"checkpoints", "read_models", "parked"});
+  Options ro;
+  ro.read_only = true;
+  auto follower = EventStore::Open(dir_.Sub("store"), ro);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  auto names = ListProjections(**follower);
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_TRUE(names->empty());
+  EXPECT_EQ(ReadProjectionStatus(**follower, "counter").status().code(),
+            absl::StatusCode::kNotFound);
+  auto parked = ListParkedEvents(**follower, "counter");
+  ASSERT_TRUE(parked.ok()) << parked.status();
+  EXPECT_TRUE(parked->empty());
+  auto view = ReadModelSnapshot::Open(**follower, "counter");
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_EQ((*view)->position(), 0u);
+  EXPECT_TRUE(Dump(**view, "count").empty());
+  view->reset();
+  follower->reset();
+
+  store_ = testing::OpenBufferedStore(dir_.Sub("store"));
+  ASSERT_NE(store_, nullptr);
+  auto runner = ProjectionRunner::Start(*store_, std::make_shared<CounterProjection>());
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  EXPECT_TRUE((*runner)->WaitForPosition(3, absl::Seconds(30)));
+  EXPECT_EQ(Table("counter", "count"), CleanPass("count"));
+}
+
 TEST_F(ProjectionTest, ReportsStalledWhenBehindAndNotAdvancing) {
   auto gated = std::make_shared<GatedProjection>();
   ProjectionOptions options;

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "projections/internal/batch_writer.h"
+#include "projections/internal/families.h"
 #include "projections/internal/keys.h"
 #include "tests/common/temp_dir.h"
 #include "tests/projections/test_projections.h"
@@ -25,9 +26,11 @@ class ReadModelTest : public ::testing::Test {
   void SetUp() override {
     store_ = testing::OpenBufferedStore(dir_.Sub("store"));
     ASSERT_NE(store_, nullptr);
-    writer_ = std::make_unique<projections_internal::BatchWriter>(
-        internal::StoreAccess::Db(*store_),
-        internal::StoreAccess::CoreFamily(*store_, internal::kReadModelsFamily));
+    absl::StatusOr<projections_internal::ProjectionFamilies> families =
+        projections_internal::GetFamilies(*store_);
+    ASSERT_TRUE(families.ok()) << families.status();
+    writer_ =
+        std::make_unique<projections_internal::BatchWriter>(families->db, families->read_models);
     writer_->SetNamespace("p", 1);
   }
 

@@ -21,6 +21,14 @@ class SnapshotStoreTest : public ::testing::Test {
     snapshots_ = std::make_unique<SnapshotStore>(*store_);
   }
 
+  // The module's family, as snapshots/snapshot_store.cc declares it.
+  rocksdb::ColumnFamilyHandle* SnapshotsFamily() {
+    absl::StatusOr<rocksdb::ColumnFamilyHandle*> cf =
+        internal::StoreAccess::Family(*store_, {.name = "snapshots"});
+    EXPECT_TRUE(cf.ok()) << cf.status();
+    return cf.value_or(nullptr);
+  }
+
   static Snapshot Make(std::string stream, uint64_t version, std::string fingerprint = "fp-a") {
     Snapshot s;
     s.stream = std::move(stream);
@@ -106,7 +114,7 @@ TEST_F(SnapshotStoreTest, DamagedSnapshotsAreSkipped) {
   ASSERT_TRUE(snapshots_->Put(Make("s", 20), 5).ok());
   // Flip a byte of the state of version 20 behind the store's back.
   rocksdb::DB* db = internal::StoreAccess::Db(*store_);
-  auto* cf = internal::StoreAccess::CoreFamily(*store_, internal::kSnapshotsFamily);
+  auto* cf = SnapshotsFamily();
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
   it->SeekToLast();
   ASSERT_TRUE(it->Valid());
@@ -136,10 +144,8 @@ TEST_F(SnapshotStoreTest, DeleteStreamAndBadInput) {
 
 TEST_F(SnapshotStoreTest, ReadOnlyStoreReadsButCannotWrite) {
   ASSERT_TRUE(snapshots_->Put(Make("s", 10), 5).ok());
-  ASSERT_TRUE(internal::StoreAccess::Db(*store_)
-                  ->Flush(rocksdb::FlushOptions(),
-                          internal::StoreAccess::CoreFamily(*store_, internal::kSnapshotsFamily))
-                  .ok());
+  ASSERT_TRUE(
+      internal::StoreAccess::Db(*store_)->Flush(rocksdb::FlushOptions(), SnapshotsFamily()).ok());
   Options ro;
   ro.read_only = true;
   auto follower = EventStore::Open(dir_.Sub("store"), ro);
@@ -147,6 +153,33 @@ TEST_F(SnapshotStoreTest, ReadOnlyStoreReadsButCannotWrite) {
   SnapshotStore snapshots(**follower);
   EXPECT_EQ(snapshots.FindLatest("s", {.fingerprint = "fp-a"})->version, 10u);
   EXPECT_EQ(snapshots.Put(Make("s", 20), 5).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A store made by a process without the snapshot module has no snapshots
+// family: a follower reads it as having no snapshots, a writer open adds it.
+TEST_F(SnapshotStoreTest, AStoreWithoutTheSnapshotsFamilyHasNoSnapshots) {
+  snapshots_.reset();
+  store_.reset();
+  testing::DropColumnFamilies(dir_.Sub("store"), {"snapshots"});
+  Options ro;
+  ro.read_only = true;
+  auto follower = EventStore::Open(dir_.Sub("store"), ro);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  ASSERT_EQ(internal::StoreAccess::Family(**follower, {.name = "snapshots"}).status().code(),
+            absl::StatusCode::kNotFound);
+  SnapshotStore snapshots(**follower);
+  EXPECT_EQ(snapshots.FindLatest("s", {.fingerprint = "fp-a"}).status().code(),
+            absl::StatusCode::kNotFound);
+  auto listed = snapshots.List("s");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_TRUE(listed->empty());
+  follower->reset();
+
+  store_ = testing::OpenBufferedStore(dir_.Sub("store"));
+  ASSERT_NE(store_, nullptr);
+  snapshots_ = std::make_unique<SnapshotStore>(*store_);
+  ASSERT_TRUE(snapshots_->Put(Make("s", 10), 5).ok());
+  EXPECT_EQ(Versions("s"), std::vector<uint64_t>{10});
 }
 
 }  // namespace

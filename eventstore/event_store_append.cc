@@ -31,6 +31,7 @@
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/record_codec.h"
 #include "eventstore/internal/rocksdb_status.h"
+#include "eventstore/internal/statistics_recording.h"
 
 namespace annals {
 
@@ -48,7 +49,10 @@ absl::Status EventStore::Impl::Sync() {
     }
   }
   rocksdb::Status s = db_->SyncWAL();
-  if (s.ok()) return absl::OkStatus();
+  if (s.ok()) {
+    RecordTick(statistics(), Ticker::kWalSyncs);
+    return absl::OkStatus();
+  }
   absl::Status error = internal::FromRocksDb(s, "syncing the WAL");
   std::lock_guard lock(queue_mu_);
   // Never retry an fsync: the kernel may have dropped the dirty pages.
@@ -81,6 +85,13 @@ void EventStore::Impl::RemoveCommitHook(internal::CommitHook* hook) {
 
 absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
     absl::Span<const StreamAppend> parts) {
+  absl::StatusOr<std::vector<AppendResult>> results = AppendAndWait(parts);
+  if (statistics() != nullptr) internal::RecordAppendOutcome(*statistics(), results);
+  return results;
+}
+
+absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendAndWait(
+    absl::Span<const StreamAppend> parts) {
   if (options_.read_only) {
     return absl::FailedPreconditionError(
         "store is open read-only; open it without Options::read_only to append");
@@ -91,6 +102,8 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
   Request request;
   request.parts = parts;
   request.bytes = *bytes;
+  Statistics* const stats = statistics();
+  const uint64_t enqueued_us = stats != nullptr ? MonotonicMicros() : 0;
   std::unique_lock lock(queue_mu_);
   if (!write_error_.ok()) {
     return absl::FailedPreconditionError(StrCat(
@@ -114,6 +127,10 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
     committing_ = false;
     ++commit_generation_;
     queue_cv_.notify_all();
+  }
+  lock.unlock();
+  if (stats != nullptr) {
+    stats->RecordInHistogram(Histogram::kAppendLatency, MonotonicMicros() - enqueued_us);
   }
   if (!request.status.ok()) return request.status;
   return std::move(request.results);
@@ -145,6 +162,10 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
     }
     group_hooks_ = hooks_;
   }
+  Statistics* const stats = statistics();
+  internal::GroupFigures figures;
+  const uint64_t start_us = stats != nullptr ? MonotonicMicros() : 0;
+  const uint64_t first_position = next_position_;
   GroupState state;
   state.now_us = NowMicros();
   state.first_stream_id = next_stream_id_;
@@ -153,7 +174,9 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
   for (Request* r : group) {
     r->status = StageRequest(*r, state, batch);
     any_staged = any_staged || (r->status.ok() && r->writes);
+    if (r->status.ok() && r->writes) figures.event_bytes += r->bytes;
   }
+  if (stats != nullptr) figures.stage_us = MonotonicMicros() - start_us;
 
   absl::Status write_status;
   if (any_staged) {
@@ -166,12 +189,19 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
     batch.Put(families_[internal::kDefaultFamily], internal::kCommitKey,
               internal::EncodeCommitRecord(next_position_ - 1, last_hash_));
     rocksdb::Status s;
+    const uint64_t write_start_us = stats != nullptr ? MonotonicMicros() : 0;
     if (test_fail_next_write_.exchange(false)) {
       s = rocksdb::Status::IOError("injected failure (TEST_FailNextWrite)");
     } else {
       s = db_->Write(write_options_, &batch);
     }
     write_status = internal::FromRocksDb(s, "writing a group of appends");
+    if (stats != nullptr) {
+      figures.write_us = MonotonicMicros() - write_start_us;
+      figures.wrote = true;
+      figures.written = write_status.ok();
+      figures.batch_bytes = batch.GetDataSize();
+    }
   }
   for (internal::CommitHook* hook : group_hooks_) {
     absl::Status s = CallHook("a commit hook's OnGroupDone()", [&] {
@@ -187,6 +217,12 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
       head_cache_[stream] = head;
     }
     if (any_staged) PublishPosition(next_position_ - 1);
+  }
+  if (stats != nullptr) {
+    figures.appends = group.size();
+    figures.events = next_position_ - first_position;
+    figures.synced = write_options_.sync;
+    internal::RecordGroup(*stats, figures);
   }
 
   std::unique_lock lock(queue_mu_);

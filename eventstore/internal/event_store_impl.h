@@ -38,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "annals/event_store.h"
+#include "annals/statistics.h"
 #include "common/sha256.h"
 #include "eventstore/internal/commit_hook.h"
 #include "eventstore/internal/keys.h"
@@ -83,6 +84,8 @@ class EventStore::Impl {
   bool read_only() const { return options_.read_only; }
   const std::string& path() const { return path_; }
   const Options& options() const { return options_; }
+  // Options::statistics, or null: what the append and read paths record into.
+  Statistics* statistics() const { return options_.statistics.get(); }
   rocksdb::DB* db() { return db_.get(); }
   rocksdb::ColumnFamilyHandle* family(internal::Family f) { return families_[f]; }
 
@@ -92,6 +95,12 @@ class EventStore::Impl {
   // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync
   // had failed, without writing anything.
   void TEST_FailNextWrite() { test_fail_next_write_.store(true); }
+  // TEST ONLY: appends queued and not yet taken by a committer (lets a test
+  // shape group commits exactly).
+  size_t TEST_QueuedAppends() const {
+    std::lock_guard lock(queue_mu_);
+    return queue_.size();
+  }
 
  private:
   struct Request;
@@ -125,6 +134,8 @@ class EventStore::Impl {
   // Followers: both checks above, then publishes the position it serves.
   // REQUIRES: follower_mu_ held exclusively.
   absl::Status CheckFollowerView();
+  // AppendMulti() but for recording its outcome in statistics().
+  absl::StatusOr<std::vector<AppendResult>> AppendAndWait(absl::Span<const StreamAppend> parts);
   // REQUIRES: queue_mu_ is held.
   std::vector<Request*> TakeGroup();
   void CommitGroup(std::vector<Request*>& group);

@@ -299,6 +299,13 @@ class EventStore {
   bool read_only() const;
   const std::string& path() const;
 
+  // EventStore::options()
+  //
+  // The options the store was opened with. Modules built on the store
+  // (snapshots, repositories, projections) record into its
+  // Options::statistics.
+  const Options& options() const;
+
  private:
   class Impl;
   friend class internal::StoreAccess;

@@ -144,10 +144,13 @@ class RepositoryCore {
   RepositoryStats stats() const;
   std::string last_snapshot_error() const;
   void CountConflict() { conflicts_.fetch_add(1, std::memory_order_relaxed); }
-  void CountRetry() { retries_.fetch_add(1, std::memory_order_relaxed); }
+  void CountRetry();
   static int64_t NowMicros();
 
  private:
+  // The store's Options::statistics, or null.
+  Statistics* statistics() const;
+
   EventStore& store_;
   const RepositoryOptions options_;
   SnapshotStore snapshots_;

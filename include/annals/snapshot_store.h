@@ -104,6 +104,9 @@ class SnapshotStore {
   uint64_t damaged_skipped() const { return damaged_skipped_.load(std::memory_order_relaxed); }
 
  private:
+  // Put() but for counting it in Options::statistics.
+  absl::Status Write(const Snapshot& snapshot, size_t keep_last);
+
   EventStore& store_;
   std::atomic<uint64_t> damaged_skipped_{0};
 };

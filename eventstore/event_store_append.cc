@@ -85,13 +85,16 @@ void EventStore::Impl::RemoveCommitHook(internal::CommitHook* hook) {
 
 absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
     absl::Span<const StreamAppend> parts) {
-  absl::StatusOr<std::vector<AppendResult>> results = AppendAndWait(parts);
-  if (statistics() != nullptr) internal::RecordAppendOutcome(*statistics(), results);
+  Statistics* const stats = statistics();
+  uint64_t enqueued_us = 0;  // Stays 0 unless statistics are on and the call is queued.
+  absl::StatusOr<std::vector<AppendResult>> results =
+      AppendAndWait(parts, stats != nullptr ? &enqueued_us : nullptr);
+  if (stats != nullptr) internal::RecordAppendOutcome(*stats, results, enqueued_us);
   return results;
 }
 
 absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendAndWait(
-    absl::Span<const StreamAppend> parts) {
+    absl::Span<const StreamAppend> parts, uint64_t* enqueued_us) {
   if (options_.read_only) {
     return absl::FailedPreconditionError(
         "store is open read-only; open it without Options::read_only to append");
@@ -102,8 +105,7 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendAndWait(
   Request request;
   request.parts = parts;
   request.bytes = *bytes;
-  Statistics* const stats = statistics();
-  const uint64_t enqueued_us = stats != nullptr ? MonotonicMicros() : 0;
+  const uint64_t start_us = enqueued_us != nullptr ? MonotonicMicros() : 0;
   std::unique_lock lock(queue_mu_);
   if (!write_error_.ok()) {
     return absl::FailedPreconditionError(StrCat(
@@ -112,6 +114,7 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendAndWait(
   }
   if (shutting_down_) return absl::FailedPreconditionError("store is closing");
   queue_.push_back(&request);
+  if (enqueued_us != nullptr) *enqueued_us = start_us;
   // Leader/follower group commit: the appender that finds no commit in
   // progress becomes the committer for everything queued so far; the others
   // wait until their request is done or the committer role is free again.
@@ -127,10 +130,6 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendAndWait(
     committing_ = false;
     ++commit_generation_;
     queue_cv_.notify_all();
-  }
-  lock.unlock();
-  if (stats != nullptr) {
-    stats->RecordInHistogram(Histogram::kAppendLatency, MonotonicMicros() - enqueued_us);
   }
   if (!request.status.ok()) return request.status;
   return std::move(request.results);
@@ -164,7 +163,6 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
   }
   Statistics* const stats = statistics();
   internal::GroupFigures figures;
-  const uint64_t start_us = stats != nullptr ? MonotonicMicros() : 0;
   const uint64_t first_position = next_position_;
   GroupState state;
   state.now_us = NowMicros();
@@ -176,7 +174,6 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
     any_staged = any_staged || (r->status.ok() && r->writes);
     if (r->status.ok() && r->writes) figures.event_bytes += r->bytes;
   }
-  if (stats != nullptr) figures.stage_us = MonotonicMicros() - start_us;
 
   absl::Status write_status;
   if (any_staged) {

@@ -48,7 +48,7 @@ constexpr std::array<StatisticsInfo, kTickerCount> kTickerInfo = {{
     {"appends", kCount, "Append calls acknowledged OK (replays included)"},
     {"append_replays", kCount, "Append calls that were idempotent replays"},
     {"events_appended", kCount, "Events written by acknowledged appends"},
-    {"event_bytes_appended", kBytes, "Size of the events written (ids, types, payloads, metadata)"},
+    {"appended_event_bytes", kBytes, "Size of the events written (ids, types, payloads, metadata)"},
     {"append_failed_conflict", kCount, "Appends failed: wrong expected version (kAborted)"},
     {"append_failed_invalid", kCount, "Appends failed: bad input (kInvalidArgument)"},
     {"append_failed_duplicate_id", kCount,
@@ -62,7 +62,7 @@ constexpr std::array<StatisticsInfo, kTickerCount> kTickerInfo = {{
     {"commit_groups", kCount, "Groups of appends taken by the committer"},
     {"batches_written", kCount, "Group WriteBatches written"},
     {"batch_write_failures", kCount, "Group WriteBatch writes that failed"},
-    {"bytes_written", kBytes, "Bytes of the WriteBatches written"},
+    {"written_bytes", kBytes, "Bytes of the WriteBatches written"},
     {"wal_syncs", kCount, "Synced WAL writes (kSync batches and Sync() calls)"},
     {"stream_reads", kCount, "Stream reads (ReadStream/ScanStream calls)"},
     {"all_scans", kCount, "Global-log scans (ReadAll/ScanAll calls)"},
@@ -73,7 +73,7 @@ constexpr std::array<StatisticsInfo, kTickerCount> kTickerInfo = {{
     {"snapshot_misses", kCount, "Snapshot lookups that found none"},
     {"snapshot_damaged_skipped", kCount, "Damaged snapshots skipped by lookups"},
     {"snapshots_saved", kCount, "Snapshots written"},
-    {"snapshot_bytes_saved", kBytes, "State bytes of the snapshots written"},
+    {"snapshot_saved_bytes", kBytes, "State bytes of the snapshots written"},
     {"snapshot_save_failures", kCount, "Snapshot writes that failed"},
     {"aggregate_loads", kCount, "Aggregate loads that returned an aggregate"},
     {"aggregate_events_replayed", kCount, "Events replayed by aggregate loads"},
@@ -93,7 +93,6 @@ constexpr std::array<StatisticsInfo, kHistogramCount> kHistogramInfo = {{
     {"group_appends", kCount, "Append calls per group commit"},
     {"group_events", kCount, "Events written per group commit"},
     {"group_bytes", kBytes, "WriteBatch bytes per written group"},
-    {"group_stage_latency", kMicros, "Time to check and stage one group"},
     {"group_write_latency", kMicros, "Time of one group's RocksDB write (and WAL sync)"},
     {"aggregate_replayed_events", kCount, "Events replayed per aggregate load"},
     {"projection_lag", kCount, "Projection lag in positions after each checkpoint commit"},
@@ -142,6 +141,8 @@ class StatisticsImpl final : public Statistics {
 
   void RecordTick(Ticker ticker, uint64_t count) override;
   void RecordInHistogram(Histogram histogram, uint64_t value) override;
+  void Record(absl::Span<const TickerIncrement> ticks,
+              absl::Span<const HistogramValue> values) override;
   uint64_t GetTickerCount(Ticker ticker) const override;
   HistogramData GetHistogramData(Histogram histogram) const override;
   void Reset() override;
@@ -161,6 +162,9 @@ class StatisticsImpl final : public Statistics {
 
   // The shard of the CPU the calling thread runs on.
   Shard& LocalShard();
+  // Records into `shard`, ignoring out-of-range ids.
+  static void AddTick(Shard& shard, Ticker ticker, uint64_t count);
+  void AddValue(Shard& shard, Histogram histogram, uint64_t value) const;
   // Index of the bucket `value` falls in.
   size_t BucketOf(uint64_t value) const;
 
@@ -169,17 +173,10 @@ class StatisticsImpl final : public Statistics {
   const std::vector<uint64_t>* bounds_;  // BucketBounds(), never freed.
 };
 
-// "_us" / "_bytes" after a histogram's name in ToString().
+// "_us" after the name of a histogram in microseconds, in ToString() (names
+// of byte figures end in "_bytes" already).
 std::string_view UnitSuffix(StatisticsUnit unit) {
-  switch (unit) {
-    case StatisticsUnit::kMicroseconds:
-      return "_us";
-    case StatisticsUnit::kBytes:
-      return "_bytes";
-    case StatisticsUnit::kCount:
-      break;
-  }
-  return "";
+  return unit == StatisticsUnit::kMicroseconds ? "_us" : "";
 }
 
 }  // namespace
@@ -221,6 +218,12 @@ double HistogramData::Percentile(double percent) const {
     before += in_bucket;
   }
   return static_cast<double>(max);
+}
+
+void Statistics::Record(absl::Span<const TickerIncrement> ticks,
+                        absl::Span<const HistogramValue> values) {
+  for (const TickerIncrement& t : ticks) RecordTick(t.ticker, t.count);
+  for (const HistogramValue& v : values) RecordInHistogram(v.histogram, v.value);
 }
 
 std::string Statistics::ToString() const {
@@ -268,20 +271,35 @@ size_t StatisticsImpl::BucketOf(uint64_t value) const {
                              bounds_->begin());
 }
 
-void StatisticsImpl::RecordTick(Ticker ticker, uint64_t count) {
+void StatisticsImpl::AddTick(Shard& shard, Ticker ticker, uint64_t count) {
   const auto i = static_cast<size_t>(ticker);
   if (i >= kTickerCount) return;
-  LocalShard().tickers[i].fetch_add(count, std::memory_order_relaxed);
+  shard.tickers[i].fetch_add(count, std::memory_order_relaxed);
 }
 
-void StatisticsImpl::RecordInHistogram(Histogram histogram, uint64_t value) {
+void StatisticsImpl::AddValue(Shard& shard, Histogram histogram, uint64_t value) const {
   const auto i = static_cast<size_t>(histogram);
   if (i >= kHistogramCount) return;
-  HistogramShard& h = LocalShard().histograms[i];
+  HistogramShard& h = shard.histograms[i];
   h.buckets[BucketOf(value)].fetch_add(1, std::memory_order_relaxed);
   h.sum.fetch_add(value, std::memory_order_relaxed);
   UpdateMin(h.min, value);
   UpdateMax(h.max, value);
+}
+
+void StatisticsImpl::RecordTick(Ticker ticker, uint64_t count) {
+  AddTick(LocalShard(), ticker, count);
+}
+
+void StatisticsImpl::RecordInHistogram(Histogram histogram, uint64_t value) {
+  AddValue(LocalShard(), histogram, value);
+}
+
+void StatisticsImpl::Record(absl::Span<const TickerIncrement> ticks,
+                            absl::Span<const HistogramValue> values) {
+  Shard& shard = LocalShard();
+  for (const TickerIncrement& t : ticks) AddTick(shard, t.ticker, t.count);
+  for (const HistogramValue& v : values) AddValue(shard, v.histogram, v.value);
 }
 
 uint64_t StatisticsImpl::GetTickerCount(Ticker ticker) const {

@@ -134,8 +134,11 @@ class EventStore::Impl {
   // Followers: both checks above, then publishes the position it serves.
   // REQUIRES: follower_mu_ held exclusively.
   absl::Status CheckFollowerView();
-  // AppendMulti() but for recording its outcome in statistics().
-  absl::StatusOr<std::vector<AppendResult>> AppendAndWait(absl::Span<const StreamAppend> parts);
+  // AppendMulti() but for recording its outcome in statistics(). Sets
+  // *enqueued_us (when not null) to MonotonicMicros() at the enqueue, if the
+  // call gets that far.
+  absl::StatusOr<std::vector<AppendResult>> AppendAndWait(absl::Span<const StreamAppend> parts,
+                                                          uint64_t* enqueued_us);
   // REQUIRES: queue_mu_ is held.
   std::vector<Request*> TakeGroup();
   void CommitGroup(std::vector<Request*>& group);

@@ -22,16 +22,18 @@
 namespace annals::internal {
 
 // Counts an append call's outcome: acknowledged (a replay or not) or failed,
-// by status code (annals/statistics.h says which code is which ticker).
+// by status code (annals/statistics.h says which code is which ticker), and,
+// when it was queued (`enqueued_us` != 0, from MonotonicMicros()), its
+// latency until now.
 void RecordAppendOutcome(Statistics& stats,
-                         const absl::StatusOr<std::vector<AppendResult>>& results);
+                         const absl::StatusOr<std::vector<AppendResult>>& results,
+                         uint64_t enqueued_us);
 
 // What one group commit did.
 struct GroupFigures {
   uint64_t appends = 0;      // Requests in the group.
   uint64_t events = 0;       // Events written (counted only if written).
   uint64_t event_bytes = 0;  // Their size as ValidateAppend() counts it.
-  uint64_t stage_us = 0;     // Checking and staging, before the write.
   bool wrote = false;        // A batch was handed to RocksDB...
   bool written = false;      // ... and RocksDB accepted it...
   bool synced = false;       // ... with a WAL sync (Durability::kSync).
@@ -39,8 +41,9 @@ struct GroupFigures {
   uint64_t write_us = 0;
 };
 
-// Records one group: always kCommitGroups and the per-group histograms; the
-// written figures (events, bytes, syncs) only when `g.written`.
+// Records one group, in one Statistics::Record() call: always kCommitGroups
+// and the appends and events per group; the written figures (events, bytes,
+// syncs) only when `g.written`.
 void RecordGroup(Statistics& stats, const GroupFigures& g);
 
 // Counts one read call on construction and, on destruction (whatever way the

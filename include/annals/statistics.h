@@ -51,6 +51,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/types/span.h"
+
 namespace annals {
 
 // Counters. Unless said otherwise a ticker counts occurrences (unit: count).
@@ -189,10 +191,6 @@ enum class Histogram : uint32_t {
   kGroupEvents,
   // WriteBatch bytes per written group. Unit: bytes.
   kGroupBytes,
-  // Time the committer spent checking and staging one group (expected
-  // versions, ids, encoding, hashing, inline projections) before writing.
-  // Unit: microseconds.
-  kGroupStageLatency,
   // Time of one group's RocksDB write, WAL fsync included with kSync.
   // Unit: microseconds.
   kGroupWriteLatency,
@@ -219,8 +217,10 @@ enum class StatisticsUnit : uint8_t {
 };
 
 // Name, unit and one-line description of a ticker or histogram. Names are
-// stable snake_case identifiers ("append_latency"), unique across tickers
-// and histograms; docs/statistics.md gives the Prometheus names they map to.
+// stable snake_case identifiers, unique across tickers and histograms; the
+// names of byte figures end in "_bytes" and of durations in "_latency", and
+// no other name does, so that an exporter can add unit suffixes by rule
+// (docs/statistics.md gives the Prometheus names they map to).
 struct StatisticsInfo {
   std::string_view name;
   StatisticsUnit unit = StatisticsUnit::kCount;
@@ -262,6 +262,17 @@ struct HistogramData {
   double Percentile(double percent) const;
 };
 
+// One increment of a ticker, or one observation of a histogram, for
+// Statistics::Record().
+struct TickerIncrement {
+  Ticker ticker;
+  uint64_t count = 1;
+};
+struct HistogramValue {
+  Histogram histogram;
+  uint64_t value = 0;
+};
+
 // The interface. CreateStatistics() gives the built-in implementation; a
 // service may implement its own (for instance to forward into its metrics
 // system), thread-safe as said above.
@@ -281,6 +292,17 @@ class Statistics {
   // Records one observation `value`, in the histogram's unit.
   virtual void RecordInHistogram(Histogram histogram, uint64_t value) = 0;
 
+  // Statistics::Record()
+  //
+  // Several increments and observations in one call, the same as
+  // RecordTick() for each of `ticks` and RecordInHistogram() for each of
+  // `values`. The committer records a group's figures this way: the
+  // built-in implementation then finds its per-CPU shard once, not per
+  // figure. The default implementation makes the single calls.
+  //   stats->Record({{Ticker::kAppends, 1}}, {{Histogram::kAppendLatency, 40}});
+  virtual void Record(absl::Span<const TickerIncrement> ticks,
+                      absl::Span<const HistogramValue> values);
+
   // Statistics::GetTickerCount()
   virtual uint64_t GetTickerCount(Ticker ticker) const = 0;
 
@@ -299,7 +321,7 @@ class Statistics {
   // Every ticker and histogram, one per line, in enum order, for humans:
   //   appends 1200
   //   append_latency_us count=1200 sum=... avg=... min=... p50=... p95=... p99=... max=...
-  // Histograms in microseconds carry "_us" in this text, in bytes "_bytes".
+  // Histograms in microseconds carry "_us" in this text.
   virtual std::string ToString() const;
 };
 

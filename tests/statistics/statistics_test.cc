@@ -50,6 +50,20 @@ TEST(StatisticsTest, TickersAddUpAndStayApart) {
   EXPECT_EQ(stats->GetTickerCount(Ticker::kAppendReplays), 0u);
 }
 
+TEST(StatisticsTest, RecordIsTheSameAsSingleCalls) {
+  std::shared_ptr<Statistics> batched = CreateStatistics();
+  std::shared_ptr<Statistics> single = CreateStatistics();
+  batched->Record({{Ticker::kAppends, 2}, {Ticker::kWalSyncs, 1}},
+                  {{Histogram::kGroupEvents, 7}, {Histogram::kGroupEvents, 9}});
+  batched->Record({}, {});
+  single->RecordTick(Ticker::kAppends, 2);
+  single->RecordTick(Ticker::kWalSyncs, 1);
+  single->RecordInHistogram(Histogram::kGroupEvents, 7);
+  single->RecordInHistogram(Histogram::kGroupEvents, 9);
+  EXPECT_EQ(batched->ToString(), single->ToString());
+  EXPECT_EQ(batched->GetHistogramData(Histogram::kGroupEvents).sum, 16u);
+}
+
 TEST(StatisticsTest, NullStatisticsRecordNothingAndDoNotCrash) {
   RecordTick(nullptr, Ticker::kAppends, 5);
   RecordInHistogram(nullptr, Histogram::kAppendLatency, 5);
@@ -57,6 +71,7 @@ TEST(StatisticsTest, NullStatisticsRecordNothingAndDoNotCrash) {
   std::shared_ptr<Statistics> stats = CreateStatistics();
   stats->RecordTick(Ticker::kTickerCount, 1);
   stats->RecordInHistogram(Histogram::kHistogramCount, 1);
+  stats->Record({{Ticker::kTickerCount, 1}}, {{Histogram::kHistogramCount, 1}});
   EXPECT_EQ(stats->GetTickerCount(Ticker::kTickerCount), 0u);
   EXPECT_EQ(stats->GetHistogramData(Histogram::kHistogramCount).count, 0u);
 }
@@ -176,6 +191,16 @@ TEST(StatisticsTest, EveryIdHasAUniqueNameAndHelp) {
     EXPECT_FALSE(info.help.empty()) << info.name;
     EXPECT_TRUE(names.insert(std::string(info.name)).second) << info.name;
   }
+  // The naming rule exporters rely on (docs/statistics.md): byte figures end
+  // in "_bytes", durations in "_latency" (microseconds), and nothing else does.
+  auto check_rule = [](const StatisticsInfo& info) {
+    const bool bytes = info.name.ends_with("_bytes");
+    const bool latency = info.name.ends_with("_latency");
+    EXPECT_EQ(bytes, info.unit == StatisticsUnit::kBytes) << info.name;
+    EXPECT_EQ(latency, info.unit == StatisticsUnit::kMicroseconds) << info.name;
+  };
+  for (size_t i = 0; i < kTickers; ++i) check_rule(TickerInfo(static_cast<Ticker>(i)));
+  for (size_t i = 0; i < kHistograms; ++i) check_rule(HistogramInfo(static_cast<Histogram>(i)));
   EXPECT_EQ(TickerInfo(Ticker::kWalSyncs).name, "wal_syncs");
   EXPECT_EQ(HistogramInfo(Histogram::kAppendLatency).name, "append_latency");
   EXPECT_EQ(HistogramInfo(Histogram::kAppendLatency).unit, StatisticsUnit::kMicroseconds);
@@ -190,7 +215,7 @@ TEST(StatisticsTest, ToStringListsEveryTickerAndHistogram) {
   const std::string text = stats->ToString();
   EXPECT_TRUE(text.starts_with("appends 12\n")) << text;
   EXPECT_THAT(text, HasSubstr("append_latency_us count=1 sum=3 avg=3.0 min=3 p50=3.0"));
-  EXPECT_THAT(text, HasSubstr("group_bytes_bytes count=0"));
+  EXPECT_THAT(text, HasSubstr("\ngroup_bytes count=0 "));
   size_t lines = 0;
   for (char c : text) lines += c == '\n';
   EXPECT_EQ(lines, kTickers + kHistograms);

@@ -132,6 +132,9 @@ struct VerifyReport {
   std::string reason;
 };
 
+// The store's size now, as RocksDB reports it (a point-in-time answer).
+// What the store did over time (appends, events, bytes written, fsyncs,
+// reads, latencies) is counted in Options::statistics (annals/statistics.h).
 struct StoreStats {
   uint64_t events = 0;
   uint64_t streams = 0;

@@ -96,6 +96,12 @@ struct LoadInfo {
   uint64_t events_replayed = 0;
 };
 
+// What this repository did since it was constructed. Every repository and
+// snapshot store of a store also counts into the store's
+// Options::statistics (annals/statistics.h: aggregate_* and snapshot_*),
+// monotonically and across repositories; where both count the same thing
+// they agree, except `loads`, which counts attempts (a missing stream too)
+// where Ticker::kAggregateLoads counts loads that returned an aggregate.
 struct RepositoryStats {
   uint64_t loads = 0;
   uint64_t events_replayed = 0;

@@ -24,6 +24,9 @@
 // Writes use RocksDB's WAL without fsync: a snapshot lost to a power failure
 // is simply taken again.
 //
+// Lookups (hits, misses, damaged snapshots skipped) and writes are counted in
+// the store's Options::statistics (annals/statistics.h), when it has one.
+//
 // Thread-safety: safe for concurrent use. Two concurrent Put()s for one
 // stream may briefly leave keep_last + 1 snapshots; the next Put() prunes.
 

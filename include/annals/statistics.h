@@ -157,15 +157,21 @@ enum class Ticker : uint32_t {
   // Execute() re-runs after a conflict (RepositoryStats::retries).
   kAggregateRetries,
 
-  // --- Projections (ProjectionRunner; projections/) ---
+  // --- Projections (ProjectionRunner; projections/projection_runner_*.cc) ---
 
-  // Events the projections' Apply() handled and committed (asynchronous
-  // batches, inline groups and rebuilds; per projection, so two projections
-  // applying one event count 2).
+  // Events a projection's Apply() handled whose effect was committed:
+  // asynchronous batches and retries, catch-ups and rebuilds, inline groups
+  // that were written (a rolled-back append's events are not counted), and
+  // replayed dead letters. Per projection: two projections applying one
+  // event count 2. Events a projection does not handle (type or stream
+  // filter) are not counted.
   kProjectionEventsApplied,
-  // Checkpoint commits of asynchronous runners and rebuilds (one per batch).
+  // Checkpoint commits of asynchronous runners, catch-ups and rebuilds: one
+  // per batch, and one per event that succeeded on a retry. Inline runners
+  // commit with the append and count none.
   kProjectionBatches,
-  // Retries of an event whose Apply() failed (asynchronous runners).
+  // Retries of an event whose Apply() failed (asynchronous runners): a
+  // success on the third attempt counts 2.
   kProjectionRetries,
   // Events parked as dead letters after their retries ran out.
   kProjectionEventsParked,
@@ -197,13 +203,15 @@ enum class Histogram : uint32_t {
   // Events replayed per aggregate load (after the snapshot, if one was
   // used). Unit: count. Filled by aggregates/repository.cc.
   kAggregateReplayedEvents,
-  // A projection's lag, in global positions (store's last position minus the
-  // projection's checkpoint), sampled by asynchronous runners after every
-  // checkpoint commit: a runner that has caught up records 0. Unit: count
-  // (positions). The current lag of one projection is ProjectionStatus::lag.
+  // A projection's lag, in global positions (the store's last position
+  // minus the projection's checkpoint), sampled after every checkpoint
+  // commit counted in kProjectionBatches: a runner that has caught up
+  // records 0. All projections of the store together; the current lag of
+  // one projection is ProjectionStatus::lag. Unit: count (positions).
+  // Filled by projections/projection_runner_apply.cc.
   kProjectionLag,
-  // Events per asynchronous checkpoint commit (handled or not: the
-  // checkpoint moves over both). Unit: count.
+  // Events per checkpoint commit counted in kProjectionBatches, handled or
+  // not (the checkpoint moves over both). Unit: count.
   kProjectionBatchEvents,
 
   kHistogramCount  // Not a histogram: the number of them.

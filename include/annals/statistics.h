@@ -19,8 +19,8 @@
 // Tickers are monotonic counters: they only grow, from 0 at creation (or at
 // the last Reset()). Histograms keep every recorded value in fixed buckets
 // (BucketBounds()), so count, sum, min and max are exact and percentiles are
-// interpolated within one bucket (at most 1 apart below 10, about 10-20% of
-// the value above). Each ticker and histogram below says what it counts, in
+// interpolated within one bucket (exact for values up to 10, which have a
+// bucket each; within 10-20% of the value above). Each ticker and histogram below says what it counts, in
 // what unit, and which code fills it; TickerInfo() and HistogramInfo() give
 // the same as data, for an exporter (docs/statistics.md has the table and the
 // Prometheus names they map to).
@@ -335,7 +335,7 @@ class Statistics {
 
 // CreateStatistics()
 //
-// A new, empty, thread-safe Statistics object. Memory: about 16 KiB per
+// A new, empty, thread-safe Statistics object. Memory: about 14 KiB per
 // shard, one shard per CPU the process may run on (at most 16).
 std::shared_ptr<Statistics> CreateStatistics();
 

@@ -3,9 +3,7 @@
 // commit (down to 0 once caught up), retries, parked events and failed
 // runners; inline runners count the events of written groups only.
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +14,7 @@
 #include "eventstore/internal/event_store_impl.h"
 #include "gtest/gtest.h"
 #include "tests/projections/test_projections.h"
+#include "tests/statistics/statistics_test_util.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace annals {
@@ -26,45 +25,21 @@ using testing::CounterProjection;
 // CounterProjection, but Apply() fails on events of type "Bad", and on the
 // first event of type "Gate" waits until Release() (holding the committer,
 // when inline).
-class GatedProjection : public CounterProjection {
+class GatedProjection : public CounterProjection, public ::annals::testing::Gate {
  public:
   GatedProjection() : CounterProjection("gated") {}
   absl::Status Apply(const EventView& e, ReadModelWriter& w) override {
     if (e.type == "Bad") return absl::InvalidArgumentError("cannot project Bad");
-    if (e.type == "Gate") {
-      std::unique_lock lock(mu_);
-      entered_ = true;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return released_; });
-    }
+    if (e.type == "Gate") Pass();
     return CounterProjection::Apply(e, w);
   }
-  void WaitUntilEntered() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return entered_; });
-  }
-  void Release() {
-    std::lock_guard lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool entered_ = false;
-  bool released_ = false;
 };
 
 class ProjectionStatisticsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Options options;
-    options.durability = Durability::kBuffered;
-    options.statistics = stats_;
-    auto store = EventStore::Open(dir_.Sub("store"), options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    store_ = ::annals::testing::OpenWithStatistics(dir_.Sub("store"), stats_);
+    ASSERT_NE(store_, nullptr);
   }
 
   absl::Status Append(std::string_view stream, std::string_view type, size_t n = 1) {

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "tests/aggregates/account.h"
+#include "tests/statistics/statistics_test_util.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace annals {
@@ -24,12 +25,8 @@ using test_domain::Account;
 class RepositoryStatisticsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Options options;
-    options.durability = Durability::kBuffered;
-    options.statistics = stats_;
-    auto store = EventStore::Open(dir_.Sub("store"), options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    store_ = testing::OpenWithStatistics(dir_.Sub("store"), stats_);
+    ASSERT_NE(store_, nullptr);
   }
 
   uint64_t Tick(Ticker t) const { return stats_->GetTickerCount(t); }

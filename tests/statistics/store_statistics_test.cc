@@ -8,7 +8,6 @@
 // EventStore::Impl::TEST_QueuedAppends(), until the other appends queued.
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -22,6 +21,7 @@
 #include "annals/statistics.h"
 #include "eventstore/internal/event_store_impl.h"
 #include "gtest/gtest.h"
+#include "tests/statistics/statistics_test_util.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace annals {
@@ -44,12 +44,8 @@ std::vector<NewEvent> Events(size_t n, std::string_view type = "T") {
 class StoreStatisticsTest : public ::testing::Test {
  protected:
   void Open(Durability durability) {
-    Options options;
-    options.durability = durability;
-    options.statistics = stats_;
-    auto store = EventStore::Open(dir_.Sub("store"), options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    store_ = testing::OpenWithStatistics(dir_.Sub("store"), stats_, durability);
+    ASSERT_NE(store_, nullptr);
   }
 
   uint64_t Tick(Ticker t) const { return stats_->GetTickerCount(t); }
@@ -116,34 +112,16 @@ TEST_F(StoreStatisticsTest, BufferedAppendsSyncOnlyOnSync) {
   EXPECT_EQ(Tick(Ticker::kWalSyncs), 1u);
 }
 
-// Holds the committer in the first event of type "Gate" until released.
-class GateHook : public internal::CommitHook {
+// Holds the committer in the first event of type "Gate" until released;
+// throws on events of type "Throw".
+class GateHook : public internal::CommitHook, public testing::Gate {
  public:
   absl::Status OnEvent(const EventView& e, rocksdb::WriteBatch& batch) override {
     (void)batch;
     if (e.type == "Throw") throw std::runtime_error("projection bug");
-    if (e.type != "Gate") return absl::OkStatus();
-    std::unique_lock lock(mu_);
-    entered_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return released_; });
+    if (e.type == "Gate") Pass();
     return absl::OkStatus();
   }
-  void WaitUntilEntered() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return entered_; });
-  }
-  void Release() {
-    std::lock_guard lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool entered_ = false;
-  bool released_ = false;
 };
 
 TEST_F(StoreStatisticsTest, GroupShapesAreCountedExactly) {
@@ -347,13 +325,10 @@ class TickerMap final : public Statistics {
 
 TEST_F(StoreStatisticsTest, AServicesOwnImplementationReceivesTheFigures) {
   auto mine = std::make_shared<TickerMap>();
-  Options options;
-  options.durability = Durability::kBuffered;
-  options.statistics = mine;
-  auto store = EventStore::Open(dir_.Sub("own"), options);
-  ASSERT_TRUE(store.ok()) << store.status();
+  std::unique_ptr<EventStore> store = testing::OpenWithStatistics(dir_.Sub("own"), mine);
+  ASSERT_NE(store, nullptr);
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE((*store)->Append("s", ExpectedVersion::Any(), Events(2)).ok());
+    ASSERT_TRUE(store->Append("s", ExpectedVersion::Any(), Events(2)).ok());
   }
   EXPECT_EQ(mine->GetTickerCount(Ticker::kAppends), 3u);
   EXPECT_EQ(mine->GetTickerCount(Ticker::kEventsAppended), 6u);
@@ -364,13 +339,10 @@ TEST_F(StoreStatisticsTest, AServicesOwnImplementationReceivesTheFigures) {
 
 TEST_F(StoreStatisticsTest, StoresSharingOneObjectCountTogether) {
   ASSERT_NO_FATAL_FAILURE(Open(Durability::kBuffered));
-  Options options;
-  options.durability = Durability::kBuffered;
-  options.statistics = stats_;
-  auto other = EventStore::Open(dir_.Sub("other"), options);
-  ASSERT_TRUE(other.ok()) << other.status();
+  std::unique_ptr<EventStore> other = testing::OpenWithStatistics(dir_.Sub("other"), stats_);
+  ASSERT_NE(other, nullptr);
   ASSERT_TRUE(store_->Append("s", ExpectedVersion::Any(), Events(2)).ok());
-  ASSERT_TRUE((*other)->Append("s", ExpectedVersion::Any(), Events(3)).ok());
+  ASSERT_TRUE(other->Append("s", ExpectedVersion::Any(), Events(3)).ok());
   EXPECT_EQ(Tick(Ticker::kAppends), 2u);
   EXPECT_EQ(Tick(Ticker::kEventsAppended), 5u);
 }

@@ -11,7 +11,7 @@
 #include "annals/event_store.h"
 #include "annals/projection.h"
 #include "annals/statistics.h"
-#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/store_access.h"
 #include "gtest/gtest.h"
 #include "tests/projections/test_projections.h"
 #include "tests/statistics/statistics_test_util.h"
@@ -140,15 +140,15 @@ TEST_F(ProjectionStatisticsTest, InlineCountsOnlyWhatWasWritten) {
   projection->WaitUntilEntered();
   std::vector<std::thread> appends;
   appends.emplace_back([&] { EXPECT_TRUE(Append("a", "T", 2).ok()); });
-  while (store_->impl()->TEST_QueuedAppends() < 1) std::this_thread::yield();
+  while (internal::StoreAccess::TEST_QueuedAppends(*store_) < 1) std::this_thread::yield();
   appends.emplace_back([&] {
     std::vector<NewEvent> events = {NewEvent{.type = "T", .payload = "{}"},
                                     NewEvent{.type = "Bad", .payload = "{}"}};
     EXPECT_FALSE(store_->Append("b", ExpectedVersion::Any(), events).ok());
   });
-  while (store_->impl()->TEST_QueuedAppends() < 2) std::this_thread::yield();
+  while (internal::StoreAccess::TEST_QueuedAppends(*store_) < 2) std::this_thread::yield();
   appends.emplace_back([&] { EXPECT_TRUE(Append("c", "T").ok()); });
-  while (store_->impl()->TEST_QueuedAppends() < 3) std::this_thread::yield();
+  while (internal::StoreAccess::TEST_QueuedAppends(*store_) < 3) std::this_thread::yield();
   projection->Release();
   gate.join();
   for (std::thread& t : appends) t.join();

@@ -10,7 +10,7 @@
 #include "annals/repository.h"
 #include "annals/snapshot_store.h"
 #include "annals/statistics.h"
-#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/store_access.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "tests/aggregates/account.h"
@@ -58,8 +58,8 @@ TEST_F(RepositoryStatisticsTest, SnapshotStoreCountsLookupsHitsMissesAndSaves) {
   EXPECT_EQ(Tick(Ticker::kSnapshotMisses), 2u);
 
   // Damage version 20: the lookup skips it and hits version 10.
-  rocksdb::DB* db = store_->impl()->db();
-  auto* cf = store_->impl()->family(internal::kSnapshotsFamily);
+  rocksdb::DB* db = internal::StoreAccess::Db(*store_);
+  auto* cf = internal::StoreAccess::CoreFamily(*store_, internal::kSnapshotsFamily);
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
   it->SeekToLast();
   ASSERT_TRUE(it->Valid());

@@ -5,7 +5,7 @@
 //
 // Group shapes are made exact with a commit hook that holds the committer
 // inside one group while the test waits, through
-// EventStore::Impl::TEST_QueuedAppends(), until the other appends queued.
+// StoreAccess::TEST_QueuedAppends(), until the other appends queued.
 
 #include <atomic>
 #include <cstdint>
@@ -19,7 +19,7 @@
 
 #include "annals/event_store.h"
 #include "annals/statistics.h"
-#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/store_access.h"
 #include "gtest/gtest.h"
 #include "tests/statistics/statistics_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -127,7 +127,7 @@ class GateHook : public internal::CommitHook, public testing::Gate {
 TEST_F(StoreStatisticsTest, GroupShapesAreCountedExactly) {
   ASSERT_NO_FATAL_FAILURE(Open(Durability::kSync));
   GateHook hook;
-  store_->impl()->AddCommitHook(&hook);
+  internal::StoreAccess::AddCommitHook(*store_, &hook);
   // Group 1: one append of 2 events (a "Gate" and a "T") that holds the
   // committer. Group 2: the kWaiting appends of 3 events that queue behind it.
   constexpr uint64_t kWaiting = 5, kPerAppend = 3;
@@ -145,11 +145,11 @@ TEST_F(StoreStatisticsTest, GroupShapesAreCountedExactly) {
       EXPECT_TRUE(r.ok()) << r.status();
     });
   }
-  while (store_->impl()->TEST_QueuedAppends() < kWaiting) std::this_thread::yield();
+  while (internal::StoreAccess::TEST_QueuedAppends(*store_) < kWaiting) std::this_thread::yield();
   hook.Release();
   gate.join();
   for (std::thread& t : waiting) t.join();
-  store_->impl()->RemoveCommitHook(&hook);
+  internal::StoreAccess::RemoveCommitHook(*store_, &hook);
 
   EXPECT_EQ(Tick(Ticker::kCommitGroups), 2u);
   EXPECT_EQ(Tick(Ticker::kBatchesWritten), 2u);
@@ -191,12 +191,12 @@ TEST_F(StoreStatisticsTest, FailuresAreCountedByKind) {
             absl::StatusCode::kAlreadyExists);
   // A commit hook that throws: kInternal.
   GateHook hook;
-  store_->impl()->AddCommitHook(&hook);
+  internal::StoreAccess::AddCommitHook(*store_, &hook);
   EXPECT_EQ(store_->Append("s", ExpectedVersion::Any(), Events(1, "Throw")).status().code(),
             absl::StatusCode::kInternal);
-  store_->impl()->RemoveCommitHook(&hook);
+  internal::StoreAccess::RemoveCommitHook(*store_, &hook);
   // A failed group write: kUnknown, then the store refuses appends.
-  store_->impl()->TEST_FailNextWrite();
+  internal::StoreAccess::TEST_FailNextWrite(*store_);
   EXPECT_EQ(store_->Append("s", ExpectedVersion::Any(), Events(1)).status().code(),
             absl::StatusCode::kUnknown);
   EXPECT_EQ(store_->Append("s", ExpectedVersion::Any(), Events(1)).status().code(),

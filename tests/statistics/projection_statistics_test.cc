@@ -13,9 +13,9 @@
 #include "annals/statistics.h"
 #include "eventstore/internal/store_access.h"
 #include "gtest/gtest.h"
+#include "tests/common/temp_dir.h"
 #include "tests/projections/test_projections.h"
 #include "tests/statistics/statistics_test_util.h"
-#include "tests/testutil/temp_dir.h"
 
 namespace annals {
 namespace {

@@ -14,8 +14,8 @@
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "tests/aggregates/account.h"
+#include "tests/common/temp_dir.h"
 #include "tests/statistics/statistics_test_util.h"
-#include "tests/testutil/temp_dir.h"
 
 namespace annals {
 namespace {

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "absl/random/random.h"
+#include "annals/statistics.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/status_macros.h"
@@ -56,6 +57,7 @@ absl::StatusOr<LoadInfo> RepositoryCore::Load(
         info.snapshot_version = version;
         *last_recorded_at_us = snapshot->event_recorded_at_us;
         snapshot_hits_.fetch_add(1, std::memory_order_relaxed);
+        RecordTick(statistics(), Ticker::kAggregateSnapshotRestores);
       }
       // A snapshot that does not decode is skipped: full replay is always
       // correct, a snapshot only saves time.
@@ -84,6 +86,11 @@ absl::StatusOr<LoadInfo> RepositoryCore::Load(
     return absl::NotFoundError(StrCat("stream '", stream, "' has no events recorded at or before ",
                                       FormatTimestampMicros(as_of)));
   }
+  if (Statistics* stats = statistics(); stats != nullptr) {
+    stats->RecordTick(Ticker::kAggregateLoads, 1);
+    stats->RecordTick(Ticker::kAggregateEventsReplayed, info.events_replayed);
+    stats->RecordInHistogram(Histogram::kAggregateReplayedEvents, info.events_replayed);
+  }
   return info;
 }
 
@@ -101,7 +108,12 @@ absl::StatusOr<AppendResult> RepositoryCore::Append(std::string_view stream,
   }
   absl::StatusOr<AppendResult> result =
       store_.Append(stream, ExpectedVersion::Exact(expected_version), batch);
-  if (result.ok()) saves_.fetch_add(1, std::memory_order_relaxed);
+  if (result.ok()) {
+    saves_.fetch_add(1, std::memory_order_relaxed);
+    RecordTick(statistics(), Ticker::kAggregateSaves);
+  } else if (result.status().code() == absl::StatusCode::kAborted) {
+    RecordTick(statistics(), Ticker::kAggregateConflicts);
+  }
   return result;
 }
 
@@ -160,6 +172,13 @@ void RepositoryCore::SnapshotQuietly(std::string_view stream, uint64_t version,
                  std::string(status.message()).c_str());
   }
 }
+
+void RepositoryCore::CountRetry() {
+  retries_.fetch_add(1, std::memory_order_relaxed);
+  RecordTick(statistics(), Ticker::kAggregateRetries);
+}
+
+Statistics* RepositoryCore::statistics() const { return store_.options().statistics.get(); }
 
 void RepositoryCore::Backoff(int attempt) {
   thread_local absl::BitGen gen;

@@ -1,7 +1,7 @@
 # annals_add_library(<module> <source>...)
 #
 # Makes the library of the module folder <module>/ — every library module of
-# annals (common, codec, eventstore, subscriptions, snapshots, event_registry,
+# annals (common, statistics, codec, eventstore, subscriptions, snapshots, event_registry,
 # aggregates, projections, cli, and every new one) is made with this function, so that each is built, named,
 # installed and exported the same way:
 #

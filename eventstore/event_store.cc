@@ -83,5 +83,6 @@ absl::StatusOr<VerifyReport> EventStore::Verify() { return impl_->Verify(); }
 absl::StatusOr<StoreStats> EventStore::Stats() { return impl_->Stats(); }
 bool EventStore::read_only() const { return impl_->read_only(); }
 const std::string& EventStore::path() const { return impl_->path(); }
+const Options& EventStore::options() const { return impl_->options(); }
 
 }  // namespace annals

@@ -30,6 +30,7 @@
 #include "eventstore/internal/commit_group.h"
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/rocksdb_status.h"
+#include "eventstore/internal/statistics_recording.h"
 
 namespace annals {
 
@@ -47,7 +48,10 @@ absl::Status EventStore::Impl::Sync() {
     }
   }
   rocksdb::Status s = db_->SyncWAL();
-  if (s.ok()) return absl::OkStatus();
+  if (s.ok()) {
+    RecordTick(statistics(), Ticker::kWalSyncs);
+    return absl::OkStatus();
+  }
   absl::Status error = internal::FromRocksDb(s, "syncing the WAL");
   MutexLock lock(&queue_mu_);
   // Never retry an fsync: the kernel may have dropped the dirty pages.
@@ -82,6 +86,16 @@ void EventStore::Impl::RemoveCommitHook(internal::CommitHook* hook) {
 
 absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
     absl::Span<const StreamAppend> parts) {
+  Statistics* const stats = statistics();
+  uint64_t enqueued_us = 0;  // Stays 0 unless statistics are on and the call is queued.
+  absl::StatusOr<std::vector<AppendResult>> results =
+      AppendAndWait(parts, stats != nullptr ? &enqueued_us : nullptr);
+  if (stats != nullptr) internal::RecordAppendOutcome(*stats, results, enqueued_us);
+  return results;
+}
+
+absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendAndWait(
+    absl::Span<const StreamAppend> parts, uint64_t* enqueued_us) {
   if (options_.read_only) {
     return absl::FailedPreconditionError(
         "store is open read-only; open it without Options::read_only to append");
@@ -92,6 +106,7 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
   Request request;
   request.parts = parts;
   request.bytes = *bytes;
+  const uint64_t start_us = enqueued_us != nullptr ? MonotonicMicros() : 0;
   MutexLock lock(&queue_mu_);
   if (!write_error_.ok()) {
     return absl::FailedPreconditionError(StrCat(
@@ -100,6 +115,7 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendMulti(
   }
   if (shutting_down_) return absl::FailedPreconditionError("store is closing");
   queue_.push_back(&request);
+  if (enqueued_us != nullptr) *enqueued_us = start_us;
   // Leader/follower group commit: the appender that finds no commit in
   // progress becomes the committer for everything queued so far; the others
   // wait until their request is done or the committer role is free again.
@@ -148,6 +164,9 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
     }
     group_hooks_ = hooks_;
   }
+  Statistics* const stats = statistics();
+  internal::GroupFigures figures;
+  const uint64_t first_position = next_position_;
   GroupState state;
   state.now_us = NowMicros();
   state.first_stream_id = next_stream_id_;
@@ -156,6 +175,7 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
   for (Request* r : group) {
     r->status = StageRequest(*r, state, batch);
     any_staged = any_staged || (r->status.ok() && r->writes);
+    if (r->status.ok() && r->writes) figures.event_bytes += r->bytes;
   }
 
   absl::Status write_status;
@@ -169,12 +189,19 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
     batch.Put(families_[internal::kDefaultFamily], internal::kCommitKey,
               internal::EncodeCommitRecord(next_position_ - 1, last_hash_));
     rocksdb::Status s;
+    const uint64_t write_start_us = stats != nullptr ? MonotonicMicros() : 0;
     if (test_fail_next_write_.exchange(false)) {
       s = rocksdb::Status::IOError("injected failure (TEST_FailNextWrite)");
     } else {
       s = db_->Write(write_options_, &batch);
     }
     write_status = internal::FromRocksDb(s, "writing a group of appends");
+    if (stats != nullptr) {
+      figures.write_us = MonotonicMicros() - write_start_us;
+      figures.wrote = true;
+      figures.written = write_status.ok();
+      figures.batch_bytes = batch.GetDataSize();
+    }
   }
   for (internal::CommitHook* hook : group_hooks_) {
     absl::Status s = CallHook("a commit hook's OnGroupDone()", [&] {
@@ -190,6 +217,12 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
       head_cache_[stream] = head;
     }
     if (any_staged) PublishPosition(next_position_ - 1);
+  }
+  if (stats != nullptr) {
+    figures.appends = group.size();
+    figures.events = next_position_ - first_position;
+    figures.synced = write_options_.sync;
+    internal::RecordGroup(*stats, figures);
   }
 
   MutexLock lock(&queue_mu_);

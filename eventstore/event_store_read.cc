@@ -12,6 +12,7 @@
 #include "common/coding.h"
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/rocksdb_status.h"
+#include "eventstore/internal/statistics_recording.h"
 
 namespace annals {
 namespace {
@@ -86,6 +87,7 @@ absl::Status EventStore::Impl::ListStreams(std::string_view prefix,
 absl::Status EventStore::Impl::ScanStream(std::string_view stream,
                                           const ReadStreamOptions& options,
                                           absl::FunctionRef<bool(const EventView&)> visit) {
+  internal::ReadRecorder recorder(statistics(), Ticker::kStreamReads);
   ReaderLock follower_lock(&follower_mu_);
   ScopedSnapshot snapshot(db_.get(), options_.read_only);
   rocksdb::ReadOptions ro;
@@ -160,6 +162,7 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream,
     if (view.stream != stream || view.position != position || view.version != version) {
       return Damaged(position, "it belongs to another place than its index entry says");
     }
+    ++recorder.events;
     if (!visit(view)) return absl::OkStatus();
     version = forward ? version + 1 : version - 1;
     if (forward) {
@@ -184,6 +187,7 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream,
 
 absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
                                        absl::FunctionRef<bool(const EventView&)> visit) {
+  internal::ReadRecorder recorder(statistics(), Ticker::kAllScans);
   rocksdb::ReadOptions ro;
   ro.adaptive_readahead = true;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, families_[internal::kLogFamily]));
@@ -206,10 +210,12 @@ absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
                                      options_.verify_checksums_on_read, &view);
     if (!st.ok()) return absl::IsDataLoss(st) ? Damaged(position, StdSv(st.message())) : st;
     if (view.position != position) return Damaged(position, "its key and content disagree");
+    ++recorder.scanned;
     if (!options.event_type.empty() && view.type != options.event_type) continue;
     if (!options.stream_prefix.empty() && !view.stream.starts_with(options.stream_prefix)) {
       continue;
     }
+    ++recorder.events;
     if (!visit(view)) break;
     if (options.limit != 0 && ++delivered >= options.limit) break;
   }

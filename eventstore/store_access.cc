@@ -36,4 +36,8 @@ void StoreAccess::SetPayloadCipher(EventStore& store,
 
 void StoreAccess::TEST_FailNextWrite(EventStore& store) { store.impl_->TEST_FailNextWrite(); }
 
+size_t StoreAccess::TEST_QueuedAppends(EventStore& store) {
+  return store.impl_->TEST_QueuedAppends();
+}
+
 }  // namespace annals::internal

@@ -61,6 +61,7 @@ absl::StatusOr<ProjectionRunner::Impl::BatchResult> ProjectionRunner::Impl::Appl
   b.writer.Clear();
   b.writer.Bind(&batch, /*immediate=*/false);
   uint64_t position = b.checkpoint;
+  uint64_t applied = 0;
   ReadAllOptions ro;
   ro.from_position = b.checkpoint + 1;
   absl::Status scan = store_.ScanAll(ro, [&](const EventView& e) {
@@ -73,6 +74,7 @@ absl::StatusOr<ProjectionRunner::Impl::BatchResult> ProjectionRunner::Impl::Appl
         result.apply_error = std::move(s);
         return false;
       }
+      ++applied;
     }
     position = e.position;
     ++result.scanned;
@@ -86,6 +88,7 @@ absl::StatusOr<ProjectionRunner::Impl::BatchResult> ProjectionRunner::Impl::Appl
     batch.Put(checkpoints_, CheckpointKey(name_, b.generation), coding::BigEndian64(position));
     RETURN_IF_ERROR(internal::FromRocksDb(db_->Write(write_options_, &batch),
                                           StrCat("committing projection '", name_, "'")));
+    RecordCheckpointCommit(applied, position - b.checkpoint, position);
     b.checkpoint = position;
   }
   return result;
@@ -98,7 +101,8 @@ absl::Status ProjectionRunner::Impl::ApplyOne(Build& b, uint64_t position) {
   b.writer.Clear();
   b.writer.Bind(&batch, /*immediate=*/false);
   b.writer.set_tag(position);
-  absl::Status s = b.Handles(view) ? CallApply(b, view) : absl::OkStatus();
+  const bool handled = b.Handles(view);
+  absl::Status s = handled ? CallApply(b, view) : absl::OkStatus();
   if (s.ok()) b.writer.Flush();
   b.writer.Bind(nullptr, false);
   b.writer.Clear();
@@ -106,8 +110,19 @@ absl::Status ProjectionRunner::Impl::ApplyOne(Build& b, uint64_t position) {
   batch.Put(checkpoints_, CheckpointKey(name_, b.generation), coding::BigEndian64(position));
   RETURN_IF_ERROR(internal::FromRocksDb(db_->Write(write_options_, &batch),
                                         StrCat("committing projection '", name_, "'")));
+  RecordCheckpointCommit(handled ? 1 : 0, 1, position);
   b.checkpoint = position;
   return absl::OkStatus();
+}
+
+void ProjectionRunner::Impl::RecordCheckpointCommit(uint64_t applied, uint64_t moved,
+                                                    uint64_t checkpoint) {
+  Statistics* const stats = statistics();
+  if (stats == nullptr) return;
+  const uint64_t last = store_.last_position();
+  stats->Record({{Ticker::kProjectionEventsApplied, applied}, {Ticker::kProjectionBatches, 1}},
+                {{Histogram::kProjectionBatchEvents, moved},
+                 {Histogram::kProjectionLag, last > checkpoint ? last - checkpoint : 0}});
 }
 
 absl::Status ProjectionRunner::Impl::CatchUpToEnd(Build& b, size_t batch_events) {

@@ -74,6 +74,7 @@ bool ProjectionRunner::Impl::HandleFailure(uint64_t position, absl::Status error
     ++attempts;
     MutexLock lock(&apply_mu_);
     if (build_->checkpoint + 1 != position) return true;  // Rebuilt or replayed meanwhile.
+    RecordTick(statistics(), Ticker::kProjectionRetries);
     absl::Status s = ApplyOne(*build_, position);
     if (s.ok()) {
       Publish(build_->checkpoint);

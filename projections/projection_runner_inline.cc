@@ -6,6 +6,7 @@
 // commit): projections/internal/runner_impl.h.
 
 #include <memory>
+#include <vector>
 
 #include "annals/user_code.h"
 #include "common/coding.h"
@@ -85,6 +86,7 @@ absl::Status ProjectionRunner::Impl::InlineHook::ApplyInline(const EventView& ev
   if (b.Handles(event)) {
     b.writer.set_tag(event.position);
     RETURN_IF_ERROR(impl_->CallApply(b, event));
+    if (impl_->statistics() != nullptr) applied_.push_back(event.position);
   }
   impl_->inline_pending_ = event.position;
   batch.Put(impl_->checkpoints_, CheckpointKey(impl_->name_, b.generation),
@@ -102,6 +104,7 @@ absl::Status ProjectionRunner::Impl::InlineHook::ApplyGroupEvent(const EventView
     b.writer.UndoFrom(event.position);
     pending = event.position - 1;
     rollback_pending_ = false;
+    std::erase_if(applied_, [&](uint64_t p) { return p > pending; });
   }
   if (pending + 1 < event.position) {
     // Events committed between the catch-up in Start() (or a take-over) and
@@ -144,6 +147,8 @@ void ProjectionRunner::Impl::InlineHook::OnGroupDone(bool written) {
       }
       b.checkpoint = pending;
       impl_->Publish(pending);
+      std::erase_if(applied_, [&](uint64_t p) { return p > pending; });
+      RecordTick(impl_->statistics(), Ticker::kProjectionEventsApplied, applied_.size());
     } else {
       pending = b.checkpoint;
     }
@@ -151,6 +156,7 @@ void ProjectionRunner::Impl::InlineHook::OnGroupDone(bool written) {
     b.writer.Clear();
   }
   rollback_pending_ = false;
+  applied_.clear();
   UnlockGroup();
 }
 

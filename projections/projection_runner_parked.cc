@@ -49,6 +49,7 @@ absl::Status ProjectionRunner::Impl::Park(Build& b, uint64_t position, uint32_t 
   batch.Put(checkpoints_, CheckpointKey(name_, b.generation), coding::BigEndian64(position));
   RETURN_IF_ERROR(internal::FromRocksDb(db_->Write(write_options_, &batch),
                                         StrCat("parking an event of projection '", name_, "'")));
+  RecordTick(statistics(), Ticker::kProjectionEventsParked);
   b.checkpoint = position;
   return absl::OkStatus();
 }
@@ -87,6 +88,7 @@ absl::Status ProjectionRunner::Impl::ReplayParked(uint64_t position) {
     }
     RETURN_IF_ERROR(internal::FromRocksDb(db_->Write(write_options_, &batch),
                                           "committing a replayed parked event"));
+    if (s.ok()) RecordTick(statistics(), Ticker::kProjectionEventsApplied);
     if (!s.ok()) {
       return absl::Status(s.code(), StrCat("replaying parked event at position ", p.position,
                                            " failed again (it stays parked): ", s.message()));

@@ -56,6 +56,7 @@ void ProjectionRunner::Impl::Fail(std::string error) {
   h.state = ProjectionState::kFailed;
   h.error = error;
   PutHealth(h);
+  RecordTick(statistics(), Ticker::kProjectionFailures);
   {
     MutexLock lock(&state_mu_);
     state_ = ProjectionState::kFailed;

@@ -10,7 +10,8 @@
 # Stages, each in its own build directory, fast ones first:
 #   plain  gcc, Release: the whole suite, with the fuzz corpus replays       build/
 #   asan   clang, ASan+UBSan (any finding fails its test): the whole suite   build-asan/
-#   tsan   clang, TSan: the concurrency, projection and subscription tests   build-tsan/
+#   tsan   clang, TSan: the concurrency, projection, subscription and
+#          statistics tests                                                  build-tsan/
 #   fuzz   every libFuzzer target for ANNALS_FUZZ_SECONDS (default 60) from
 #          its seed corpus, two at a time; findings in
 #          build-asan/fuzz/findings/<target>/                               build-asan/
@@ -28,7 +29,8 @@ jobs=$(nproc)
 fuzz_seconds=${ANNALS_FUZZ_SECONDS:-60}
 # The test binaries TSan runs (ctest labels: each test carries its binary's name).
 tsan_tests=(concurrency_test subscription_test projection_test projection_crash_test
-            read_model_test cafe_read_models_test mutex_test)
+            read_model_test cafe_read_models_test mutex_test statistics_test
+            store_statistics_test projection_statistics_test)
 
 if [[ "${ANNALS_SOAK:-0}" == "1" ]]; then
   export ANNALS_CRASH_ROUNDS=200

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "annals/statistics.h"
 #include "common/clock.h"
 #include "common/coding.h"
 #include "common/crc32c.h"
@@ -99,6 +100,18 @@ rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.s
 SnapshotStore::SnapshotStore(EventStore& store) : store_(store) {}
 
 absl::Status SnapshotStore::Put(const Snapshot& snapshot, size_t keep_last) {
+  absl::Status status = Write(snapshot, keep_last);
+  Statistics* const stats = store_.options().statistics.get();
+  if (status.ok()) {
+    RecordTick(stats, Ticker::kSnapshotsSaved);
+    RecordTick(stats, Ticker::kSnapshotBytesSaved, snapshot.state.size());
+  } else {
+    RecordTick(stats, Ticker::kSnapshotSaveFailures);
+  }
+  return status;
+}
+
+absl::Status SnapshotStore::Write(const Snapshot& snapshot, size_t keep_last) {
   if (store_.read_only()) {
     return absl::FailedPreconditionError("cannot write snapshots to a read-only store");
   }
@@ -150,6 +163,8 @@ absl::Status SnapshotStore::Put(const Snapshot& snapshot, size_t keep_last) {
 
 absl::StatusOr<Snapshot> SnapshotStore::FindLatest(std::string_view stream,
                                                    const SnapshotQuery& query) {
+  Statistics* const stats = store_.options().statistics.get();
+  RecordTick(stats, Ticker::kSnapshotLookups);
   rocksdb::DB* db = internal::StoreAccess::Db(store_);
   ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle* const cf, FamilyToRead(store_));
   if (cf == nullptr) return absl::NotFoundError(StrCat("no usable snapshot of '", stream, "'"));
@@ -165,6 +180,7 @@ absl::StatusOr<Snapshot> SnapshotStore::FindLatest(std::string_view stream,
     Snapshot header;
     if (!DecodeValue(value, false, &header)) {
       damaged_skipped_.fetch_add(1, std::memory_order_relaxed);
+      RecordTick(stats, Ticker::kSnapshotDamagedSkipped);
       continue;
     }
     if (header.fingerprint != query.fingerprint ||
@@ -173,15 +189,18 @@ absl::StatusOr<Snapshot> SnapshotStore::FindLatest(std::string_view stream,
     }
     if (!DecodeValue(value, true, &s)) {
       damaged_skipped_.fetch_add(1, std::memory_order_relaxed);
+      RecordTick(stats, Ticker::kSnapshotDamagedSkipped);
       continue;
     }
     s.stream.assign(stream);
     s.version = version;
+    RecordTick(stats, Ticker::kSnapshotHits);
     return s;
   }
   if (!it->status().ok()) {
     return internal::FromRocksDb(it->status(), StrCat("reading snapshots of '", stream, "'"));
   }
+  RecordTick(stats, Ticker::kSnapshotMisses);
   return absl::NotFoundError(StrCat("no usable snapshot of '", stream, "'"));
 }
 

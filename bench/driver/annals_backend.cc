@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "annals/event_store.h"
+#include "annals/statistics.h"
 #include "bench/driver/backend.h"
 
 namespace annals::bench {
@@ -58,9 +59,10 @@ class AnnalsBackend : public Backend {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Backend>> OpenAnnals(const BackendOptions& options) {
-  Options o;  // Documented defaults; only durability varies per workload.
+  Options o;  // Documented defaults; only durability (and the flags) vary.
   o.durability = options.durable ? Durability::kSync : Durability::kBuffered;
   if (options.block_cache_bytes > 0) o.block_cache_bytes = options.block_cache_bytes;
+  if (options.statistics) o.statistics = CreateStatistics();
   absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open(options.dir, o);
   if (!store.ok()) return store.status();
   return std::unique_ptr<Backend>(new AnnalsBackend(std::move(*store)));

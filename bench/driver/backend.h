@@ -37,6 +37,8 @@ struct BackendOptions {
   // (Options::block_cache_bytes). To see how a store behaves once its
   // filters outgrow the cache without growing it to that size.
   size_t block_cache_bytes = 0;
+  // annals only: record into a Statistics object (Options::statistics).
+  bool statistics = false;
 };
 
 class Backend {

@@ -27,6 +27,8 @@
 //                case for an id index) or time-ordered UUIDv7-shaped ids.
 //   --block-cache-mb M: block cache of annals and rocksdb (default: annals'
 //                default); any op.
+//   --statistics 1: annals records into Options::statistics (default 0, off),
+//                to measure what statistics cost (docs/statistics.md); any op.
 //   read-stream  reads stream --stream forward, --repeat times.
 //   scan-all     reads the global log in order, --repeat times.
 //
@@ -282,6 +284,7 @@ int Main(int argc, char** argv) {
   bo.dir = flags.Get("dir");
   bo.durable = flags.Num("durable", 0) != 0;
   bo.block_cache_bytes = static_cast<size_t>(flags.Num("block-cache-mb", 0) * (1 << 20));
+  bo.statistics = flags.Num("statistics", 0) != 0;
   if (bo.dir.empty()) Die("--dir is required");
 
   absl::StatusOr<std::unique_ptr<Backend>> backend;

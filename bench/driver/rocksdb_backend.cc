@@ -47,10 +47,10 @@ namespace {
 // The store's own families, in the order of annals::internal::Family.
 enum Cf { kDefault = 0, kLog, kIndex, kHeads, kIds, kCfCount };
 static_assert(kCfCount == annals::internal::kCoreFamilyCount);
-static_assert(kLog == annals::internal::kLogFamily &&
-              kIndex == annals::internal::kStreamIndexFamily &&
-              kHeads == annals::internal::kHeadsFamily &&
-              kIds == annals::internal::kEventIdsFamily);
+static_assert(kLog == static_cast<int>(annals::internal::kLogFamily) &&
+              kIndex == static_cast<int>(annals::internal::kStreamIndexFamily) &&
+              kHeads == static_cast<int>(annals::internal::kHeadsFamily) &&
+              kIds == static_cast<int>(annals::internal::kEventIdsFamily));
 
 absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();

@@ -7,7 +7,9 @@
 
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "annals/event_store.h"
+#include "annals/statistics.h"
 #include "common/sha256.h"
 #include "codec/internal/record_codec.h"
 
@@ -50,9 +53,11 @@ std::string RandomBytes(std::mt19937_64& rng, size_t n) {
 }
 
 std::unique_ptr<EventStore> OpenOrDie(const std::string& path, Durability d,
+                                      std::shared_ptr<Statistics> statistics = nullptr,
                                       PayloadCompression compression = PayloadCompression::kNone) {
   Options o;
   o.durability = d;
+  o.statistics = std::move(statistics);
   o.payload_compression = compression;
   auto store = EventStore::Open(path + "/store", o);
   if (!store.ok()) std::abort();
@@ -71,9 +76,10 @@ std::vector<NewEvent> MakeEvents(const std::string& payload, size_t n) {
   return events;
 }
 
-void AppendLoop(benchmark::State& state, Durability durability) {
+void AppendLoop(benchmark::State& state, Durability durability,
+                std::shared_ptr<Statistics> statistics = nullptr) {
   ScratchDir dir;
-  auto store = OpenOrDie(dir.path(), durability);
+  auto store = OpenOrDie(dir.path(), durability, std::move(statistics));
   std::mt19937_64 rng(1);
   const std::string payload = RandomBytes(rng, 200);
   const size_t batch = static_cast<size_t>(state.range(0));
@@ -117,7 +123,7 @@ void BM_AppendBufferedDocuments(benchmark::State& state) {
   ScratchDir dir;
   const auto compression =
       state.range(0) != 0 ? PayloadCompression::kZstd : PayloadCompression::kNone;
-  auto store = OpenOrDie(dir.path(), Durability::kBuffered, compression);
+  auto store = OpenOrDie(dir.path(), Durability::kBuffered, nullptr, compression);
   std::mt19937_64 rng(5);
   std::vector<std::string> payloads;
   for (int i = 0; i < 100; ++i) payloads.push_back(Document(rng, 2048));
@@ -137,15 +143,96 @@ void BM_AppendBufferedDocuments(benchmark::State& state) {
 }
 BENCHMARK(BM_AppendBufferedDocuments)->Arg(0)->Arg(1)->UseRealTime();
 
-// Concurrent durable appenders on one store: shows the group commit (events
-// per fsync grow with the number of waiting appenders).
+
+// The cost of Options::statistics on the append path: the same buffered
+// appends with statistics off (second arg 0) and on (1), to be run side by
+// side in one process with interleaved repetitions (docs/statistics.md):
+//   annals_micro_bench --benchmark_filter=Statistics --benchmark_repetitions=10
+//     --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
+void BM_AppendBufferedStatistics(benchmark::State& state) {
+  AppendLoop(state, Durability::kBuffered, state.range(1) != 0 ? CreateStatistics() : nullptr);
+  state.SetLabel(state.range(1) != 0 ? "statistics_on" : "statistics_off");
+}
+BENCHMARK(BM_AppendBufferedStatistics)
+    ->ArgNames({"batch", "stats"})
+    ->ArgsProduct({{1, 100}, {0, 1}})
+    ->UseRealTime();
+
+// The same cost measured where a loaded machine cannot hide it: two stores,
+// statistics off and on, take turns in blocks of appends within one
+// iteration (the order alternates), and each block's CPU time is read from
+// the appending thread's own clock (the committer is the appending thread
+// when one thread appends, and waiting for a core is not counted). The
+// ratio of each pair of blocks is taken, and the median over all pairs
+// reported as on_over_off; off_ns/on_ns are CPU nanoseconds per append.
+int64_t ThreadCpuNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+void BM_StatisticsCostPaired(benchmark::State& state) {
+  const size_t batch = static_cast<size_t>(state.range(0));
+  const size_t block = batch == 1 ? 200 : 4;  // Appends per store per iteration.
+  ScratchDir dir_off, dir_on;
+  std::unique_ptr<EventStore> stores[2] = {
+      OpenOrDie(dir_off.path(), Durability::kBuffered),
+      OpenOrDie(dir_on.path(), Durability::kBuffered, CreateStatistics())};
+  std::mt19937_64 rng(1);
+  const std::string payload = RandomBytes(rng, 200);
+  std::vector<NewEvent> events = MakeEvents(payload, batch);
+  uint64_t version[2] = {0, 0};
+  int stream[2] = {0, 0};
+  auto append_block = [&](int s) {
+    const int64_t start = ThreadCpuNanos();
+    for (size_t i = 0; i < block; ++i) {
+      if (version[s] >= 1000) {
+        ++stream[s];
+        version[s] = 0;
+      }
+      auto r = stores[s]->Append("s-" + std::to_string(stream[s]),
+                                 ExpectedVersion::Exact(version[s]), events);
+      if (!r.ok()) state.SkipWithError("append failed");
+      version[s] += batch;
+    }
+    return ThreadCpuNanos() - start;
+  };
+  std::vector<double> ratios;
+  int64_t cpu[2] = {0, 0};
+  bool on_first = false;
+  for (auto _ : state) {
+    int64_t t[2];
+    if (on_first) {
+      t[1] = append_block(1);
+      t[0] = append_block(0);
+    } else {
+      t[0] = append_block(0);
+      t[1] = append_block(1);
+    }
+    on_first = !on_first;
+    cpu[0] += t[0];
+    cpu[1] += t[1];
+    if (t[0] > 0) ratios.push_back(static_cast<double>(t[1]) / static_cast<double>(t[0]));
+  }
+  std::sort(ratios.begin(), ratios.end());
+  const double appends = static_cast<double>(state.iterations() * block);
+  state.counters["off_ns"] = static_cast<double>(cpu[0]) / appends;
+  state.counters["on_ns"] = static_cast<double>(cpu[1]) / appends;
+  state.counters["on_over_off"] = ratios.empty() ? 0 : ratios[ratios.size() / 2];
+  state.SetItemsProcessed(state.iterations() * block * batch * 2);
+}
+BENCHMARK(BM_StatisticsCostPaired)->ArgName("batch")->Arg(1)->Arg(100)->Unit(benchmark::kMillisecond);
+
+// Concurrent appenders on one store (one stream each), shared by the
+// benchmarks below.
 std::unique_ptr<ScratchDir> g_shared_dir;
 std::unique_ptr<EventStore> g_shared_store;
 
-void BM_AppendDurableConcurrent(benchmark::State& state) {
+void ConcurrentAppendLoop(benchmark::State& state, Durability durability,
+                          std::shared_ptr<Statistics> statistics = nullptr) {
   if (state.thread_index() == 0) {
     g_shared_dir = std::make_unique<ScratchDir>();
-    g_shared_store = OpenOrDie(g_shared_dir->path(), Durability::kSync);
+    g_shared_store = OpenOrDie(g_shared_dir->path(), durability, std::move(statistics));
   }
   std::mt19937_64 rng(state.thread_index() + 1);
   const std::string payload = RandomBytes(rng, 200);
@@ -165,7 +252,29 @@ void BM_AppendDurableConcurrent(benchmark::State& state) {
     g_shared_dir.reset();
   }
 }
+
+// Concurrent durable appenders: shows the group commit (events per fsync
+// grow with the number of waiting appenders).
+void BM_AppendDurableConcurrent(benchmark::State& state) {
+  ConcurrentAppendLoop(state, Durability::kSync);
+}
 BENCHMARK(BM_AppendDurableConcurrent)->Threads(1)->Threads(8)->UseRealTime();
+
+// Eight buffered appenders, statistics off (0) and on (1): with statistics
+// on, they and the committer record into the same object at once.
+void BM_AppendBufferedConcurrentStatistics(benchmark::State& state) {
+  // Only the thread that opens the store uses the object.
+  ConcurrentAppendLoop(state, Durability::kBuffered,
+                       state.range(0) != 0 && state.thread_index() == 0 ? CreateStatistics()
+                                                                        : nullptr);
+  state.SetLabel(state.range(0) != 0 ? "statistics_on" : "statistics_off");
+}
+BENCHMARK(BM_AppendBufferedConcurrentStatistics)
+    ->ArgName("stats")
+    ->Arg(0)
+    ->Arg(1)
+    ->Threads(8)
+    ->UseRealTime();
 
 // A store with `streams` interleaved streams of `per_stream` events each.
 struct ReadFixture {

@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "annals/event_store.h"
+#include "annals/statistics.h"
 #include "codec/internal/record_codec.h"
 #include "common/mutex.h"
 #include "common/sha256.h"
@@ -99,6 +100,8 @@ class EventStore::Impl {
   bool read_only() const { return options_.read_only; }
   const std::string& path() const { return path_; }
   const Options& options() const { return options_; }
+  // Options::statistics, or null: what the append and read paths record into.
+  Statistics* statistics() const { return options_.statistics.get(); }
   rocksdb::DB* db() { return db_.get(); }
   rocksdb::ColumnFamilyHandle* family(internal::Family f) { return families_[f]; }
 
@@ -115,6 +118,12 @@ class EventStore::Impl {
   // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync
   // had failed, without writing anything.
   void TEST_FailNextWrite() { test_fail_next_write_.store(true); }
+  // TEST ONLY: appends queued and not yet taken by a committer (lets a test
+  // shape group commits exactly).
+  size_t TEST_QueuedAppends() const ABSL_LOCKS_EXCLUDED(queue_mu_) {
+    MutexLock lock(&queue_mu_);
+    return queue_.size();
+  }
 
  private:
   struct Request;
@@ -162,6 +171,12 @@ class EventStore::Impl {
   // Followers: both checks above, then publishes the position it serves.
   absl::Status CheckFollowerView() ABSL_EXCLUSIVE_LOCKS_REQUIRED(follower_mu_)
       ABSL_LOCKS_EXCLUDED(position_mu_);
+  // AppendMulti() but for recording its outcome in statistics(). Sets
+  // *enqueued_us (when not null) to MonotonicMicros() at the enqueue, if the
+  // call gets that far.
+  absl::StatusOr<std::vector<AppendResult>> AppendAndWait(absl::Span<const StreamAppend> parts,
+                                                          uint64_t* enqueued_us)
+      ABSL_LOCKS_EXCLUDED(queue_mu_);
   std::vector<Request*> TakeGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
   void CommitGroup(std::vector<Request*>& group) ABSL_LOCKS_EXCLUDED(queue_mu_);
   absl::Status StageRequest(Request& request, GroupState& group, rocksdb::WriteBatch& batch);

@@ -85,6 +85,11 @@ class StoreAccess {
   // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync
   // had failed, without writing anything.
   static void TEST_FailNextWrite(EventStore& store);
+
+  // TEST ONLY: appends queued and not yet taken by a committer, so that a
+  // test can shape group commits exactly (hold the committer, wait until N
+  // appends queued behind it, release).
+  static size_t TEST_QueuedAppends(EventStore& store);
 };
 
 }  // namespace annals::internal

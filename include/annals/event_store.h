@@ -132,6 +132,9 @@ struct VerifyReport {
   std::string reason;
 };
 
+// The store's size now, as RocksDB reports it (a point-in-time answer).
+// What the store did over time (appends, events, bytes written, fsyncs,
+// reads, latencies) is counted in Options::statistics (annals/statistics.h).
 struct StoreStats {
   uint64_t events = 0;
   uint64_t streams = 0;
@@ -298,6 +301,13 @@ class EventStore {
 
   bool read_only() const;
   const std::string& path() const;
+
+  // EventStore::options()
+  //
+  // The options the store was opened with. Modules built on the store
+  // (snapshots, repositories, projections) record into its
+  // Options::statistics.
+  const Options& options() const;
 
  private:
   class Impl;

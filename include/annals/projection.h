@@ -176,6 +176,11 @@ struct ProjectionOptions {
   uint64_t jitter_seed = 0;
 };
 
+// One projection's state now (a point-in-time answer; `lag` is a gauge).
+// Runners also count into the store's Options::statistics
+// (annals/statistics.h): events applied, retries, parked events, failures,
+// and the lag after every checkpoint commit as a histogram, monotonically and
+// across every projection of the store.
 struct ProjectionStatus {
   std::string name;
   ProjectionMode mode = ProjectionMode::kAsync;

@@ -96,6 +96,12 @@ struct LoadInfo {
   uint64_t events_replayed = 0;
 };
 
+// What this repository did since it was constructed. Every repository and
+// snapshot store of a store also counts into the store's
+// Options::statistics (annals/statistics.h: aggregate_* and snapshot_*),
+// monotonically and across repositories; where both count the same thing
+// they agree, except `loads`, which counts attempts (a missing stream too)
+// where Ticker::kAggregateLoads counts loads that returned an aggregate.
 struct RepositoryStats {
   uint64_t loads = 0;
   uint64_t events_replayed = 0;
@@ -144,10 +150,13 @@ class RepositoryCore {
   RepositoryStats stats() const;
   std::string last_snapshot_error() const;
   void CountConflict() { conflicts_.fetch_add(1, std::memory_order_relaxed); }
-  void CountRetry() { retries_.fetch_add(1, std::memory_order_relaxed); }
+  void CountRetry();
   static int64_t NowMicros();
 
  private:
+  // The store's Options::statistics, or null.
+  Statistics* statistics() const;
+
   EventStore& store_;
   const RepositoryOptions options_;
   SnapshotStore snapshots_;

@@ -24,6 +24,9 @@
 // Writes use RocksDB's WAL without fsync: a snapshot lost to a power failure
 // is simply taken again.
 //
+// Lookups (hits, misses, damaged snapshots skipped) and writes are counted in
+// the store's Options::statistics (annals/statistics.h), when it has one.
+//
 // Thread-safety: safe for concurrent use. Two concurrent Put()s for one
 // stream may briefly leave keep_last + 1 snapshots; the next Put() prunes.
 
@@ -104,6 +107,9 @@ class SnapshotStore {
   uint64_t damaged_skipped() const { return damaged_skipped_.load(std::memory_order_relaxed); }
 
  private:
+  // Put() but for counting it in Options::statistics.
+  absl::Status Write(const Snapshot& snapshot, size_t keep_last);
+
   EventStore& store_;
   std::atomic<uint64_t> damaged_skipped_{0};
 };

@@ -38,6 +38,7 @@
 #include "absl/base/thread_annotations.h"
 #include "annals/event_store.h"
 #include "annals/projection.h"
+#include "annals/statistics.h"
 #include "common/mutex.h"
 #include "eventstore/internal/commit_hook.h"
 #include "projections/internal/batch_writer.h"
@@ -137,6 +138,10 @@ class ProjectionRunner::Impl {
     Impl* impl_ ABSL_GUARDED_BY(mu_);  // Null once detached.
     bool locked_ = false;              // mu_ is held for the group in progress.
     bool rollback_pending_ = false;
+    // Positions of the events Apply()d in the current group, kept only with
+    // statistics on: a rolled-back append's are dropped, the rest counted
+    // when the group is written.
+    std::vector<uint64_t> applied_ ABSL_GUARDED_BY(mu_);
   };
 
   // projection_runner.cc
@@ -160,6 +165,12 @@ class ProjectionRunner::Impl {
   // Applies until the end of the log. kAborted-like error on a failing event.
   // Publishes the checkpoint when `b` is the active build.
   absl::Status CatchUpToEnd(Build& b, size_t batch_events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
+  // Counts one checkpoint commit (asynchronous batch, retry, rebuild batch)
+  // in the store's statistics: `applied` events Apply()d, `moved` events the
+  // checkpoint moved over, and the lag behind the new `checkpoint`.
+  void RecordCheckpointCommit(uint64_t applied, uint64_t moved, uint64_t checkpoint);
+  // The store's Options::statistics, or null.
+  Statistics* statistics() const { return store_.options().statistics.get(); }
 
   // projection_runner_async.cc
   //

@@ -46,7 +46,7 @@ namespace {
 
 // The store's own families, in the order of annals::internal::Family.
 enum Cf { kDefault = 0, kLog, kIndex, kHeads, kIds, kCfCount };
-static_assert(kCfCount == annals::internal::kCoreFamilyCount);
+static_assert(kCfCount == static_cast<int>(annals::internal::kCoreFamilyCount));
 static_assert(kLog == static_cast<int>(annals::internal::kLogFamily) &&
               kIndex == static_cast<int>(annals::internal::kStreamIndexFamily) &&
               kHeads == static_cast<int>(annals::internal::kHeadsFamily) &&

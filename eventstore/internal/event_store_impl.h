@@ -65,12 +65,13 @@ class EventStore::Impl {
 
   // --- read path (event_store_read.cc) ---
   absl::Status ScanStream(std::string_view stream, const ReadStreamOptions& options,
-                          absl::FunctionRef<bool(const EventView&)> visit);
+                          absl::FunctionRef<bool(const EventView&)> visit) const;
   absl::Status ScanAll(const ReadAllOptions& options,
-                       absl::FunctionRef<bool(const EventView&)> visit);
-  absl::StatusOr<StreamInfo> GetStream(std::string_view stream);
+                       absl::FunctionRef<bool(const EventView&)> visit) const;
+  absl::StatusOr<RecordedEvent> ReadEvent(const Uuid& id) const;
+  absl::StatusOr<StreamInfo> GetStream(std::string_view stream) const;
   absl::Status ListStreams(std::string_view prefix,
-                           absl::FunctionRef<bool(const StreamInfo&)> visit);
+                           absl::FunctionRef<bool(const StreamInfo&)> visit) const;
   uint64_t last_position() const { return committed_position_.load(std::memory_order_acquire); }
   bool WaitForPosition(uint64_t position, absl::Duration timeout);
   absl::Status CatchUp();
@@ -78,7 +79,7 @@ class EventStore::Impl {
 
   // --- audit (event_store_verify.cc) ---
   absl::StatusOr<VerifyReport> Verify();
-  absl::StatusOr<StoreStats> Stats();
+  absl::StatusOr<StoreStats> Stats() const;
 
   bool read_only() const { return options_.read_only; }
   const std::string& path() const { return path_; }
@@ -130,7 +131,8 @@ class EventStore::Impl {
   void CommitGroup(std::vector<Request*>& group);
   absl::Status StageRequest(Request& request, GroupState& group, rocksdb::WriteBatch& batch);
   // The committed head of `stream` as `ro` sees it; kNotFound if it has no events.
-  absl::StatusOr<internal::Head> ReadHead(const rocksdb::ReadOptions& ro, std::string_view stream);
+  absl::StatusOr<internal::Head> ReadHead(const rocksdb::ReadOptions& ro,
+                                          std::string_view stream) const;
   absl::StatusOr<internal::Head> LookupHead(std::string_view stream, const GroupState& group);
   void PublishPosition(uint64_t position);
 
@@ -139,8 +141,9 @@ class EventStore::Impl {
   std::string secondary_path_;  // Scratch dir of a read-only follower.
   // A RocksDB secondary has no snapshots; instead, multi-step reads of a
   // follower hold this shared and CatchUp() holds it exclusively, so a read
-  // never sees half of a catch-up.
-  std::shared_mutex follower_mu_;
+  // never sees half of a catch-up. Mutable: the const reads take it shared;
+  // it orders them against CatchUp(), it is no state of the store.
+  mutable std::shared_mutex follower_mu_;
 
   rocksdb::Env* env_ = nullptr;  // Not owned: RocksDB's default or the test hook's.
   int format_version_ = 0;        // As read at open (upgraded by a writer).

@@ -125,7 +125,7 @@ struct Options {
   // file there made a full disk abort the process (annals/log_sink.h).
   // Default: null, the messages are dropped; the errors that matter reach
   // the caller as Status.
-  std::shared_ptr<LogSink> log_sink;
+  std::shared_ptr<LogSink> log_sink{};
 };
 
 }  // namespace annals

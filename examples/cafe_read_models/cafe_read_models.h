@@ -73,7 +73,8 @@ struct BoardEntry {
 absl::StatusOr<std::vector<BoardEntry>> OpenOrders(const annals::ReadModelReader& board,
                                                    std::string_view status = {});
 // Open orders at one table (through the by_table index).
-absl::StatusOr<std::vector<BoardEntry>> OrdersAtTable(const annals::ReadModelReader& board, int table);
+absl::StatusOr<std::vector<BoardEntry>> OrdersAtTable(const annals::ReadModelReader& board,
+                                                      int table);
 
 struct ItemSales {
   std::string day;  // YYYY-MM-DD (UTC)

@@ -109,10 +109,10 @@ TEST_F(AppendApiTest, OwnedAndBorrowedOverloadsCoexist) {
   EXPECT_TRUE(store_->Append("s", ExpectedVersion::NoStream(), {}).ok());
   EXPECT_TRUE(store_->Append("s", ExpectedVersion::Any(), {{.type = "A", .payload = "{}"}}).ok());
   // Braced lists of EventData, std::array and std::vector go to EventData.
-  EXPECT_TRUE(store_
-                  ->Append("s", ExpectedVersion::Exact(1),
-                           {EventData{.type = "B", .payload = Payload(1)}})
-                  .ok());
+  EXPECT_TRUE(
+      store_
+          ->Append("s", ExpectedVersion::Exact(1), {EventData{.type = "B", .payload = Payload(1)}})
+          .ok());
   const std::array<EventData, 2> pair = {EventData{.type = "C", .payload = "{}"},
                                          EventData{.type = "D", .payload = "{}"}};
   EXPECT_TRUE(store_->Append("s", ExpectedVersion::Exact(2), pair).ok());

@@ -97,7 +97,7 @@ TEST_F(ReadApiTest, StreamRangesCombineFromToDirectionAndLimit) {
       {{.from_version = 2, .to_version = 4}, {2, 3, 4}},
       {{.from_version = 2, .to_version = 4, .limit = 2}, {2, 3}},
       {{.from_version = 3, .to_version = 3}, {3}},
-      {{.to_version = 99}, {1, 2, 3, 4, 5}},      // `to` past the end: clamped
+      {{.to_version = 99}, {1, 2, 3, 4, 5}},       // `to` past the end: clamped
       {{.from_version = 6}, {}},                   // `from` past the end: nothing
       {{.from_version = 4, .to_version = 2}, {}},  // `to` before `from`: nothing
       {{.limit = 1}, {1}},
@@ -108,7 +108,7 @@ TEST_F(ReadApiTest, StreamRangesCombineFromToDirectionAndLimit) {
       {{.from_version = 4, .to_version = 2, .direction = kBackward}, {4, 3, 2}},
       {{.from_version = 4, .to_version = 2, .direction = kBackward, .limit = 2}, {4, 3}},
       {{.from_version = 3, .to_version = 3, .direction = kBackward}, {3}},
-      {{.from_version = 99, .direction = kBackward}, {5, 4, 3, 2, 1}},  // clamped to the last
+      {{.from_version = 99, .direction = kBackward}, {5, 4, 3, 2, 1}},     // clamped to the last
       {{.from_version = 2, .to_version = 4, .direction = kBackward}, {}},  // `to` before `from`
       {{.to_version = 99, .direction = kBackward}, {}},  // below the last: nothing
       {{.direction = kBackward, .limit = 2}, {5, 4}},
@@ -127,8 +127,7 @@ TEST_F(ReadApiTest, MissingStreamIsNotFoundWhateverTheRange) {
   for (const ReadStreamOptions& options :
        {ReadStreamOptions{}, ReadStreamOptions{.from_version = 1, .to_version = 1},
         ReadStreamOptions{.direction = kBackward}}) {
-    EXPECT_EQ(store_->ReadStream("absent", options).status().code(),
-              absl::StatusCode::kNotFound);
+    EXPECT_EQ(store_->ReadStream("absent", options).status().code(), absl::StatusCode::kNotFound);
   }
 }
 
@@ -187,11 +186,10 @@ TEST_F(ReadApiTest, GlobalRangesCombineFromToDirectionFiltersAndLimit) {
 }
 
 TEST_F(ReadApiTest, EmptyStoreReadsNothingInEitherDirection) {
-  for (const ReadAllOptions& options :
-       {ReadAllOptions{}, ReadAllOptions{.direction = kBackward},
-        ReadAllOptions{.from_position = 5, .direction = kBackward},
-        ReadAllOptions{.to_position = 3, .direction = kBackward},
-        ReadAllOptions{.from_position = 1, .to_position = 3}}) {
+  for (const ReadAllOptions& options : {ReadAllOptions{}, ReadAllOptions{.direction = kBackward},
+                                        ReadAllOptions{.from_position = 5, .direction = kBackward},
+                                        ReadAllOptions{.to_position = 3, .direction = kBackward},
+                                        ReadAllOptions{.from_position = 1, .to_position = 3}}) {
     EXPECT_THAT(Positions(options), IsEmpty());
   }
 }
@@ -263,8 +261,7 @@ TEST_F(ReadApiTest, ReadsEventsByIdFromAnyStream) {
   ASSERT_TRUE(by_id.ok()) << by_id.status();
   EXPECT_EQ(by_id->payload, R"({"x":1})");
   EXPECT_EQ(by_id->hash, tagged->front().hash);
-  EXPECT_THAT(by_id->metadata,
-              ElementsAre(std::pair<std::string, std::string>("user", "ann")));
+  EXPECT_THAT(by_id->metadata, ElementsAre(std::pair<std::string, std::string>("user", "ann")));
 }
 
 TEST_F(ReadApiTest, UnknownIdIsNotFoundAndNilIdIsInvalid) {
@@ -304,8 +301,8 @@ TEST_F(ReadApiTest, IdLookupReportsAnIndexThatDisagreesWithTheLog) {
   Append("s", "E", b);
   // Damage: the index entry of `a` points at `b`'s record.
   const internal::EventIdEntry wrong{.position = 2, .stream_id = 1, .version = 1};
-  ASSERT_TRUE(db()->Put(rocksdb::WriteOptions(), family(internal::kEventIdsFamily),
-                        a.AsBytes(), internal::EncodeEventIdEntry(wrong))
+  ASSERT_TRUE(db()->Put(rocksdb::WriteOptions(), family(internal::kEventIdsFamily), a.AsBytes(),
+                        internal::EncodeEventIdEntry(wrong))
                   .ok());
   auto misplaced = store_->ReadEvent(a);
   EXPECT_EQ(misplaced.status().code(), absl::StatusCode::kDataLoss);
@@ -313,8 +310,8 @@ TEST_F(ReadApiTest, IdLookupReportsAnIndexThatDisagreesWithTheLog) {
 
   // Damage: the index names a position the log does not have.
   const internal::EventIdEntry beyond{.position = 9, .stream_id = 1, .version = 1};
-  ASSERT_TRUE(db()->Put(rocksdb::WriteOptions(), family(internal::kEventIdsFamily),
-                        a.AsBytes(), internal::EncodeEventIdEntry(beyond))
+  ASSERT_TRUE(db()->Put(rocksdb::WriteOptions(), family(internal::kEventIdsFamily), a.AsBytes(),
+                        internal::EncodeEventIdEntry(beyond))
                   .ok());
   auto dangling = store_->ReadEvent(a);
   EXPECT_EQ(dangling.status().code(), absl::StatusCode::kDataLoss);

@@ -94,9 +94,8 @@ TEST(PublicApiStyle, EventStoreTypes) {
   EXPECT_TRUE(owned_rest.events.empty());
 
   const annals::ReadStreamOptions stream{.from_version = 2};
-  const annals::ReadStreamOptions stream_rest{.to_version = 3,
-                                              .direction = annals::Direction::kBackward,
-                                              .limit = 1};
+  const annals::ReadStreamOptions stream_rest{
+      .to_version = 3, .direction = annals::Direction::kBackward, .limit = 1};
   EXPECT_EQ(stream.direction, annals::Direction::kForward);
   EXPECT_EQ(stream_rest.from_version, 0u);
 
@@ -135,9 +134,8 @@ TEST(PublicApiStyle, EventStoreTypes) {
 
 TEST(PublicApiStyle, ModuleTypes) {
   const annals::AggregateSpec spec{.name = "order", .state_version = 2};
-  const annals::AggregateSpec spec_rest{.registry = nullptr,
-                                        .state_schema = "table S {}",
-                                        .state_table = "S"};
+  const annals::AggregateSpec spec_rest{
+      .registry = nullptr, .state_schema = "table S {}", .state_table = "S"};
   EXPECT_TRUE(spec.state_schema.empty());
   EXPECT_TRUE(spec_rest.name.empty());
   const annals::PendingEvent pending{.type = "X"};

@@ -116,8 +116,8 @@ struct ChildOutcome {
   int exit_code = -1;
   int signal = 0;
   bool timed_out = false;
-  std::string output;  // what it wrote to the pipe
-  std::string stderr_tail;
+  std::string output{};  // what it wrote to the pipe
+  std::string stderr_tail{};
   double cpu_seconds = 0;  // user + system time of the child
 };
 
@@ -169,9 +169,9 @@ void Reap(pid_t pid, std::chrono::steady_clock::time_point deadline, ChildOutcom
 // A child process whose stdout (or result fd) and stderr go to files.
 struct Child {
   pid_t pid = -1;
-  std::string out_path;
-  std::string err_path;
-  std::chrono::steady_clock::time_point deadline;
+  std::string out_path{};
+  std::string err_path{};
+  std::chrono::steady_clock::time_point deadline{};
 };
 
 // Starts `body` in a forked child; it writes its result to the fd it gets
@@ -431,10 +431,10 @@ std::string BuildStoreInChild(const std::string& path, Variant variant) {
 // Reading a store: one result per read, compared with the undamaged store's.
 
 struct Read {
-  std::string name;
+  std::string name{};
   absl::StatusCode code = absl::StatusCode::kOk;
-  std::string message;         // the error, or a note (verify's reason)
-  std::string text;            // what the read returned
+  std::string message{};       // the error, or a note (verify's reason)
+  std::string text{};          // what the read returned
   bool verify_damage = false;  // Verify returned a report with ok == false
 };
 

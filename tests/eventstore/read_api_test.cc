@@ -11,7 +11,7 @@
 
 #include "annals/event_store.h"
 #include "common/coding.h"
-#include "eventstore/internal/event_store_impl.h"
+#include "eventstore/internal/store_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/temp_dir.h"
@@ -70,8 +70,10 @@ class ReadApiTest : public ::testing::Test {
     return out;
   }
 
-  rocksdb::DB* db() { return store_->impl()->db(); }
-  rocksdb::ColumnFamilyHandle* family(internal::Family f) { return store_->impl()->family(f); }
+  rocksdb::DB* db() { return internal::StoreAccess::Db(*store_); }
+  rocksdb::ColumnFamilyHandle* family(internal::Family f) {
+    return internal::StoreAccess::CoreFamily(*store_, f);
+  }
 
   testing::TempDir dir_;
   std::unique_ptr<EventStore> store_;

@@ -21,6 +21,7 @@ namespace cli {
   X(Append)                       \
   X(Read)                         \
   X(All)                          \
+  X(Event)                        \
   X(Streams)                      \
   X(Verify)                       \
   X(Export)                       \

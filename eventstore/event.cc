@@ -33,4 +33,23 @@ RecordedEvent EventView::ToOwned() const {
   return e;
 }
 
+EventView RecordedEvent::View() const {
+  EventView v;
+  v.position = position;
+  v.stream = stream;
+  v.version = version;
+  v.id = id;
+  v.type = type;
+  v.schema_version = schema_version;
+  v.recorded_at_us = recorded_at_us;
+  v.correlation_id = correlation_id;
+  v.causation_id = causation_id;
+  v.metadata.reserve(metadata.size());
+  for (const auto& [k, val] : metadata) v.metadata.emplace_back(k, val);
+  v.content_type = content_type;
+  v.payload = payload;
+  v.hash = hash;
+  return v;
+}
+
 }  // namespace annals

@@ -82,7 +82,7 @@ absl::Status EventStore::Impl::TryCatchUp() {
   return internal::FromRocksDb(s, "catching up with the writer");
 }
 
-std::vector<rocksdb::ColumnFamilyHandle*> EventStore::Impl::AllFamilies() {
+std::vector<rocksdb::ColumnFamilyHandle*> EventStore::Impl::AllFamilies() const {
   std::vector<rocksdb::ColumnFamilyHandle*> all(families_.begin(), families_.end());
   MutexLock lock(&module_families_mu_);
   for (const auto& [name, handle] : module_families_) all.push_back(handle);

@@ -44,7 +44,7 @@ absl::Status Damaged(uint64_t position, std::string_view what) {
 }  // namespace
 
 absl::StatusOr<internal::Head> EventStore::Impl::ReadHead(const rocksdb::ReadOptions& ro,
-                                                          std::string_view stream) {
+                                                          std::string_view stream) const {
   std::string value;
   rocksdb::Status s = db_->Get(ro, families_[internal::kHeadsFamily], stream, &value);
   if (s.IsNotFound()) {
@@ -58,14 +58,14 @@ absl::StatusOr<internal::Head> EventStore::Impl::ReadHead(const rocksdb::ReadOpt
   return head;
 }
 
-absl::StatusOr<StreamInfo> EventStore::Impl::GetStream(std::string_view stream) {
+absl::StatusOr<StreamInfo> EventStore::Impl::GetStream(std::string_view stream) const {
   absl::StatusOr<internal::Head> head = ReadHead(rocksdb::ReadOptions(), stream);
   if (!head.ok()) return head.status();
   return StreamInfo{std::string(stream), head->version, head->last_position};
 }
 
-absl::Status EventStore::Impl::ListStreams(std::string_view prefix,
-                                           absl::FunctionRef<bool(const StreamInfo&)> visit) {
+absl::Status EventStore::Impl::ListStreams(
+    std::string_view prefix, absl::FunctionRef<bool(const StreamInfo&)> visit) const {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), families_[internal::kHeadsFamily]));
   StreamInfo info;
@@ -86,7 +86,7 @@ absl::Status EventStore::Impl::ListStreams(std::string_view prefix,
 
 absl::Status EventStore::Impl::ScanStream(std::string_view stream,
                                           const ReadStreamOptions& options,
-                                          absl::FunctionRef<bool(const EventView&)> visit) {
+                                          absl::FunctionRef<bool(const EventView&)> visit) const {
   internal::ReadRecorder recorder(statistics(), Ticker::kStreamReads);
   ReaderLock follower_lock(&follower_mu_);
   ScopedSnapshot snapshot(db_.get(), options_.read_only);
@@ -97,17 +97,20 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream,
   if (!read_head.ok()) return read_head.status();
   const internal::Head head = *read_head;
 
+  // The inclusive version range in reading order, as ReadStreamOptions
+  // defines it: bounds clamped to 1..head.version, empty when `last` lies
+  // before `first`, then cut to `limit` events.
   const bool forward = options.direction == Direction::kForward;
-  uint64_t first, last;  // Inclusive version range, in reading order.
+  uint64_t first, last;
   if (forward) {
     first = std::max<uint64_t>(1, options.from_version);
-    if (first > head.version) return absl::OkStatus();
-    last = head.version;
+    last = options.to_version == 0 ? head.version : std::min(options.to_version, head.version);
+    if (first > last) return absl::OkStatus();
     if (options.limit != 0 && last - first + 1 > options.limit) last = first + options.limit - 1;
   } else {
     first = options.from_version == 0 ? head.version : std::min(options.from_version, head.version);
-    if (first == 0) return absl::OkStatus();
-    last = 1;
+    last = std::max<uint64_t>(1, options.to_version);
+    if (first < last) return absl::OkStatus();
     if (options.limit != 0 && first - last + 1 > options.limit) last = first - options.limit + 1;
   }
 
@@ -186,44 +189,132 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream,
 }
 
 absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
-                                       absl::FunctionRef<bool(const EventView&)> visit) {
+                                       absl::FunctionRef<bool(const EventView&)> visit) const {
   internal::ReadRecorder recorder(statistics(), Ticker::kAllScans);
+  const bool forward = options.direction == Direction::kForward;
   rocksdb::ReadOptions ro;
-  ro.adaptive_readahead = true;
+  ro.adaptive_readahead = forward;  // RocksDB's readahead serves forward scans.
+  // One iterator is one consistent view (its implicit snapshot): the end of
+  // the log is where that view ends.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, families_[internal::kLogFamily]));
-  uint64_t expected = std::max<uint64_t>(1, options.from_position);
-  char start[8];
-  coding::EncodeBigEndian64(start, expected);
+  auto key_position = [&it]() -> uint64_t {
+    const rocksdb::Slice key = it->key();
+    return key.size() == 8 ? coding::DecodeBigEndian64(std::string_view(key.data(), 8)) : 0;
+  };
+  auto read_failed = [&it](uint64_t near) {
+    return internal::FromRocksDb(it->status(),
+                                 StrCat("reading the global log near position ", near));
+  };
+
+  // `expected` is the next position in reading order and `bound` the last
+  // one to deliver (ReadAllOptions: inclusive, clamped; empty when it lies
+  // before the first).
+  uint64_t expected;
+  uint64_t bound;
+  if (forward) {
+    expected = std::max<uint64_t>(1, options.from_position);
+    bound = options.to_position == 0 ? UINT64_MAX : options.to_position;
+    if (expected > bound) return absl::OkStatus();
+    it->Seek(coding::BigEndian64(expected));
+  } else {
+    it->SeekToLast();
+    if (!it->Valid()) return it->status().ok() ? absl::OkStatus() : read_failed(0);
+    const uint64_t end = key_position();
+    if (end == 0) {
+      return absl::DataLossError("the global log ends with a bad key; run annals verify");
+    }
+    expected = options.from_position == 0 ? end : std::min(options.from_position, end);
+    bound = std::max<uint64_t>(1, options.to_position);
+    if (expected < bound) return absl::OkStatus();
+    if (expected != end) it->SeekForPrev(coding::BigEndian64(expected));
+  }
+
   uint64_t delivered = 0;
+  bool stopped = false;  // By the visitor or the limit.
   EventView view;
   codec_internal::RecordDecoder decoder = NewRecordDecoder();
-  for (it->Seek(rocksdb::Slice(start, 8)); it->Valid(); it->Next()) {
-    const rocksdb::Slice key = it->key();
-    const uint64_t position =
-        key.size() == 8 ? coding::DecodeBigEndian64(std::string_view(key.data(), 8)) : 0;
+  for (; it->Valid() && (forward ? expected <= bound : expected >= bound);
+       forward ? it->Next() : it->Prev()) {
+    const uint64_t position = key_position();
     if (position != expected) {
       return absl::DataLossError(StrCat("the global log has a gap or a bad key at position ",
-                                              expected, "; run annals verify"));
+                                        expected, "; run annals verify"));
     }
-    ++expected;
+    expected = forward ? expected + 1 : expected - 1;
     absl::Status st = decoder.Decode(std::string_view(it->value().data(), it->value().size()),
                                      options_.verify_checksums_on_read, &view);
     if (!st.ok()) return absl::IsDataLoss(st) ? Damaged(position, StdSv(st.message())) : st;
     if (view.position != position) return Damaged(position, "its key and content disagree");
     ++recorder.scanned;
-    if (!options.event_type.empty() && view.type != options.event_type) continue;
+    if (!options.event_types.empty() &&
+        std::find(options.event_types.begin(), options.event_types.end(), view.type) ==
+            options.event_types.end()) {
+      continue;
+    }
     if (!options.stream_prefix.empty() && !view.stream.starts_with(options.stream_prefix)) {
       continue;
     }
     ++recorder.events;
-    if (!visit(view)) break;
-    if (options.limit != 0 && ++delivered >= options.limit) break;
+    if (!visit(view) || (options.limit != 0 && ++delivered >= options.limit)) {
+      stopped = true;
+      break;
+    }
   }
-  if (!it->status().ok()) {
-    return internal::FromRocksDb(it->status(),
-                                 StrCat("reading the global log near position ", expected));
+  if (!it->status().ok()) return read_failed(expected);
+  // Backward, the log must reach down to `bound`: positions start at 1 with
+  // no gap, so running out before it means records are missing.
+  if (!forward && !stopped && expected >= bound) {
+    return absl::DataLossError(StrCat("the global log lacks position ", expected,
+                                      " and below; run annals verify"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<RecordedEvent> EventStore::Impl::ReadEvent(const Uuid& id) const {
+  if (id.is_nil()) {
+    return absl::InvalidArgumentError(
+        "the nil UUID names no event (an event appended without an id gets a generated one); "
+        "give the id of a stored event");
+  }
+  // Two reads (the index, then the log) from one view.
+  ReaderLock follower_lock(&follower_mu_);
+  ScopedSnapshot snapshot(db_.get(), options_.read_only);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.get();
+
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(ro, families_[internal::kEventIdsFamily],
+                               rocksdb::Slice(id.AsBytes().data(), id.AsBytes().size()), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(StrCat("no event has id ", id.ToString()));
+  if (!s.ok()) return internal::FromRocksDb(s, StrCat("looking up event id ", id.ToString()));
+  internal::EventIdEntry entry;
+  if (!internal::DecodeEventIdEntry(std::string_view(value.data(), value.size()), &entry)) {
+    return absl::DataLossError(
+        StrCat("event-id index entry of ", id.ToString(), " is malformed; run annals verify"));
+  }
+
+  rocksdb::PinnableSlice record;
+  s = db_->Get(ro, families_[internal::kLogFamily], coding::BigEndian64(entry.position), &record);
+  if (s.IsNotFound()) {
+    return absl::DataLossError(StrCat("the event-id index places ", id.ToString(),
+                                      " at position ", entry.position,
+                                      ", which is not in the log; run annals verify"));
+  }
+  if (!s.ok()) {
+    return internal::FromRocksDb(s, StrCat("reading the log at position ", entry.position));
+  }
+  EventView view;
+  codec_internal::RecordDecoder decoder = NewRecordDecoder();
+  absl::Status st = decoder.Decode(std::string_view(record.data(), record.size()),
+                                   options_.verify_checksums_on_read, &view);
+  if (!st.ok()) return absl::IsDataLoss(st) ? Damaged(entry.position, StdSv(st.message())) : st;
+  if (view.id != id || view.position != entry.position || view.version != entry.version) {
+    return Damaged(entry.position,
+                   StrCat("the event-id index places ", id.ToString(), " (version ", entry.version,
+                          ") there, but it holds ", view.id.ToString(), " (version ",
+                          view.version, ")"));
+  }
+  return view.ToOwned();
 }
 
 }  // namespace annals

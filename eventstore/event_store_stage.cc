@@ -88,10 +88,13 @@ struct KnownId {
 // The retry path only (every id of `part` is already at its place): checks
 // that each event is the same event as the one stored or staged under its id,
 // reading stored ones from the `log` family. kAlreadyExists names the first
-// id whose event differs and the field.
+// id whose event differs and the field. Sets `*recorded_at_us` to the time of
+// the first event as stored (as it will be stored when it is staged in this
+// group, whose time is `group_now_us`): the replay reports the original time.
 absl::Status CheckReplayContent(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* log,
                                 const codec_internal::PayloadCipher* cipher,
-                                const StreamAppend& part, absl::Span<const KnownId> known) {
+                                const StreamAppend& part, absl::Span<const KnownId> known,
+                                int64_t group_now_us, int64_t* recorded_at_us) {
   codec_internal::RecordDecoder decoder(cipher);
   char key[8];
   for (size_t i = 0; i < part.events.size(); ++i) {
@@ -99,6 +102,10 @@ absl::Status CheckReplayContent(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* lo
     std::string_view field;
     if (known[i].staged != nullptr) {
       field = DifferingField(ContentOf(retry), ContentOf(*known[i].staged));
+      if (i == 0) {
+        const int64_t given = known[i].staged->recorded_at_us;
+        *recorded_at_us = given != 0 ? given : group_now_us;
+      }
     } else {
       coding::EncodeBigEndian64(key, known[i].entry.position);
       rocksdb::PinnableSlice value;
@@ -118,6 +125,7 @@ absl::Status CheckReplayContent(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* lo
                                           ", which holds ", stored.id.ToString(), "; run verify"));
       }
       field = DifferingField(ContentOf(retry), ContentOf(stored));
+      if (i == 0) *recorded_at_us = stored.recorded_at_us;
     }
     if (!field.empty()) {
       return absl::AlreadyExistsError(StrCat(
@@ -255,10 +263,16 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
     }
     // The right ids at the right place: a replay only if the events are the
     // same, too. This reads stored records, on the retry path only.
+    int64_t recorded_at_us = 0;
     RETURN_IF_ERROR(CheckReplayContent(db_.get(), families_[internal::kLogFamily],
-                                       codec_options_.cipher.get(), part, ids));
-    replays[p] = AppendResult{ids.front().entry.version, ids.back().entry.version,
-                              ids.front().entry.position, ids.back().entry.position, true};
+                                       codec_options_.cipher.get(), part, ids, group.now_us,
+                                       &recorded_at_us));
+    replays[p] = AppendResult{.first_version = ids.front().entry.version,
+                              .last_version = ids.back().entry.version,
+                              .first_position = ids.front().entry.position,
+                              .last_position = ids.back().entry.position,
+                              .idempotent_replay = true,
+                              .recorded_at_us = recorded_at_us};
     request.depends_on_group = request.depends_on_group || any_staged;
     ++replay_count;
   }
@@ -353,6 +367,8 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
     AppendResult result;
     result.first_version = head.version + 1;
     result.first_position = next_position_;
+    result.recorded_at_us =
+        part.events.front().recorded_at_us != 0 ? part.events.front().recorded_at_us : group.now_us;
     for (const NewEvent& e : part.events) {
       view.position = next_position_++;
       view.stream = part.stream;

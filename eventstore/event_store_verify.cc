@@ -199,7 +199,7 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
   return report;
 }
 
-absl::StatusOr<StoreStats> EventStore::Impl::Stats() {
+absl::StatusOr<StoreStats> EventStore::Impl::Stats() const {
   StoreStats stats;
   stats.last_position = last_position();
   stats.events = stats.last_position;  // Positions are gap-free from 1.

@@ -88,7 +88,7 @@ void BatchWriter::UndoFrom(uint64_t position) {
   }
 }
 
-absl::Status BatchWriter::CheckTable(std::string_view table) {
+absl::Status BatchWriter::CheckTable(std::string_view table) const {
   // Projections use a few tables over and over: validate each change only.
   if (table == last_table_ && !last_table_.empty()) return absl::OkStatus();
   if (absl::Status s = ValidateName("table", table); !s.ok()) return s;
@@ -96,14 +96,15 @@ absl::Status BatchWriter::CheckTable(std::string_view table) {
   return absl::OkStatus();
 }
 
-absl::Status BatchWriter::FullKeyInto(std::string_view table, std::string_view key) {
+absl::Status BatchWriter::FullKeyInto(std::string_view table, std::string_view key) const {
   if (absl::Status s = CheckTable(table); !s.ok()) return s;
   scratch_.assign(prefix_).append(table).push_back('\0');
   scratch_.append(key);
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> BatchWriter::FullKey(std::string_view table, std::string_view key) {
+absl::StatusOr<std::string> BatchWriter::FullKey(std::string_view table,
+                                                 std::string_view key) const {
   if (absl::Status s = FullKeyInto(table, key); !s.ok()) return s;
   return scratch_;
 }
@@ -148,14 +149,14 @@ absl::Status BatchWriter::Delete(std::string_view table, std::string_view key) {
 }
 
 absl::StatusOr<std::optional<std::string>> BatchWriter::Get(std::string_view table,
-                                                            std::string_view key) {
+                                                            std::string_view key) const {
   if (absl::Status s = FullKeyInto(table, key); !s.ok()) return s;
   if (auto it = overlay_.find(scratch_); it != overlay_.end()) return it->second;
   return DbGet(db_, cf_, nullptr, scratch_);
 }
 
 absl::Status BatchWriter::Scan(std::string_view table, std::string_view prefix,
-                               ReadModelVisitor visit) {
+                               ReadModelVisitor visit) const {
   absl::StatusOr<std::string> full = FullKey(table, prefix);
   if (!full.ok()) return full.status();
   const size_t strip = full->size() - prefix.size();

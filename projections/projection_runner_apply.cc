@@ -30,24 +30,6 @@ absl::StatusOr<RecordedEvent> ReadEventAt(EventStore& store, uint64_t position) 
   return std::move(events.front());
 }
 
-EventView ViewOf(const RecordedEvent& e) {
-  EventView v;
-  v.position = e.position;
-  v.stream = e.stream;
-  v.version = e.version;
-  v.id = e.id;
-  v.type = e.type;
-  v.schema_version = e.schema_version;
-  v.recorded_at_us = e.recorded_at_us;
-  v.correlation_id = e.correlation_id;
-  v.causation_id = e.causation_id;
-  for (const auto& [k, val] : e.metadata) v.metadata.emplace_back(k, val);
-  v.content_type = e.content_type;
-  v.payload = e.payload;
-  v.hash = e.hash;
-  return v;
-}
-
 }  // namespace projections_internal
 
 absl::Status ProjectionRunner::Impl::CallApply(Build& b, const EventView& event) {
@@ -96,7 +78,7 @@ absl::StatusOr<ProjectionRunner::Impl::BatchResult> ProjectionRunner::Impl::Appl
 
 absl::Status ProjectionRunner::Impl::ApplyOne(Build& b, uint64_t position) {
   ASSIGN_OR_RETURN(RecordedEvent event, projections_internal::ReadEventAt(store_, position));
-  const EventView view = projections_internal::ViewOf(event);
+  const EventView view = event.View();
   rocksdb::WriteBatch batch;
   b.writer.Clear();
   b.writer.Bind(&batch, /*immediate=*/false);

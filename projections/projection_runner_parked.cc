@@ -66,7 +66,7 @@ absl::Status ProjectionRunner::Impl::ReplayParked(uint64_t position) {
     if (position != 0 && p.position != position) continue;
     found = true;
     ASSIGN_OR_RETURN(RecordedEvent event, projections_internal::ReadEventAt(store_, p.position));
-    const EventView view = projections_internal::ViewOf(event);
+    const EventView view = event.View();
     Build& b = *build_;
     rocksdb::WriteBatch batch;
     b.writer.Clear();

@@ -50,14 +50,14 @@ class SnapshotImpl final : public ReadModelSnapshot {
   }
 
   absl::StatusOr<std::optional<std::string>> Get(std::string_view table,
-                                                 std::string_view key) override {
+                                                 std::string_view key) const override {
     absl::StatusOr<std::string> full = FullKey(table, key);
     if (!full.ok()) return full.status();
     return DbGet(db_, cf_, snapshot_, *full);
   }
 
   absl::Status Scan(std::string_view table, std::string_view prefix,
-                    ReadModelVisitor visit) override {
+                    ReadModelVisitor visit) const override {
     absl::StatusOr<std::string> full = FullKey(table, prefix);
     if (!full.ok()) return full.status();
     return DbScan(db_, cf_, snapshot_, *full, full->size() - prefix.size(), visit);
@@ -117,7 +117,7 @@ absl::Status SecondaryIndex::Update(ReadModelWriter& writer, std::string_view pr
 }
 
 absl::Status SecondaryIndex::Lookup(
-    ReadModelReader& reader, std::string_view value,
+    const ReadModelReader& reader, std::string_view value,
     absl::FunctionRef<bool(std::string_view primary_key)> visit) const {
   const std::string prefix = IndexPrefix(value);
   return reader.Scan(table_, prefix, [&](std::string_view key, std::string_view) {

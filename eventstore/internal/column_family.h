@@ -69,8 +69,8 @@ struct ColumnFamilyTuning {
 // A column family a module owns: its name (1 to 64 bytes of a-z, 0-9 and
 // '_', not one of the event store's own families) and its tuning.
 struct ColumnFamilySpec {
-  std::string_view name;
-  ColumnFamilyTuning tuning;
+  std::string_view name{};
+  ColumnFamilyTuning tuning{};
 };
 
 // ValidateFamilyName()

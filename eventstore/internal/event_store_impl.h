@@ -69,12 +69,13 @@ class EventStore::Impl {
 
   // --- read path (event_store_read.cc) ---
   absl::Status ScanStream(std::string_view stream, const ReadStreamOptions& options,
-                          absl::FunctionRef<bool(const EventView&)> visit);
+                          absl::FunctionRef<bool(const EventView&)> visit) const;
   absl::Status ScanAll(const ReadAllOptions& options,
-                       absl::FunctionRef<bool(const EventView&)> visit);
-  absl::StatusOr<StreamInfo> GetStream(std::string_view stream);
+                       absl::FunctionRef<bool(const EventView&)> visit) const;
+  absl::StatusOr<RecordedEvent> ReadEvent(const Uuid& id) const;
+  absl::StatusOr<StreamInfo> GetStream(std::string_view stream) const;
   absl::Status ListStreams(std::string_view prefix,
-                           absl::FunctionRef<bool(const StreamInfo&)> visit);
+                           absl::FunctionRef<bool(const StreamInfo&)> visit) const;
   uint64_t last_position() const { return committed_position_.load(std::memory_order_acquire); }
   bool WaitForPosition(uint64_t position, absl::Duration timeout)
       ABSL_LOCKS_EXCLUDED(position_mu_, follower_mu_);
@@ -83,7 +84,7 @@ class EventStore::Impl {
 
   // --- audit (event_store_verify.cc) ---
   absl::StatusOr<VerifyReport> Verify() ABSL_LOCKS_EXCLUDED(follower_mu_);
-  absl::StatusOr<StoreStats> Stats();
+  absl::StatusOr<StoreStats> Stats() const;
 
   // --- the codec (codec/) ---
   // Installs the cipher that seals payloads (crypto-shredding will install
@@ -110,7 +111,7 @@ class EventStore::Impl {
   absl::StatusOr<rocksdb::ColumnFamilyHandle*> ModuleFamily(const internal::ColumnFamilySpec& spec)
       ABSL_LOCKS_EXCLUDED(module_families_mu_);
   // Every open family: the core's, then the modules'.
-  std::vector<rocksdb::ColumnFamilyHandle*> AllFamilies() ABSL_LOCKS_EXCLUDED(module_families_mu_);
+  std::vector<rocksdb::ColumnFamilyHandle*> AllFamilies() const ABSL_LOCKS_EXCLUDED(module_families_mu_);
 
   // The sticky write error, OK while appends are accepted.
   absl::Status write_error() const ABSL_LOCKS_EXCLUDED(queue_mu_);
@@ -181,7 +182,8 @@ class EventStore::Impl {
   void CommitGroup(std::vector<Request*>& group) ABSL_LOCKS_EXCLUDED(queue_mu_);
   absl::Status StageRequest(Request& request, GroupState& group, rocksdb::WriteBatch& batch);
   // The committed head of `stream` as `ro` sees it; kNotFound if it has no events.
-  absl::StatusOr<internal::Head> ReadHead(const rocksdb::ReadOptions& ro, std::string_view stream);
+  absl::StatusOr<internal::Head> ReadHead(const rocksdb::ReadOptions& ro,
+                                          std::string_view stream) const;
   absl::StatusOr<internal::Head> LookupHead(std::string_view stream, const GroupState& group);
   void PublishPosition(uint64_t position) ABSL_LOCKS_EXCLUDED(position_mu_);
 
@@ -192,8 +194,9 @@ class EventStore::Impl {
   std::string secondary_path_;  // Scratch dir of a read-only follower.
   // A RocksDB secondary has no snapshots; instead, multi-step reads of a
   // follower hold this shared and CatchUp() holds it exclusively, so a read
-  // never sees half of a catch-up.
-  SharedMutex follower_mu_;
+  // never sees half of a catch-up. Mutable: the const reads take it shared;
+  // it orders them against CatchUp(), it is no state of the store.
+  mutable SharedMutex follower_mu_;
 
   rocksdb::Env* env_ = nullptr;  // Not owned: RocksDB's default or the test hook's.
   int format_version_ = 0;        // As read at open (upgraded by a writer).
@@ -206,7 +209,7 @@ class EventStore::Impl {
   // Families of modules by name: those on disk at open and those created
   // since. Entries are never removed; handles live until the store closes.
   // A mutex of its own: creating a family must not wait for a group commit.
-  Mutex module_families_mu_;
+  mutable Mutex module_families_mu_;
   absl::flat_hash_map<std::string, rocksdb::ColumnFamilyHandle*> module_families_
       ABSL_GUARDED_BY(module_families_mu_);
   rocksdb::WriteOptions write_options_;

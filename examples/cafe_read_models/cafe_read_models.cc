@@ -40,8 +40,8 @@ std::string Day(int64_t recorded_at_us) {
   return absl::FormatTime("%Y-%m-%d", absl::FromUnixMicros(recorded_at_us), absl::UTCTimeZone());
 }
 
-absl::StatusOr<std::optional<Json>> GetJson(annals::ReadModelReader& r, std::string_view table,
-                                            std::string_view key) {
+absl::StatusOr<std::optional<Json>> GetJson(const annals::ReadModelReader& r,
+                                            std::string_view table, std::string_view key) {
   absl::StatusOr<std::optional<std::string>> v = r.Get(table, key);
   if (!v.ok()) return v.status();
   if (!v->has_value()) return std::optional<Json>();
@@ -221,7 +221,7 @@ std::vector<std::shared_ptr<annals::Projection>> CafeProjections() {
   return {std::make_shared<OrderBoardProjection>(), std::make_shared<SalesProjection>()};
 }
 
-absl::StatusOr<std::vector<BoardEntry>> OpenOrders(annals::ReadModelReader& board,
+absl::StatusOr<std::vector<BoardEntry>> OpenOrders(const annals::ReadModelReader& board,
                                                    std::string_view status) {
   std::vector<BoardEntry> out;
   if (status.empty()) {
@@ -253,7 +253,8 @@ absl::StatusOr<std::vector<BoardEntry>> OpenOrders(annals::ReadModelReader& boar
   return out;
 }
 
-absl::StatusOr<std::vector<BoardEntry>> OrdersAtTable(annals::ReadModelReader& board, int table) {
+absl::StatusOr<std::vector<BoardEntry>> OrdersAtTable(const annals::ReadModelReader& board,
+                                                      int table) {
   std::vector<std::string> streams;
   absl::Status s = ByTable().Lookup(board, TableKey(table), [&](std::string_view stream) {
     streams.emplace_back(stream);
@@ -269,7 +270,7 @@ absl::StatusOr<std::vector<BoardEntry>> OrdersAtTable(annals::ReadModelReader& b
   return out;
 }
 
-absl::StatusOr<std::vector<ItemSales>> Sales(annals::ReadModelReader& sales,
+absl::StatusOr<std::vector<ItemSales>> Sales(const annals::ReadModelReader& sales,
                                              std::string_view day) {
   std::vector<ItemSales> out;
   bool bad = false;

@@ -70,10 +70,11 @@ struct BoardEntry {
 
 // Open orders in stream order; with `status` non-empty, only those in it
 // (through the by_status index).
-absl::StatusOr<std::vector<BoardEntry>> OpenOrders(annals::ReadModelReader& board,
+absl::StatusOr<std::vector<BoardEntry>> OpenOrders(const annals::ReadModelReader& board,
                                                    std::string_view status = {});
 // Open orders at one table (through the by_table index).
-absl::StatusOr<std::vector<BoardEntry>> OrdersAtTable(annals::ReadModelReader& board, int table);
+absl::StatusOr<std::vector<BoardEntry>> OrdersAtTable(const annals::ReadModelReader& board,
+                                                      int table);
 
 struct ItemSales {
   std::string day;  // YYYY-MM-DD (UTC)
@@ -83,7 +84,7 @@ struct ItemSales {
 };
 
 // Sales of one day (empty `day`: every day), by day then sku.
-absl::StatusOr<std::vector<ItemSales>> Sales(annals::ReadModelReader& sales,
+absl::StatusOr<std::vector<ItemSales>> Sales(const annals::ReadModelReader& sales,
                                              std::string_view day = {});
 
 }  // namespace cafe

@@ -82,15 +82,15 @@ struct EventList {};
 // Static description of an aggregate type.
 struct AggregateSpec {
   // Short name, e.g. "order" (the CLI's --aggregate).
-  std::string_view name;
+  std::string_view name{};
   // Where the aggregate's events are registered. Must outlive every use.
   const EventRegistry* registry = nullptr;
   // The .fbs text that defines the state table, and the table's name in it.
   // Their hash is the state's fingerprint: snapshots taken with another
   // fingerprint are ignored, so any change of the state schema invalidates
   // old snapshots automatically.
-  std::string_view state_schema;
-  std::string_view state_table;
+  std::string_view state_schema{};
+  std::string_view state_table{};
   // Bump when Apply() logic changed but the state schema did not: it is part
   // of the fingerprint. Default: 1.
   uint32_t state_version = 1;
@@ -104,10 +104,10 @@ absl::StatusOr<std::string> StateToJson(const AggregateSpec& spec, std::string_v
 
 // An event raised by a command and not yet saved.
 struct PendingEvent {
-  Uuid id;                    // generated at Raise(): makes a re-sent save idempotent
-  std::string_view type;      // points into the EventRegistry
+  Uuid id{};                  // generated at Raise(): makes a re-sent save idempotent
+  std::string_view type{};    // points into the EventRegistry
   uint32_t schema_version = 1;
-  std::string payload;        // FlatBuffers bytes
+  std::string payload{};      // FlatBuffers bytes
 };
 
 namespace aggregate_internal {

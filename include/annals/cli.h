@@ -45,29 +45,29 @@ class Projection;  // annals/projection.h
 // rebuild.
 struct CliAggregate {
   // The value of --aggregate, e.g. "order". Unique within CliOptions.
-  std::string name;
+  std::string name{};
   // One line for `annals replay --help` and the unknown-aggregate error.
-  std::string description;
+  std::string description{};
   // Rebuilds the state from a stream's events, given in version order (a
   // prefix of the stream when --to-version or --as-of is given; possibly
   // empty). Returns the state as the text of a JSON object. A non-OK status
   // ends the command with the exit code of its code (kDataLoss -> 5, ...).
-  std::function<absl::StatusOr<std::string>(absl::Span<const RecordedEvent> events)> replay;
+  std::function<absl::StatusOr<std::string>(absl::Span<const RecordedEvent> events)> replay{};
 };
 
 struct CliOptions {
   // The aggregates `annals replay` knows. Default: none.
-  std::vector<CliAggregate> aggregates;
+  std::vector<CliAggregate> aggregates{};
   // Renders a payload that is not JSON (e.g. a FlatBuffers event) as the
   // text of a JSON value, or returns nullopt when it does not know the event;
   // the CLI then writes the payload as "data_base64". Not called for
   // ContentType::kJson payloads. Default: unset (base64 for every non-JSON
   // payload).
-  std::function<std::optional<std::string>(const RecordedEvent& event)> render_payload;
+  std::function<std::optional<std::string>(const RecordedEvent& event)> render_payload{};
   // The projections `annals projection rebuild|replay-parked` can run (they
   // need the code); `annals projections` lists these and every projection
   // with state in the store. Names must be unique. Default: none.
-  std::vector<std::shared_ptr<Projection>> projections;
+  std::vector<std::shared_ptr<Projection>> projections{};
 };
 
 // RunCli()

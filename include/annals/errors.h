@@ -35,7 +35,7 @@ namespace annals {
 
 // The details of a kAborted append.
 struct WrongExpectedVersion {
-  std::string stream;
+  std::string stream{};
   ExpectedVersion expected = ExpectedVersion::Any();
   // The stream's last version when the append was checked (0: no events).
   uint64_t actual = 0;

@@ -2,10 +2,24 @@
 //
 // The event types that cross the EventStore API:
 //
-//   NewEvent       what a caller appends (borrowed views, no copies)
+//   EventData      what a caller appends, owning its strings: the safe
+//                  default (build it in a loop, keep it in a container)
+//   NewEvent       what a caller appends, borrowing everything (views, no
+//                  copies): for hot paths whose bytes outlive the call anyway
 //   EventView      a stored event seen during a scan; views into the store's
 //                  buffers, valid only inside the callback that received it
 //   RecordedEvent  an owning copy of a stored event
+//
+// Every member has a default member initializer, so designated initializers
+// that name only some fields (`EventData{.type = "X", .payload = p}`) compile
+// without -Wmissing-field-initializers warnings.
+//
+// Example:
+//   std::vector<annals::EventData> events;
+//   for (int i = 0; i < 3; ++i) {
+//     events.push_back({.type = "Tick", .payload = std::to_string(i)});  // owned: safe
+//   }
+//   store->Append("clock", annals::ExpectedVersion::Any(), events);
 //
 // Thread-safety: plain value types.
 
@@ -36,23 +50,49 @@ std::string_view ContentTypeName(ContentType type);
 
 using MetadataEntry = std::pair<std::string_view, std::string_view>;
 
-// An event to append. Every view must stay valid until Append() returns; the
-// store copies what it keeps.
+// An event to append, borrowing everything: NewEvent owns none of its bytes.
+// Every view must stay valid until Append() returns; the store copies what it
+// keeps.
+//
+// BORROWS: a view from a temporary dangles at the end of the full expression
+// (GCC 12 never warns; clang 14 only for a named NewEvent, -Wdangling-gsl):
+//   NewEvent e{.type = "Tick", .payload = std::to_string(i)};  // dangles!
+// Use EventData for anything built at run time, in loops or kept in
+// containers; NewEvent suits literals and bytes the caller already owns
+// (no copy is made).
 struct NewEvent {
   // Nil (the default) means "generate a UUIDv7". Give ids to make retries
   // idempotent: see EventStore::Append().
-  Uuid id;
+  Uuid id{};
   // Required, non-empty, at most 256 bytes of UTF-8.
-  std::string_view type;
+  std::string_view type{};
   // Version of the payload's schema, for upcasters. Default 1.
   uint32_t schema_version = 1;
   ContentType content_type = ContentType::kJson;
-  std::string_view payload;
-  std::string_view correlation_id;
-  std::string_view causation_id;
-  absl::Span<const MetadataEntry> metadata;
+  std::string_view payload{};
+  std::string_view correlation_id{};
+  std::string_view causation_id{};
+  absl::Span<const MetadataEntry> metadata{};
   // UTC microseconds since the Unix epoch. 0 (the default) means "now, as the
   // committer assigns it". Import uses this to keep original timestamps.
+  int64_t recorded_at_us = 0;
+};
+
+// An event to append that owns its bytes: the same fields, in the same order
+// and with the same meaning and defaults, as NewEvent, held in std::string.
+// EventStore::Append() and AppendMulti() (StreamAppendData) take spans of it
+// as they take spans of NewEvent, so `std::vector<EventData>` is appended
+// directly. Costs one copy of each string when built; the store makes no
+// further copy than for a NewEvent.
+struct EventData {
+  Uuid id{};
+  std::string type{};
+  uint32_t schema_version = 1;
+  ContentType content_type = ContentType::kJson;
+  std::string payload{};
+  std::string correlation_id{};
+  std::string causation_id{};
+  std::vector<std::pair<std::string, std::string>> metadata{};
   int64_t recorded_at_us = 0;
 };
 
@@ -63,19 +103,19 @@ struct RecordedEvent;
 // ToOwned() to keep it.
 struct EventView {
   uint64_t position = 0;
-  std::string_view stream;
+  std::string_view stream{};
   uint64_t version = 0;
-  Uuid id;
-  std::string_view type;
+  Uuid id{};
+  std::string_view type{};
   uint32_t schema_version = 1;
   int64_t recorded_at_us = 0;
-  std::string_view correlation_id;
-  std::string_view causation_id;
-  std::vector<MetadataEntry> metadata;
+  std::string_view correlation_id{};
+  std::string_view causation_id{};
+  std::vector<MetadataEntry> metadata{};
   ContentType content_type = ContentType::kBytes;
-  std::string_view payload;
+  std::string_view payload{};
   // SHA-256 chaining this record to the previous one in the global log.
-  std::string_view hash;
+  std::string_view hash{};
 
   RecordedEvent ToOwned() const;
 };
@@ -83,18 +123,23 @@ struct EventView {
 // An owning copy of a stored event.
 struct RecordedEvent {
   uint64_t position = 0;
-  std::string stream;
+  std::string stream{};
   uint64_t version = 0;
-  Uuid id;
-  std::string type;
+  Uuid id{};
+  std::string type{};
   uint32_t schema_version = 1;
   int64_t recorded_at_us = 0;
-  std::string correlation_id;
-  std::string causation_id;
-  std::vector<std::pair<std::string, std::string>> metadata;
+  std::string correlation_id{};
+  std::string causation_id{};
+  std::vector<std::pair<std::string, std::string>> metadata{};
   ContentType content_type = ContentType::kBytes;
-  std::string payload;
-  std::string hash;
+  std::string payload{};
+  std::string hash{};
+
+  // A view of this event (the inverse of EventView::ToOwned()), for code
+  // written against EventView; valid while this object is neither changed,
+  // moved nor destroyed.
+  EventView View() const;
 };
 
 }  // namespace annals

@@ -71,9 +71,9 @@ TypeKey TypeKeyOf() {
 
 // What the registry knows about one event type.
 struct EventTypeInfo {
-  std::string type;             // stored type name
+  std::string type{};           // stored type name
   uint32_t schema_version = 1;  // the version new events are written with
-  std::string table;            // fully qualified FlatBuffers table name
+  std::string table{};          // fully qualified FlatBuffers table name
   TypeKey cpp_type = nullptr;
   // Checks that `payload` is a well-formed buffer of this table.
   bool (*verify)(std::string_view payload) = nullptr;

@@ -23,9 +23,14 @@
 //   annals::Options options;
 //   auto store = annals::EventStore::Open("/var/lib/orders", options);
 //   if (!store.ok()) return store.status();
-//   annals::NewEvent placed{.type = "OrderPlaced", .payload = R"({"table":4})"};
+//   annals::EventData placed{.type = "OrderPlaced", .payload = R"({"table":4})"};
 //   auto result = (*store)->Append("order-42", annals::ExpectedVersion::NoStream(),
 //                                  {placed});
+//   auto newest = (*store)->ReadAll({.direction = annals::Direction::kBackward, .limit = 10});
+//
+// Every public struct here has a default member initializer on every member,
+// so designated initializers naming only some fields compile warning-free
+// under -Wall -Wextra (see annals/event.h).
 //
 // Thread-safety: an EventStore is safe for concurrent use from any number of
 // threads. Appends are funnelled to one committer thread that batches them
@@ -41,6 +46,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -78,40 +84,87 @@ struct AppendResult {
   // same events: the call was a retry of an append that had succeeded, and
   // nothing was written.
   bool idempotent_replay = false;
+  // When the events were recorded: the stored recorded_at_us (UTC
+  // microseconds since the Unix epoch, as RecordedEvent::recorded_at_us) of
+  // the first event of this stream's part. The committer stamps every event
+  // of a commit group with one time, so for an ordinary append it is the
+  // time of all its events; an event given NewEvent::recorded_at_us (import)
+  // keeps that time instead. On an idempotent replay it is the time stored by
+  // the original append, not the time of the retry. 0 for a part with no
+  // events (nothing was recorded).
+  int64_t recorded_at_us = 0;
 };
 
-// One stream's part of a multi-stream append. Views must stay valid until
-// AppendMulti() returns.
+// One stream's part of a multi-stream append, borrowing everything like
+// NewEvent: the name and the events must stay valid until AppendMulti()
+// returns. StreamAppendData is the owning form.
 struct StreamAppend {
-  std::string_view stream;
+  std::string_view stream{};
   ExpectedVersion expected = ExpectedVersion::Any();
-  absl::Span<const NewEvent> events;
+  absl::Span<const NewEvent> events{};
+};
+
+// One stream's part of a multi-stream append that owns its name and events
+// (see EventData).
+struct StreamAppendData {
+  std::string stream{};
+  ExpectedVersion expected = ExpectedVersion::Any();
+  std::vector<EventData> events{};
 };
 
 enum class Direction : uint8_t { kForward, kBackward };
 
+// Which versions of a stream a read returns, in reading order:
+//
+//   forward:  from max(from_version, 1) up to to_version (0 = the last
+//             version), ascending;
+//   backward: from from_version (0 = the last version) down to
+//             max(to_version, 1), descending;
+//
+// each bound inclusive and clamped to the versions the stream has (a
+// from_version past the last version reads from the last one backward, and
+// reads nothing forward). A range whose `to` lies before its `from` in the
+// reading direction is empty (OK, no events). `limit` then keeps the first
+// `limit` events of the range in reading order (0 = all).
 struct ReadStreamOptions {
-  // First version to return. Forward: 0 or 1 = from the start. Backward:
-  // 0 = from the last event.
   uint64_t from_version = 0;
+  // Inclusive last version in reading order; 0 = no bound (the stream's last
+  // version forward, version 1 backward).
+  uint64_t to_version = 0;
   Direction direction = Direction::kForward;
   // Most events to return; 0 = no limit.
   uint64_t limit = 0;
 };
 
+// Which events of the global log ("$all") a read returns, in reading order:
+//
+//   forward:  positions from max(from_position, 1) up to to_position
+//             (0 = the end of the log), ascending;
+//   backward: positions from from_position (0 = the end of the log) down to
+//             max(to_position, 1), descending;
+//
+// each bound inclusive; a from_position past the end reads nothing forward
+// and starts at the end backward. A range whose `to` lies before its `from`
+// in the reading direction is empty (OK, no events). The filters then keep
+// the events that match every given filter, and `limit` keeps the first
+// `limit` of those in reading order (0 = all). "The end of the log" is its
+// last event as the read's RocksDB view sees it when the read starts.
 struct ReadAllOptions {
-  // First position to return; 0 or 1 = from the start.
   uint64_t from_position = 0;
-  // Most events to return (after filtering); 0 = no limit.
+  // Inclusive last position in reading order; 0 = no bound.
+  uint64_t to_position = 0;
+  Direction direction = Direction::kForward;
+  // Most events to return, counted after filtering; 0 = no limit.
   uint64_t limit = 0;
-  // Only events of this type, when non-empty.
-  std::string event_type;
+  // Only events whose type is one of these; empty = every type. (The same
+  // filter as SubscriptionOptions::event_types.)
+  std::vector<std::string> event_types{};
   // Only events of streams whose name starts with this, when non-empty.
-  std::string stream_prefix;
+  std::string stream_prefix{};
 };
 
 struct StreamInfo {
-  std::string stream;
+  std::string stream{};
   // Last version; 0 for a stream without events.
   uint64_t version = 0;
   // Global position of the last event.
@@ -125,11 +178,11 @@ struct VerifyReport {
   uint64_t last_position = 0;
   // Lower-case hex SHA-256 of the last record: an auditor who notes it can
   // later prove that nothing up to that position was rewritten.
-  std::string last_hash;
+  std::string last_hash{};
   // When !ok: the first position found damaged (0 when the damage is not in
   // a record, e.g. the stream index) and why.
   uint64_t first_bad_position = 0;
-  std::string reason;
+  std::string reason{};
 };
 
 // The store's size now, as RocksDB reports it (a point-in-time answer).
@@ -206,6 +259,24 @@ class EventStore {
   absl::StatusOr<AppendResult> Append(std::string_view stream, ExpectedVersion expected,
                                       absl::Span<const NewEvent> events);
 
+  // EventStore::Append() of owned events
+  //
+  // The same append for events that own their bytes: takes a
+  // std::vector<EventData>, a std::array, or a braced list of EventData.
+  // Semantics, errors and idempotency as above.
+  //
+  // (A template only for overload resolution: `Owned` is never deduced and
+  // must stay EventData. Between two equally good candidates C++ prefers the
+  // non-template, so a braced list that fits both, `{}` or
+  // `{{.type = "X"}}`, goes to the NewEvent overload instead of being
+  // ambiguous.)
+  template <typename Owned = EventData>
+  absl::StatusOr<AppendResult> Append(std::string_view stream, ExpectedVersion expected,
+                                      absl::Span<const std::type_identity_t<Owned>> events) {
+    static_assert(std::is_same_v<Owned, EventData>, "owned events are EventData");
+    return AppendOwned(stream, expected, events);
+  }
+
   // EventStore::AppendMulti()
   //
   // Appends to several distinct streams atomically: either every part is
@@ -221,44 +292,72 @@ class EventStore {
   // true, expected not checked, like the rest of the replay).
   absl::StatusOr<std::vector<AppendResult>> AppendMulti(absl::Span<const StreamAppend> parts);
 
+  // EventStore::AppendMulti() of owned parts
+  //
+  // The same for parts that own their names and events (StreamAppendData);
+  // a template for the reason given at Append() above.
+  template <typename Owned = StreamAppendData>
+  absl::StatusOr<std::vector<AppendResult>> AppendMulti(
+      absl::Span<const std::type_identity_t<Owned>> parts) {
+    static_assert(std::is_same_v<Owned, StreamAppendData>, "owned parts are StreamAppendData");
+    return AppendMultiOwned(parts);
+  }
+
+  // Reads. The const methods below only read: they neither change the store
+  // nor what this handle shows later, and run concurrently with each other
+  // and with appends. (CatchUp(), WaitForPosition() and Verify() are not
+  // const: on a read-only follower each of them catches up with the writer,
+  // which moves the view every later read sees.)
+
   // EventStore::ReadStream()
   //
-  // Returns the events of `stream` per `options`. kNotFound when the stream
-  // has no events; kDataLoss on corruption.
-  absl::StatusOr<std::vector<RecordedEvent>> ReadStream(std::string_view stream,
-                                                        const ReadStreamOptions& options = {});
+  // Returns the events of `stream` per `options` (see ReadStreamOptions for
+  // how from_version, to_version, direction and limit combine). kNotFound
+  // when the stream has no events; kDataLoss on corruption.
+  absl::StatusOr<std::vector<RecordedEvent>> ReadStream(
+      std::string_view stream, const ReadStreamOptions& options = {}) const;
 
   // EventStore::ScanStream()
   //
   // Like ReadStream() but hands each event to `visit` without copying;
   // `visit` returns false to stop. kNotFound when the stream has no events.
   absl::Status ScanStream(std::string_view stream, const ReadStreamOptions& options,
-                          absl::FunctionRef<bool(const EventView&)> visit);
+                          absl::FunctionRef<bool(const EventView&)> visit) const;
 
   // EventStore::ReadAll()
   //
-  // Returns events of the global log in position order per `options`.
+  // Returns events of the global log per `options`, in position order
+  // forward or in reverse position order backward (see ReadAllOptions).
   // kDataLoss on corruption (never a silently shorter log).
-  absl::StatusOr<std::vector<RecordedEvent>> ReadAll(const ReadAllOptions& options = {});
+  absl::StatusOr<std::vector<RecordedEvent>> ReadAll(const ReadAllOptions& options = {}) const;
 
   // EventStore::ScanAll()
   //
-  // Like ReadAll() without copying; `visit` returns false to stop. Sees the
-  // log up to last_position() as of the call.
+  // Like ReadAll() without copying; `visit` returns false to stop. Sees one
+  // consistent view of the log, as of the call.
   absl::Status ScanAll(const ReadAllOptions& options,
-                       absl::FunctionRef<bool(const EventView&)> visit);
+                       absl::FunctionRef<bool(const EventView&)> visit) const;
+
+  // EventStore::ReadEvent()
+  //
+  // The event with id `id`, wherever it is stored, through the event-id
+  // index (one index lookup and one log read). kNotFound when no event has
+  // this id; kInvalidArgument for the nil id (it names no event: an event
+  // appended without an id gets a generated one); kDataLoss when the index
+  // and the log disagree. Works on read-only followers too.
+  absl::StatusOr<RecordedEvent> ReadEvent(const Uuid& id) const;
 
   // EventStore::GetStream()
   //
   // kNotFound when the stream has no events.
-  absl::StatusOr<StreamInfo> GetStream(std::string_view stream);
+  absl::StatusOr<StreamInfo> GetStream(std::string_view stream) const;
 
   // EventStore::ListStreams()
   //
   // Visits streams in name order (byte-wise), optionally only those whose
   // name starts with `prefix`; `visit` returns false to stop.
   absl::Status ListStreams(std::string_view prefix,
-                           absl::FunctionRef<bool(const StreamInfo&)> visit);
+                           absl::FunctionRef<bool(const StreamInfo&)> visit) const;
 
   // EventStore::last_position()
   //
@@ -269,7 +368,8 @@ class EventStore {
   //
   // Blocks until last_position() >= `position` or `timeout` passes. Returns
   // true when the position was reached. Woken by commits, not by polling
-  // (for a read-only follower it polls CatchUp() every 50 ms).
+  // (for a read-only follower it polls CatchUp() every 50 ms, which is why
+  // it is not const).
   bool WaitForPosition(uint64_t position, absl::Duration timeout);
 
   // EventStore::Sync()
@@ -293,11 +393,13 @@ class EventStore {
   // every record's CRC32C and hash-chain link, that positions are 1..N with
   // no gap, and that the stream index and heads match the log. Returns a
   // report; !report.ok names the first bad position. The returned status is
-  // non-OK only when the check itself could not run.
+  // non-OK only when the check itself could not run. Not const: a read-only
+  // follower first catches up with the writer, to compare what it serves
+  // with the writer's MANIFEST.
   absl::StatusOr<VerifyReport> Verify();
 
   // EventStore::Stats()
-  absl::StatusOr<StoreStats> Stats();
+  absl::StatusOr<StoreStats> Stats() const;
 
   bool read_only() const;
   const std::string& path() const;
@@ -314,6 +416,11 @@ class EventStore {
   friend class internal::StoreAccess;
 
   explicit EventStore(std::unique_ptr<Impl> impl);
+
+  absl::StatusOr<AppendResult> AppendOwned(std::string_view stream, ExpectedVersion expected,
+                                           absl::Span<const EventData> events);
+  absl::StatusOr<std::vector<AppendResult>> AppendMultiOwned(
+      absl::Span<const StreamAppendData> parts);
 
   std::unique_ptr<Impl> impl_;
 };

@@ -159,7 +159,7 @@ struct Options {
   // file there made a full disk abort the process (annals/log_sink.h).
   // Default: null, the messages are dropped; the errors that matter reach
   // the caller as Status.
-  std::shared_ptr<LogSink> log_sink;
+  std::shared_ptr<LogSink> log_sink{};
 
   // Counters and histograms the store and everything built on it (snapshot
   // stores, repositories, projection runners) fill while they work: append
@@ -169,7 +169,7 @@ struct Options {
   // Default: null, nothing is recorded (one pointer check per call site).
   // With CreateStatistics() the cost is a few relaxed atomic adds per append
   // call and per group commit (docs/statistics.md has the measured figure).
-  std::shared_ptr<Statistics> statistics;
+  std::shared_ptr<Statistics> statistics{};
 };
 
 }  // namespace annals

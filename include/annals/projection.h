@@ -163,7 +163,7 @@ struct ProjectionOptions {
   // which bounds the memory of a batch. Default: 8 MiB.
   size_t batch_bytes = 8u << 20;
   // Async: retries of a failing event. See RetryOptions.
-  RetryOptions retry;
+  RetryOptions retry{};
   // Async: after retries. Default: kStop.
   FailurePolicy on_failure = FailurePolicy::kStop;
   // Reported kStalled when behind and not advancing for this long.
@@ -182,7 +182,7 @@ struct ProjectionOptions {
 // and the lag after every checkpoint commit as a histogram, monotonically and
 // across every projection of the store.
 struct ProjectionStatus {
-  std::string name;
+  std::string name{};
   ProjectionMode mode = ProjectionMode::kAsync;
   ProjectionState state = ProjectionState::kStopped;
   // Checkpoint: every event up to this global position is applied.
@@ -199,7 +199,7 @@ struct ProjectionStatus {
   // Failed: the error that stopped it. Running async: the error being
   // retried, if any. Running inline: why the projection last made an append
   // fail, if it did since it started (kept; the append's caller got it too).
-  std::string error;
+  std::string error{};
   // UTC microseconds: last heartbeat, last time the checkpoint advanced.
   int64_t heartbeat_us = 0;
   int64_t advanced_at_us = 0;
@@ -208,11 +208,11 @@ struct ProjectionStatus {
 // A dead letter: an event an async projection could not apply.
 struct ParkedEvent {
   uint64_t position = 0;
-  std::string stream;
+  std::string stream{};
   uint64_t version = 0;
-  std::string type;
+  std::string type{};
   uint32_t attempts = 0;
-  std::string error;
+  std::string error{};
   int64_t parked_at_us = 0;
 };
 

@@ -53,7 +53,8 @@ using ReadModelVisitor = absl::FunctionRef<bool(std::string_view key, std::strin
 //
 // Read access to one projection's tables. Implemented by ReadModelWriter
 // (reads see the writer's own not-yet-committed writes) and by
-// ReadModelSnapshot (a committed, consistent state).
+// ReadModelSnapshot (a committed, consistent state). Reads are const: a
+// function that only queries takes a `const ReadModelReader&`.
 class ReadModelReader {
  public:
   virtual ~ReadModelReader() = default;
@@ -63,7 +64,7 @@ class ReadModelReader {
   // The value of `key` in `table`, or std::nullopt when absent.
   // kInvalidArgument for a bad table name; kDataLoss on corruption.
   virtual absl::StatusOr<std::optional<std::string>> Get(std::string_view table,
-                                                         std::string_view key) = 0;
+                                                         std::string_view key) const = 0;
 
   // ReadModelReader::Scan()
   //
@@ -71,7 +72,7 @@ class ReadModelReader {
   // empty), in byte-wise key order. The views are valid only during the call
   // to `visit`. kInternal when `visit` throws (see ReadModelVisitor).
   virtual absl::Status Scan(std::string_view table, std::string_view prefix,
-                            ReadModelVisitor visit) = 0;
+                            ReadModelVisitor visit) const = 0;
 };
 
 // ReadModelWriter
@@ -142,7 +143,7 @@ class SecondaryIndex {
   //
   // Visits the primary keys indexed under `value`, in key order; `visit`
   // returns false to stop. kInternal when `visit` throws.
-  absl::Status Lookup(ReadModelReader& reader, std::string_view value,
+  absl::Status Lookup(const ReadModelReader& reader, std::string_view value,
                       absl::FunctionRef<bool(std::string_view primary_key)> visit) const;
 
   const std::string& table() const { return table_; }

@@ -85,7 +85,7 @@ struct LoadOptions {
   // Load the state from the events recorded at or before this time (UTC
   // microseconds since the epoch; see FormatTimestampMicros); replay stops at
   // the first later event.
-  std::optional<int64_t> as_of_us;
+  std::optional<int64_t> as_of_us{};
   // Use snapshots (false: always replay from version 1).
   bool use_snapshots = true;
 };

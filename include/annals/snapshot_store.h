@@ -47,14 +47,14 @@
 namespace annals {
 
 struct Snapshot {
-  std::string stream;
+  std::string stream{};
   // The stream version whose state `state` is (state after applying events
   // 1..version).
   uint64_t version = 0;
   // Fingerprint of the state schema the state was encoded with.
-  std::string fingerprint;
+  std::string fingerprint{};
   // Encoded state (FlatBuffers bytes for aggregates).
-  std::string state;
+  std::string state{};
   // recorded_at_us of the event at `version`: lets a load "as of time T" use
   // the snapshot when it is not newer than T.
   int64_t event_recorded_at_us = 0;
@@ -67,7 +67,7 @@ struct Snapshot {
 // What a lookup accepts.
 struct SnapshotQuery {
   // Only snapshots with exactly this fingerprint.
-  std::string_view fingerprint;
+  std::string_view fingerprint{};
   // Only snapshots at or below this version.
   uint64_t max_version = std::numeric_limits<uint64_t>::max();
   // Only snapshots whose event_recorded_at_us is at or before this.

@@ -56,15 +56,15 @@ class EventStore;
 
 struct SubscriptionOptions {
   // Subscribe to this stream only; empty (the default) = the global log.
-  std::string stream;
+  std::string stream{};
   // First global position (global log) or first version (one stream) to
   // deliver. 0 or 1 = from the start. Default: 0.
   uint64_t from = 0;
   // Deliver only events of these types; empty (the default) = every type.
-  std::vector<std::string> event_types;
+  std::vector<std::string> event_types{};
   // Deliver only events of streams whose name starts with this (global log
   // only); empty (the default) = every stream.
-  std::string stream_prefix;
+  std::string stream_prefix{};
   // Most events one Next() returns, and so the most a subscription holds.
   // Default: 512.
   size_t batch_size = 512;

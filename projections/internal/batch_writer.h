@@ -73,18 +73,18 @@ class BatchWriter final : public ReadModelWriter {
   void Clear();
 
   absl::StatusOr<std::optional<std::string>> Get(std::string_view table,
-                                                 std::string_view key) override;
+                                                 std::string_view key) const override;
   absl::Status Scan(std::string_view table, std::string_view prefix,
-                    ReadModelVisitor visit) override;
+                    ReadModelVisitor visit) const override;
   absl::Status Put(std::string_view table, std::string_view key,
                    std::string_view value) override;
   absl::Status Delete(std::string_view table, std::string_view key) override;
 
  private:
-  absl::StatusOr<std::string> FullKey(std::string_view table, std::string_view key);
+  absl::StatusOr<std::string> FullKey(std::string_view table, std::string_view key) const;
   // FullKey() into scratch_ (no allocation once warm); valid until the next call.
-  absl::Status FullKeyInto(std::string_view table, std::string_view key);
-  absl::Status CheckTable(std::string_view table);
+  absl::Status FullKeyInto(std::string_view table, std::string_view key) const;
+  absl::Status CheckTable(std::string_view table) const;
   void Record(std::string key, std::optional<std::string> value);
 
   struct Undo {
@@ -103,8 +103,11 @@ class BatchWriter final : public ReadModelWriter {
   uint64_t tag_ = 0;
   std::map<std::string, std::optional<std::string>, std::less<>> overlay_;
   std::vector<Undo> undo_;
-  std::string scratch_;
-  std::string last_table_;  // The last table name that passed validation.
+  // Caches the const reads (Get, Scan) reuse: mutable because they change no
+  // observable state, and safe because a BatchWriter is used by one thread
+  // at a time (see ReadModelWriter).
+  mutable std::string scratch_;
+  mutable std::string last_table_;  // The last table name that passed validation.
 };
 
 }  // namespace annals::projections_internal

@@ -271,8 +271,6 @@ std::string NameOf(Projection* projection, absl::Status* error);
 // projection_runner_apply.cc: the event at `position`, or kNotFound /
 // kDataLoss.
 absl::StatusOr<RecordedEvent> ReadEventAt(EventStore& store, uint64_t position);
-// projection_runner_apply.cc: an EventView of `e` (views into `e`).
-EventView ViewOf(const RecordedEvent& e);
 // projection_runner_status.cc: reports kStalled for a running projection that
 // is behind and has not advanced for `stall_after` (counted from when it fell
 // behind).

@@ -287,6 +287,14 @@ TEST_F(CliTest, ReadForwardBackwardFromAndLimit) {
   EXPECT_EQ(Versions(Annals({"read", store(), "order-1", "--backward", "--limit", "1"}).lines()),
             (std::vector<uint64_t>{3}));
   EXPECT_EQ(Annals({"read", store(), "order-1", "--from", "9"}).out, "");
+  // --to: the inclusive last version in reading order.
+  EXPECT_EQ(Versions(Annals({"read", store(), "order-1", "--to", "2"}).lines()),
+            (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(Versions(Annals({"read", store(), "order-1", "--backward", "--to", "2"}).lines()),
+            (std::vector<uint64_t>{3, 2}));
+  EXPECT_EQ(Versions(Annals({"read", store(), "order-1", "--from", "2", "--to", "2"}).lines()),
+            (std::vector<uint64_t>{2}));
+  EXPECT_EQ(Annals({"read", store(), "order-1", "--from", "3", "--to", "2"}).out, "");
 
   CliRun missing = Annals({"read", store(), "order-404"});
   EXPECT_EQ(missing.code, 4);
@@ -311,6 +319,56 @@ TEST_F(CliTest, AllFiltersFromLimitTypeAndPrefix) {
                           .lines()),
             (std::vector<uint64_t>{2}));
   EXPECT_EQ(Annals({"all", store(), "--from", "7"}).out, "");
+}
+
+TEST_F(CliTest, AllBackwardBoundedAndSeveralTypes) {
+  FillSixEvents();  // ItemAdded at 1, 3, 5; Placed at 2, 4, 6; cust-1 at 4.
+  EXPECT_EQ(Positions(Annals({"all", store(), "--backward"}).lines()),
+            (std::vector<uint64_t>{6, 5, 4, 3, 2, 1}));
+  EXPECT_EQ(Positions(Annals({"all", store(), "--backward", "--from", "5", "--to", "3"}).lines()),
+            (std::vector<uint64_t>{5, 4, 3}));
+  EXPECT_EQ(Positions(Annals({"all", store(), "--to", "3"}).lines()),
+            (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(Positions(Annals({"all", store(), "--backward", "--type", "Placed", "--limit", "2"})
+                          .lines()),
+            (std::vector<uint64_t>{6, 4}));
+  // --type repeats (any of the types), and takes one value each time, so the
+  // store may follow it.
+  EXPECT_EQ(Positions(Annals({"all", "--type", "Placed", "--type", "ItemAdded", "--prefix",
+                              "cust-", store()})
+                          .lines()),
+            (std::vector<uint64_t>{4}));
+  EXPECT_EQ(Positions(Annals({"all", store(), "--type", "Placed", "--type", "ItemAdded"}).lines()),
+            (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(Annals({"all", store(), "--from", "2", "--to", "1"}).out, "");
+}
+
+TEST_F(CliTest, EventPrintsTheEventWithAnId) {
+  const std::string id = "1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+  Append("order-1", "Placed", "{}");
+  CliRun appended = Annals({"append", store(), "order-2", "--type", "ItemAdded", "--data",
+                             R"({"sku":"A1"})", "--id", id});
+  ASSERT_EQ(appended.code, 0) << appended.err;
+
+  CliRun found = Annals({"event", store(), id});
+  ASSERT_EQ(found.code, 0) << found.err;
+  const Json event = found.json();
+  EXPECT_EQ(event["id"], id);
+  EXPECT_EQ(event["stream"], "order-2");
+  EXPECT_EQ(event["version"], 1);
+  EXPECT_EQ(event["position"], 2);
+  EXPECT_EQ(event["data"], Json::parse(R"({"sku":"A1"})"));
+
+  CliRun unknown = Annals({"event", store(), "0190a6e0-0000-7000-8000-000000000000"});
+  EXPECT_EQ(unknown.code, 4) << unknown.err;
+  EXPECT_THAT(unknown.err, HasSubstr("0190a6e0-0000-7000-8000-000000000000"));
+  ExpectOneLine(unknown);
+  EXPECT_EQ(unknown.out, "");
+
+  CliRun malformed = Annals({"event", store(), "not-a-uuid"});
+  EXPECT_EQ(malformed.code, 2) << malformed.err;
+  EXPECT_THAT(malformed.err, HasSubstr("not-a-uuid"));
+  ExpectOneLine(malformed);
 }
 
 TEST_F(CliTest, StreamsListsNamesAndVersions) {
@@ -435,6 +493,7 @@ TEST_F(CliTest, MissingStoreExitsFourForEveryReadOnlySubcommand) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"read", missing, "s"},
            {"all", missing},
+           {"event", missing, "1b4e28ba-2fa1-11d2-883f-0016d3cca427"},
            {"streams", missing},
            {"verify", missing},
            {"export", missing},
@@ -534,7 +593,8 @@ TEST_F(CliTest, HelpEverywhere) {
   CliRun top = Annals({"--help"});
   EXPECT_EQ(top.code, 0);
   for (const char* sub :
-       {"append", "read", "all", "streams", "verify", "export", "import", "replay", "stats"}) {
+       {"append", "read", "all", "event", "streams", "verify", "export", "import", "replay",
+        "stats"}) {
     EXPECT_THAT(top.out, HasSubstr(sub));
     CliRun r = Annals({sub, "--help"});
     EXPECT_EQ(r.code, 0) << sub;

@@ -32,8 +32,8 @@ using CliJson = nlohmann::ordered_json;
 // What one run of the CLI returned and printed.
 struct CliRun {
   int code = -1;  // the exit code; -1 when the process did not exit normally
-  std::string out;
-  std::string err;
+  std::string out{};
+  std::string err{};
   long peak_rss_kb = 0;  // with ProcessOptions::sample_peak_rss
 
   // stdout as one JSON value; records a test failure when it is not one.

@@ -231,18 +231,18 @@ class FaultInjectionFs : public rocksdb::FileSystemWrapper {
   struct Node {
     uint64_t size = 0;    // bytes on disk (as written through us)
     uint64_t synced = 0;  // durable prefix
-    std::vector<std::pair<uint64_t, uint64_t>> lost;  // [begin, end) lost to failed syncs
+    std::vector<std::pair<uint64_t, uint64_t>> lost{};  // [begin, end) lost to failed syncs
   };
   enum class EntryKind : uint8_t { kCreateFile, kDeleteFile, kRename, kCreateDir, kDeleteDir };
   struct PendingEntry {
-    EntryKind kind;
-    std::string path;       // the created/deleted entry, or the rename source
-    std::string target;     // rename target
-    std::string grave;      // deleted file, or the rename's overwritten target
+    EntryKind kind{};
+    std::string path{};     // the created/deleted entry, or the rename source
+    std::string target{};   // rename target
+    std::string grave{};    // deleted file, or the rename's overwritten target
     uint64_t node = 0;      // the file's node (files only)
     uint64_t displaced = 0;  // node of a rename's overwritten target
     bool target_was_dir = false;  // a rename replaced an empty directory
-    std::vector<std::string> dirs;  // directories whose fsync is still missing
+    std::vector<std::string> dirs{};  // directories whose fsync is still missing
   };
 
   // Node of `path`, creating one for a file that existed before (durable as

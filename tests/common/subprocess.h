@@ -55,8 +55,8 @@ struct ProcessResult {
   int exit_code = -1;    // when exited
   int signal = 0;        // the signal that killed it, when it did not exit
   bool timed_out = false;
-  std::string out;         // stdout (a forked body: what it wrote to its fd)
-  std::string err;         // stderr
+  std::string out{};       // stdout (a forked body: what it wrote to its fd)
+  std::string err{};       // stderr
   double cpu_seconds = 0;  // user + system time
   long peak_rss_kb = 0;    // with ProcessOptions::sample_peak_rss
 

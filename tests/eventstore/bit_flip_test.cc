@@ -339,10 +339,10 @@ std::string BuildStoreInChild(const std::string& path, Variant variant) {
 // Reading a store: one result per read, compared with the undamaged store's.
 
 struct Read {
-  std::string name;
+  std::string name{};
   absl::StatusCode code = absl::StatusCode::kOk;
-  std::string message;         // the error, or a note (verify's reason)
-  std::string text;            // what the read returned
+  std::string message{};       // the error, or a note (verify's reason)
+  std::string text{};          // what the read returned
   bool verify_damage = false;  // Verify returned a report with ok == false
 };
 

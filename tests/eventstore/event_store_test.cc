@@ -212,9 +212,9 @@ TEST_F(EventStoreTest, ReadsTheGlobalLogWithFilters) {
   EXPECT_THAT(positions({}), ElementsAre(1, 2, 3, 4));
   EXPECT_THAT(positions({.from_position = 3}), ElementsAre(3, 4));
   EXPECT_THAT(positions({.limit = 2}), ElementsAre(1, 2));
-  EXPECT_THAT(positions({.event_type = "Placed"}), ElementsAre(1, 3));
+  EXPECT_THAT(positions({.event_types = {"Placed"}}), ElementsAre(1, 3));
   EXPECT_THAT(positions({.stream_prefix = "order-"}), ElementsAre(1, 3, 4));
-  EXPECT_THAT(positions({.limit = 1, .event_type = "Placed", .stream_prefix = "order-2"}),
+  EXPECT_THAT(positions({.limit = 1, .event_types = {"Placed"}, .stream_prefix = "order-2"}),
               ElementsAre(3));
   EXPECT_TRUE(positions({.from_position = 5}).empty());
 }

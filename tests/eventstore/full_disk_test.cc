@@ -52,7 +52,7 @@ struct ChildRun {
   bool exited = false;  // Normal exit (not killed by a signal).
   int exit_code = -1;
   int signal = 0;
-  std::vector<std::string> lines;
+  std::vector<std::string> lines{};
 
   std::string Describe() const {
     return exited ? StrCat("exit code ", exit_code)

@@ -140,7 +140,7 @@ TEST_F(ReadModelTest, SecondaryIndexFollowsUpdates) {
   ASSERT_TRUE(by_status.Update(*writer_, "o2", std::nullopt, "open").ok());
   ASSERT_TRUE(by_status.Update(*writer_, "o3", std::nullopt, "openly").ok());  // Prefix of no one.
   ASSERT_TRUE(by_status.Update(*writer_, "o1", "open", "paid").ok());
-  auto lookup = [&](ReadModelReader& r, std::string_view v) {
+  auto lookup = [&](const ReadModelReader& r, std::string_view v) {
     std::vector<std::string> out;
     EXPECT_TRUE(by_status.Lookup(r, v, [&](std::string_view pk) {
                   out.emplace_back(pk);

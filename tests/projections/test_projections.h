@@ -105,7 +105,7 @@ class StatsProjection : public Projection {
 };
 
 // Every entry of `table` in a reader, in key order.
-inline std::vector<std::pair<std::string, std::string>> Dump(ReadModelReader& reader,
+inline std::vector<std::pair<std::string, std::string>> Dump(const ReadModelReader& reader,
                                                              std::string_view table) {
   std::vector<std::pair<std::string, std::string>> out;
   absl::Status s = reader.Scan(table, "", [&](std::string_view k, std::string_view v) {

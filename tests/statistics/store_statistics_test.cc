@@ -239,7 +239,7 @@ TEST_F(StoreStatisticsTest, ReadsCountCallsAndEvents) {
   EXPECT_EQ(Tick(Ticker::kEventsRead), 7u);
   EXPECT_EQ(Tick(Ticker::kAllScans), 0u);
 
-  auto typed = store_->ReadAll(ReadAllOptions{.event_type = "U"});  // decodes 12, hands out 4
+  auto typed = store_->ReadAll(ReadAllOptions{.event_types = {"U"}});  // decodes 12, hands out 4
   ASSERT_TRUE(typed.ok());
   EXPECT_EQ(typed->size(), 4u);
   ASSERT_TRUE(store_->ReadAll(ReadAllOptions{.from_position = 11}).ok());  // 2 of 2

@@ -181,6 +181,17 @@ stage_fuzz() {
   mapfile -t fuzzers < <(ninja -C build-asan -t targets all | cut -d: -f1 | grep -E '^[a-z_]+_fuzzer$')
   timed build_s build_cpu cmake --build build-asan -j "$jobs" --target "${fuzzers[@]}"
   timed test_s test_cpu run_ctest build-asan -L '^fuzz-run$'
+  # libFuzzer's own count of the inputs each target ran (its final stats, in
+  # ctest's full log).
+  local line target="" counts=""
+  while IFS= read -r line; do
+    if [[ $line =~ ^[0-9]+/[0-9]+\ Test:\ fuzz_run_([a-z_]+) ]]; then
+      target=${BASH_REMATCH[1]}
+    elif [[ $line =~ ^stat::number_of_executed_units:\ +([0-9]+) ]]; then
+      counts+=" ${target} ${BASH_REMATCH[1]},"
+    fi
+  done <build-asan/Testing/Temporary/LastTest.log
+  stage_note="fuzz inputs run in ${fuzz_seconds} s:${counts%,}"
 }
 
 for stage in "${stages[@]}"; do
@@ -196,8 +207,10 @@ for stage in "${stages[@]}"; do
   build_cpu=0
   test_s=0
   test_cpu=0
+  stage_note=""
   "stage_${stage}"
   report+=("$(printf '%-6s build %5d / %5d s   tests %5d / %5d s' "$stage" "$build_s" \
     "$build_cpu" "$test_s" "$test_cpu")")
+  if [[ -n "$stage_note" ]]; then report+=("       ${stage_note}"); fi
 done
 current=""

@@ -185,8 +185,9 @@ absl::Status SyncDirectory(const fs::path& dir) {
 // process knows, and renamed into place once the append is durable in it (a
 // store may be renamed: RocksDB keeps no absolute paths). A failed append,
 // a wrong expected version or a full disk removes the scratch store (and
-// the parent directory when this command created it). A crash can leave a
-// scratch directory, never a half-made or empty store at `path`.
+// the parent directory when this command created it), and so does an empty
+// append, which writes nothing. A crash can leave a scratch directory, never
+// a half-made or empty store at `path`.
 // Sets *store_appeared (and returns kAlreadyExists) when another process
 // created a store at `path` first; nothing of this append is visible then.
 absl::StatusOr<AppendResult> AppendToNewStore(const std::string& path, std::string_view stream,
@@ -220,7 +221,9 @@ absl::StatusOr<AppendResult> AppendToNewStore(const std::string& path, std::stri
   }
 
   absl::StatusOr<AppendResult> result = AppendToStore(scratch.string(), stream, expected, events);
-  if (!result.ok()) {
+  // An empty append writes nothing, so no store appears: the scratch store
+  // only let the library check the stream name and the expected version.
+  if (!result.ok() || events.empty()) {
     remove_ours();
     return result;
   }
@@ -273,11 +276,9 @@ int RunAppend(CliContext& ctx, const AppendArgs& a, bool flag_form) {
     }
     absl::StatusOr<std::vector<ParsedEvent>> parsed = StdinEvents(ctx.in);
     if (!parsed.ok()) return ReportError(ctx, kExitError, StdSv(parsed.status().message()));
+    // No events on stdin is an empty append: it checks --expect and prints
+    // the stream's current state, writing nothing (EventStore::Append).
     events = std::move(*parsed);
-    if (events.empty()) {
-      return ReportError(ctx, kExitUsage,
-                         "no events: give --type T --data JSON, or JSON Lines on stdin");
-    }
   }
   for (const ParsedEvent& e : events) {
     if (!e.stream.empty() && e.stream != a.stream) {

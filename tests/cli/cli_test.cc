@@ -512,6 +512,55 @@ TEST_F(CliTest, MissingStoreExitsFourForEveryReadOnlySubcommand) {
   EXPECT_FALSE(std::filesystem::exists(missing)) << "a read-only command created the store";
 }
 
+// Empty stdin is an empty append, as in the library: --expect is checked,
+// nothing is written, the stream's current state is printed.
+TEST_F(CliTest, AnEmptyAppendChecksTheExpectedVersionAndWritesNothing) {
+  Append("order-1", "A", "{}");
+  Append("other", "B", "{}");
+  Append("order-1", "C", "{}");  // order-1: versions 1, 2 at positions 1, 3.
+
+  for (const std::string& input : {std::string(), std::string("\n  \n")}) {
+    for (const char* expect : {"2", "exists", "any"}) {
+      Outcome r = Annals({"append", store(), "order-1", "--expect", expect}, input);
+      EXPECT_EQ(r.code, 0) << expect << ": " << r.err;
+      EXPECT_EQ(r.out,
+                R"({"stream":"order-1","first_version":3,"last_version":2,"first_position":4,)"
+                R"("last_position":3})"
+                "\n")
+          << expect;
+      EXPECT_EQ(r.err, "");
+    }
+  }
+  Outcome absent = Annals({"append", store(), "never", "--expect", "no-stream"});
+  EXPECT_EQ(absent.code, 0) << absent.err;
+  EXPECT_EQ(absent.out,
+            R"({"stream":"never","first_version":1,"last_version":0,"first_position":1,)"
+            R"("last_position":0})"
+            "\n");
+
+  Outcome wrong = Annals({"append", store(), "order-1", "--expect", "1"});
+  EXPECT_EQ(wrong.code, 3);
+  EXPECT_THAT(wrong.err, HasSubstr("expected 1"));
+  EXPECT_THAT(wrong.err, HasSubstr("actual 2"));
+  ExpectOneLine(wrong);
+  EXPECT_EQ(wrong.out, "");
+  EXPECT_EQ(Annals({"append", store(), "never", "--expect", "exists"}).code, 3);
+  EXPECT_EQ(Annals({"append", store(), "$reserved"}).code, 1) << "the stream name is checked";
+  EXPECT_EQ(Annals({"all", store()}).lines().size(), 3u) << "an empty append wrote something";
+
+  // On a missing store: the stream is absent, and no store appears.
+  const std::string missing = store("missing");
+  Outcome none = Annals({"append", missing, "s", "--expect", "no-stream"});
+  EXPECT_EQ(none.code, 0) << none.err;
+  EXPECT_EQ(none.json()["last_version"], 0);
+  EXPECT_EQ(Annals({"append", missing, "s", "--expect", "exists"}).code, 3);
+  EXPECT_FALSE(std::filesystem::exists(missing)) << "an empty append created a store";
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+    EXPECT_EQ(entry.path().filename().string().rfind("missing", 0), std::string::npos)
+        << entry.path() << " left behind";
+  }
+}
+
 TEST_F(CliTest, UsageErrorsExitTwo) {
   Append("s", "A", "{}");
   const std::vector<std::vector<std::string>> cases = {

@@ -11,10 +11,17 @@
 //
 // Environment: ANNALS_SOAK=1 sweeps every k of every kind (default: every k
 // of directory syncs and renames, 10 evenly spaced k of the other kinds, to
-// stay within about two minutes on a loaded 2-core machine); ANNALS_SWEEP_OPS=write,sync,... limits the kinds swept;
+// stay within about two minutes on a loaded 2-core machine);
+// ANNALS_SWEEP_PER_KIND=<n> (at least 2) sweeps n evenly spaced k of every
+// kind, directory syncs and renames included (scripts/test.sh's sanitizer
+// stages, where each run is several times slower);
+// ANNALS_SWEEP_OPS=write,sync,... limits the kinds swept;
 // ANNALS_SWEEP_MAX_K=<n> caps k per kind; ANNALS_SWEEP_VERBOSE=1 prints
 // every run's outcome.
 
+#include <sys/wait.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -94,8 +101,12 @@ TEST(IoFaultSweepTest, EveryFailingOperationIsReportedAndLosesNothing) {
   // (store creation and RocksDB's CURRENT switch live there, and the one
   // loss found so far) and this many evenly spaced k (first and last
   // included) of the other kinds; ANNALS_SOAK=1 every k of every kind.
-  constexpr uint64_t kDefaultPerKind = 10;
-  const std::set<std::string> every_k = {"dir_sync", "rename"};
+  uint64_t per_kind = 10;
+  std::set<std::string> every_k = {"dir_sync", "rename"};
+  if (const char* n = std::getenv("ANNALS_SWEEP_PER_KIND")) {
+    per_kind = std::max<uint64_t>(2, std::strtoull(n, nullptr, 10));
+    every_k.clear();
+  }
 
   struct Tally {
     uint64_t ops = 0, swept = 0, reported = 0, absorbed = 0, not_fired = 0, crashes = 0,
@@ -108,10 +119,8 @@ TEST(IoFaultSweepTest, EveryFailingOperationIsReportedAndLosesNothing) {
     tally.ops = clean.ops.count(kind) ? clean.ops.at(kind) : 0;
     std::vector<uint64_t> ks;
     const uint64_t limit = std::min(tally.ops, max_k);
-    if (!soak && every_k.count(kind) == 0 && limit > kDefaultPerKind) {
-      for (uint64_t i = 0; i < kDefaultPerKind; ++i) {
-        ks.push_back(1 + i * (limit - 1) / (kDefaultPerKind - 1));
-      }
+    if (!soak && every_k.count(kind) == 0 && limit > per_kind) {
+      for (uint64_t i = 0; i < per_kind; ++i) ks.push_back(1 + i * (limit - 1) / (per_kind - 1));
     } else {
       for (uint64_t k = 1; k <= limit; ++k) ks.push_back(k);
     }

@@ -521,7 +521,7 @@ TEST_F(CliTest, AnEmptyAppendChecksTheExpectedVersionAndWritesNothing) {
 
   for (const std::string& input : {std::string(), std::string("\n  \n")}) {
     for (const char* expect : {"2", "exists", "any"}) {
-      Outcome r = Annals({"append", store(), "order-1", "--expect", expect}, input);
+      CliRun r = Annals({"append", store(), "order-1", "--expect", expect}, input);
       EXPECT_EQ(r.code, 0) << expect << ": " << r.err;
       EXPECT_EQ(r.out,
                 R"({"stream":"order-1","first_version":3,"last_version":2,"first_position":4,)"
@@ -531,14 +531,14 @@ TEST_F(CliTest, AnEmptyAppendChecksTheExpectedVersionAndWritesNothing) {
       EXPECT_EQ(r.err, "");
     }
   }
-  Outcome absent = Annals({"append", store(), "never", "--expect", "no-stream"});
+  CliRun absent = Annals({"append", store(), "never", "--expect", "no-stream"});
   EXPECT_EQ(absent.code, 0) << absent.err;
   EXPECT_EQ(absent.out,
             R"({"stream":"never","first_version":1,"last_version":0,"first_position":1,)"
             R"("last_position":0})"
             "\n");
 
-  Outcome wrong = Annals({"append", store(), "order-1", "--expect", "1"});
+  CliRun wrong = Annals({"append", store(), "order-1", "--expect", "1"});
   EXPECT_EQ(wrong.code, 3);
   EXPECT_THAT(wrong.err, HasSubstr("expected 1"));
   EXPECT_THAT(wrong.err, HasSubstr("actual 2"));
@@ -550,7 +550,7 @@ TEST_F(CliTest, AnEmptyAppendChecksTheExpectedVersionAndWritesNothing) {
 
   // On a missing store: the stream is absent, and no store appears.
   const std::string missing = store("missing");
-  Outcome none = Annals({"append", missing, "s", "--expect", "no-stream"});
+  CliRun none = Annals({"append", missing, "s", "--expect", "no-stream"});
   EXPECT_EQ(none.code, 0) << none.err;
   EXPECT_EQ(none.json()["last_version"], 0);
   EXPECT_EQ(Annals({"append", missing, "s", "--expect", "exists"}).code, 3);

@@ -8,11 +8,12 @@
 set -euo pipefail
 src=$1
 if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
-  scripts=$(cd "$src" && git ls-files -- '*.sh' '.ci/*')
+  scripts=$(cd "$src" && git ls-files -- '*.sh' '.ci/*' | grep -v 'shell_pipelines_check\.sh$')
 else
-  scripts=$(cd "$src" && find . -path ./build -prune -o \( -name '*.sh' -o -path './.ci/*' \) -type f -print)
+  scripts=$(cd "$src" && find . -path ./build -prune -o \( -name '*.sh' -o -path './.ci/*' \) -type f ! -name shell_pipelines_check.sh -print)
 fi
-found=$(cd "$src" && xargs -r grep -nE '\|[[:space:]]*grep[[:space:]]+(-[a-zA-Z]*q|--quiet)' <<<"$scripts" || true)
+found=$(cd "$src" && xargs -r grep -nE '\|[[:space:]]*grep[[:space:]]+(-[a-zA-Z]*q|--quiet)' <<<"$scripts" |
+  grep -vE '^[^:]+:[0-9]+:[[:space:]]*#' || true)
 if [[ -n "$found" ]]; then
   echo "shell_pipelines_check: 'cmd | grep -q' under pipefail can fail on SIGPIPE; use 'grep PATTERN >/dev/null':" >&2
   echo "$found" >&2

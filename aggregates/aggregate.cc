@@ -61,9 +61,9 @@ absl::Status WrongVersion(std::string_view id, uint64_t got, uint64_t have) {
 }
 
 absl::Status UnknownEvent(std::string_view aggregate, std::string_view type) {
-  return absl::FailedPreconditionError(
-      StrCat("aggregate '", aggregate, "' has no Apply() for event type '", type,
-             "'; add the table to its Events list"));
+  return absl::FailedPreconditionError(StrCat("aggregate '", aggregate,
+                                              "' has no Apply() for event type '", type,
+                                              "'; add the table to its Events list"));
 }
 
 absl::Status ApplyThrew(std::string_view aggregate, std::string_view type) {

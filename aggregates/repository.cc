@@ -47,10 +47,10 @@ absl::StatusOr<LoadInfo> RepositoryCore::Load(
     // A snapshot is used only at or below the wanted version (and the stream's
     // head: a snapshot beyond it belongs to some other history), with our
     // fingerprint, and not newer than the wanted time.
-    absl::StatusOr<Snapshot> snapshot = snapshots_.FindLatest(
-        stream, SnapshotQuery{.fingerprint = fingerprint,
-                              .max_version = target,
-                              .max_recorded_at_us = as_of});
+    absl::StatusOr<Snapshot> snapshot =
+        snapshots_.FindLatest(stream, SnapshotQuery{.fingerprint = fingerprint,
+                                                    .max_version = target,
+                                                    .max_recorded_at_us = as_of});
     if (snapshot.ok()) {
       if (restore(snapshot->version, snapshot->state).ok()) {
         version = snapshot->version;
@@ -134,9 +134,9 @@ absl::Status RepositoryCore::WriteSnapshot(std::string_view stream, uint64_t ver
     } else {
       // After a save we do not know the commit time of the last event: read
       // it back (one point read per snapshot, after the append completed).
-      ASSIGN_OR_RETURN(std::vector<RecordedEvent> last,
-                       store_.ReadStream(stream, ReadStreamOptions{.from_version = version,
-                                                                   .limit = 1}));
+      ASSIGN_OR_RETURN(
+          std::vector<RecordedEvent> last,
+          store_.ReadStream(stream, ReadStreamOptions{.from_version = version, .limit = 1}));
       if (last.empty() || last.front().version != version) {
         return absl::NotFoundError(
             StrCat("stream '", stream, "' has no version ", version, " to snapshot"));
@@ -157,8 +157,7 @@ absl::Status RepositoryCore::WriteSnapshot(std::string_view stream, uint64_t ver
 
 void RepositoryCore::SnapshotQuietly(std::string_view stream, uint64_t version,
                                      std::string_view fingerprint, std::string state,
-                                     int64_t encode_micros,
-                                     std::optional<int64_t> recorded_at_us) {
+                                     int64_t encode_micros, std::optional<int64_t> recorded_at_us) {
   absl::Status status =
       WriteSnapshot(stream, version, fingerprint, std::move(state), encode_micros, recorded_at_us);
   if (status.ok()) return;

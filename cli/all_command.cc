@@ -31,8 +31,8 @@ int RunAll(CliContext& ctx, const AllArgs& a) {
 
 void DefineAllCommand(CLI::App& root, CommandSet& commands) {
   auto args = std::make_shared<AllArgs>();
-  CLI::App* app =
-      root.add_subcommand("all", "Write the global log (all streams, in position order) as JSON Lines");
+  CLI::App* app = root.add_subcommand(
+      "all", "Write the global log (all streams, in position order) as JSON Lines");
   AddStoreArg(*app, args->store);
   AddCount(*app, "--from", args->read.from_position,
            "First position (default: 1; with --backward: the last)");
@@ -40,7 +40,7 @@ void DefineAllCommand(CLI::App& root, CommandSet& commands) {
            "Last position, inclusive (default: the end; with --backward: 1)");
   app->add_flag("--backward", args->backward, "Newest first");
   AddCount(*app, "--limit", args->read.limit,
-                  "Most events to write, after filtering (default: all)");
+           "Most events to write, after filtering (default: all)");
   app->add_option("--type", args->read.event_types,
                   "Only events of this type (repeatable: any of the types)")
       ->allow_extra_args(false);

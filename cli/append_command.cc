@@ -52,14 +52,13 @@ absl::StatusOr<ExpectedVersion> ParseExpect(const std::string& text) {
   uint64_t n = 0;
   if (!text.empty() && text[0] != '-' && text[0] != '+' && absl::SimpleAtoi(text, &n)) {
     if (n > kMaxVersion) {
-      return absl::InvalidArgumentError(StrCat("--expect ", text,
-                                               " is larger than any stream version can be (",
-                                               kMaxVersion, ")"));
+      return absl::InvalidArgumentError(StrCat(
+          "--expect ", text, " is larger than any stream version can be (", kMaxVersion, ")"));
     }
     return ExpectedVersion::Exact(n);
   }
-  return absl::InvalidArgumentError(StrCat(
-      "--expect '", text, "' is not any, no-stream, exists or a version number"));
+  return absl::InvalidArgumentError(
+      StrCat("--expect '", text, "' is not any, no-stream, exists or a version number"));
 }
 
 std::string ExpectHint(const WrongExpectedVersion& w) {
@@ -72,17 +71,16 @@ absl::StatusOr<ParsedEvent> FlagEvent(const AppendArgs& a) {
   if (!a.data_file.empty()) {
     std::ifstream file(a.data_file, std::ios::binary);
     if (!file) {
-      return absl::NotFoundError(StrCat("cannot read --data-file '", a.data_file,
-                                        "'; check the path"));
+      return absl::NotFoundError(
+          StrCat("cannot read --data-file '", a.data_file, "'; check the path"));
     }
     text.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
   }
   Json data = ParseJson(text);
   if (data.is_discarded()) {
-    return absl::InvalidArgumentError(
-        StrCat(a.data_file.empty() ? "--data" : "--data-file",
-               " is not valid JSON (or nests deeper than ", kMaxJsonDepth,
-               " levels); give a JSON value, e.g. '{\"qty\":2}'"));
+    return absl::InvalidArgumentError(StrCat(
+        a.data_file.empty() ? "--data" : "--data-file", " is not valid JSON (or nests deeper than ",
+        kMaxJsonDepth, " levels); give a JSON value, e.g. '{\"qty\":2}'"));
   }
   Json event = Json::object();
   event["type"] = a.type;
@@ -114,8 +112,8 @@ absl::StatusOr<std::vector<ParsedEvent>> StdinEvents(std::istream& in) {
     Json object = ParseJson(line);
     if (object.is_discarded()) {
       return absl::InvalidArgumentError(
-          StrCat("stdin line ", n, " is not valid JSON (or nests deeper than ",
-                 kMaxJsonDepth, " levels); give one event object per line"));
+          StrCat("stdin line ", n, " is not valid JSON (or nests deeper than ", kMaxJsonDepth,
+                 " levels); give one event object per line"));
     }
     absl::StatusOr<ParsedEvent> e = ParseEvent(object);
     if (!e.ok()) {
@@ -130,8 +128,7 @@ absl::StatusOr<std::vector<ParsedEvent>> StdinEvents(std::istream& in) {
 absl::StatusOr<AppendResult> AppendToStore(const std::string& path, std::string_view stream,
                                            ExpectedVersion expected,
                                            const std::vector<NewEvent>& events) {
-  ASSIGN_OR_RETURN(std::unique_ptr<EventStore> store,
-                   OpenStoreForWriting(path, Durability::kSync));
+  ASSIGN_OR_RETURN(std::unique_ptr<EventStore> store, OpenStoreForWriting(path, Durability::kSync));
   return store->Append(stream, expected, events);
 }
 
@@ -161,9 +158,8 @@ absl::Status FileSystemError(std::string_view what, const std::string& path, int
           StrCat("read-only file system: ", message, "; remount it read-write"));
     case EACCES:
     case EPERM:
-      return absl::PermissionDeniedError(
-          StrCat("permission denied: ", message,
-                 "; run as a user who may write the store's directory"));
+      return absl::PermissionDeniedError(StrCat(
+          "permission denied: ", message, "; run as a user who may write the store's directory"));
     default:
       return absl::InternalError(message);
   }
@@ -234,8 +230,8 @@ absl::StatusOr<AppendResult> AppendToNewStore(const std::string& path, std::stri
     remove_ours();
     if (e == EEXIST || e == ENOTEMPTY) {
       *store_appeared = true;
-      return absl::AlreadyExistsError(StrCat("another process created the store '", path,
-                                             "' first"));
+      return absl::AlreadyExistsError(
+          StrCat("another process created the store '", path, "' first"));
     }
     return FileSystemError("cannot move the new store into place at", target.string(), e);
   }
@@ -262,10 +258,9 @@ int RunAppend(CliContext& ctx, const AppendArgs& a, bool flag_form) {
     }
     absl::StatusOr<ParsedEvent> e = FlagEvent(a);
     if (!e.ok()) {
-      return ReportError(ctx, e.status().code() == absl::StatusCode::kInvalidArgument
-                                  ? kExitUsage
-                                  : kExitError,
-                         StdSv(e.status().message()));
+      return ReportError(
+          ctx, e.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitError,
+          StdSv(e.status().message()));
     }
     events.push_back(std::move(*e));
   } else {
@@ -283,8 +278,10 @@ int RunAppend(CliContext& ctx, const AppendArgs& a, bool flag_form) {
   for (const ParsedEvent& e : events) {
     if (!e.stream.empty() && e.stream != a.stream) {
       return ReportError(ctx, kExitError,
-                         StrCat("an event on stdin names stream '", e.stream, "' but the command "
-                                "appends to '", a.stream, "'; append one stream per command"));
+                         StrCat("an event on stdin names stream '", e.stream,
+                                "' but the command "
+                                "appends to '",
+                                a.stream, "'; append one stream per command"));
     }
   }
 
@@ -335,8 +332,8 @@ void DefineAppendCommand(CLI::App& root, CommandSet& commands) {
                   "current last version; 0 = no-stream)");
   app->add_option("--type", args->type, "Event type (with --data or --data-file)");
   CLI::Option* data = app->add_option("--data", args->data, "Event data as JSON text");
-  CLI::Option* file = app->add_option("--data-file", args->data_file,
-                                      "File holding the event data as JSON");
+  CLI::Option* file =
+      app->add_option("--data-file", args->data_file, "File holding the event data as JSON");
   data->excludes(file);
   app->add_option("--id", args->id, "Event id (UUID) for an idempotent retry; default: new UUIDv7");
   app->add_option("--schema-version", args->schema_version, "Schema version of the data")

@@ -47,10 +47,11 @@ const CLI::App* Selected(CLI::App& app) {
 }
 
 int Run(int argc, char** argv, CliContext& ctx) {
-  CLI::App app("annals: read, verify, replay, export and import annals event stores.\n"
-               "Output is JSON (JSON Lines for listings). Exit codes: 0 ok, 1 error, 2 usage, "
-               "3 wrong expected version, 4 not found, 5 corruption.",
-               "annals");
+  CLI::App app(
+      "annals: read, verify, replay, export and import annals event stores.\n"
+      "Output is JSON (JSON Lines for listings). Exit codes: 0 ok, 1 error, 2 usage, "
+      "3 wrong expected version, 4 not found, 5 corruption.",
+      "annals");
   app.require_subcommand(1);
   // The version of the library this binary was built with (project() in
   // CMakeLists.txt), for every binary built on RunCli().
@@ -86,8 +87,7 @@ int Run(int argc, char** argv, CliContext& ctx) {
   } catch (const CLI::ParseError& e) {
     const CLI::App* where = Selected(app);
     std::string help = where == &app ? "annals --help" : "annals " + where->get_name() + " --help";
-    return ReportError(ctx, kExitUsage,
-                       std::string(e.what()) + "; see '" + help + "' for usage");
+    return ReportError(ctx, kExitUsage, std::string(e.what()) + "; see '" + help + "' for usage");
   }
   const CLI::App* selected = Selected(app);
   const CommandRunner* run = commands.Find(selected);

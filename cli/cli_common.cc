@@ -115,8 +115,7 @@ int ReportError(CliContext& ctx, int code, std::string_view message) {
 
 int ReportError(CliContext& ctx, const absl::Status& status) {
   std::string message(StdSv(status.message()));
-  if (status.code() == absl::StatusCode::kDataLoss &&
-      message.find("verify") == std::string::npos) {
+  if (status.code() == absl::StatusCode::kDataLoss && message.find("verify") == std::string::npos) {
     message += "; the store is damaged: run 'annals verify' for the first bad position";
   }
   return ReportError(ctx, ExitCodeFor(status), message);

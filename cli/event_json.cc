@@ -7,9 +7,8 @@
 // any other payload also carries its exact bytes in "payload_base64" (export
 // only) or travels as "data_base64".
 
-#include <limits>
-
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/escaping.h"
 #include "cli/cli_internal.h"
@@ -50,7 +49,6 @@ int NestingDepth(std::string_view text, int limit) {
   }
   return deepest;
 }
-
 
 absl::Status FieldError(std::string_view field, std::string_view what) {
   return absl::InvalidArgumentError(StrCat("field \"", field, "\" ", what));
@@ -237,8 +235,7 @@ absl::StatusOr<ParsedEvent> ParseEvent(const Json& o) {
     e.content_type = declared.value_or(ContentType::kBytes);
   } else if (o.contains("data")) {
     if (declared.has_value() && *declared != ContentType::kJson) {
-      return FieldError("data", StrCat("is JSON but content_type is \"",
-                                       ContentTypeName(*declared),
+      return FieldError("data", StrCat("is JSON but content_type is \"", ContentTypeName(*declared),
                                        "\"; give the bytes as payload_base64 (annals export "
                                        "writes it)"));
     }

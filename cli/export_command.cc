@@ -34,7 +34,7 @@ void DefineExportCommand(CLI::App& root, CommandSet& commands) {
       "export", "Write every event in position order as JSON Lines, for annals import");
   AddStoreArg(*app, args->store);
   AddCount(*app, "--from", args->from,
-                  "First position (default 1); import needs the store to hold 1..P-1 already");
+           "First position (default 1); import needs the store to hold 1..P-1 already");
   commands.Add(app, [args](CliContext& ctx) { return RunExport(ctx, *args); });
 }
 

@@ -234,9 +234,8 @@ class Batcher {
         if (!*more) return absl::OkStatus();
       }
       const bool continues = !batch.empty() && batch.back().stream == e.stream;
-      if (!batch.empty() &&
-          (batch.size() >= kBatchEvents || bytes >= kBatchBytes ||
-           (!continues && streams_.contains(e.stream)))) {
+      if (!batch.empty() && (batch.size() >= kBatchEvents || bytes >= kBatchBytes ||
+                             (!continues && streams_.contains(e.stream)))) {
         pending_ = std::move(e);
         return absl::OkStatus();
       }
@@ -321,11 +320,11 @@ absl::Status CheckOverlap(EventStore& store, absl::Span<const ParsedEvent> overl
     const ParsedEvent& x = overlap[i++];
     if (e.position != *x.position || e.id != x.id || e.stream != x.stream ||
         e.version != *x.version || (!x.hash_hex.empty() && HexEncode(e.hash) != x.hash_hex)) {
-      mismatch = absl::FailedPreconditionError(StrCat(
-          "the store differs from the export at position ", *x.position, " (store: ",
-          e.id.ToString(), " = '", e.stream, "' version ", e.version, "; export: ",
-          x.id.ToString(), " = '", x.stream, "' version ", *x.version,
-          "); import only into a new store or one holding a prefix of this export"));
+      mismatch = absl::FailedPreconditionError(
+          StrCat("the store differs from the export at position ", *x.position,
+                 " (store: ", e.id.ToString(), " = '", e.stream, "' version ", e.version,
+                 "; export: ", x.id.ToString(), " = '", x.stream, "' version ", *x.version,
+                 "); import only into a new store or one holding a prefix of this export"));
       return false;
     }
     return true;
@@ -333,8 +332,8 @@ absl::Status CheckOverlap(EventStore& store, absl::Span<const ParsedEvent> overl
   if (!scan.ok()) return scan;
   if (!mismatch.ok()) return mismatch;
   if (i != overlap.size()) {
-    return absl::DataLossError(StrCat("the store ends before position ",
-                                      *overlap[i].position, " that it claims to hold"));
+    return absl::DataLossError(
+        StrCat("the store ends before position ", *overlap[i].position, " that it claims to hold"));
   }
   return absl::OkStatus();
 }
@@ -342,9 +341,8 @@ absl::Status CheckOverlap(EventStore& store, absl::Span<const ParsedEvent> overl
 // `s` with `context` added to its message (payloads kept).
 absl::Status WithContext(const absl::Status& s, std::string_view context) {
   absl::Status result(s.code(), StrCat(s.message(), context));
-  s.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
-    result.SetPayload(url, payload);
-  });
+  s.ForEachPayload(
+      [&](absl::string_view url, const absl::Cord& payload) { result.SetPayload(url, payload); });
   return result;
 }
 
@@ -379,10 +377,10 @@ absl::Status AppendBatch(EventStore& store, absl::Span<const ParsedEvent> batch)
   if (!results.ok()) {
     if (results.status().code() == absl::StatusCode::kAborted) {
       // Not exit 3: the input, not a caller's expectation, is wrong.
-      return absl::FailedPreconditionError(StrCat(
-          results.status().message(), where,
-          ": the export's versions do not continue the store's streams; the export is "
-          "incomplete or the store is not a prefix of it"));
+      return absl::FailedPreconditionError(
+          StrCat(results.status().message(), where,
+                 ": the export's versions do not continue the store's streams; the export is "
+                 "incomplete or the store is not a prefix of it"));
     }
     return WithContext(results.status(), where);
   }
@@ -390,10 +388,10 @@ absl::Status AppendBatch(EventStore& store, absl::Span<const ParsedEvent> batch)
   for (size_t i = 0; i < parts.size(); ++i) {
     const AppendResult& r = (*results)[i];
     if (r.idempotent_replay || r.first_position != position) {
-      return absl::FailedPreconditionError(StrCat(
-          "the events of '", parts[i].stream, "' at position ", position,
-          " of the export are already stored at position ", r.first_position,
-          " (same ids); an export lists every event once"));
+      return absl::FailedPreconditionError(
+          StrCat("the events of '", parts[i].stream, "' at position ", position,
+                 " of the export are already stored at position ", r.first_position,
+                 " (same ids); an export lists every event once"));
     }
     position = r.last_position + 1;
   }
@@ -406,8 +404,8 @@ absl::Status AppendBatch(EventStore& store, absl::Span<const ParsedEvent> batch)
   absl::Status scan = store.ScanAll(options, [&](const EventView& e) {
     const ParsedEvent& x = batch[i++];
     if (e.position != *x.position) {
-      mismatch = absl::InternalError(StrCat("read position ", e.position, " back for position ",
-                                            *x.position));
+      mismatch = absl::InternalError(
+          StrCat("read position ", e.position, " back for position ", *x.position));
       return false;
     }
     if (!x.hash_hex.empty() && HexEncode(e.hash) != x.hash_hex) {
@@ -420,8 +418,8 @@ absl::Status AppendBatch(EventStore& store, absl::Span<const ParsedEvent> batch)
   if (!scan.ok()) return scan;
   if (!mismatch.ok()) return mismatch;
   if (i != batch.size()) {
-    return absl::DataLossError(StrCat("reading back positions ", first, "..", last,
-                                      " returned ", i, " events"));
+    return absl::DataLossError(
+        StrCat("reading back positions ", first, "..", last, " returned ", i, " events"));
   }
   return absl::OkStatus();
 }
@@ -450,8 +448,8 @@ absl::Status AppendAll(EventStore& store, ExportReader& reader, uint64_t& import
 absl::Status SyncDirectory(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    return absl::InternalError(StrCat("cannot open directory '", dir.string(),
-                                      "' to sync it: ", ErrnoText(errno)));
+    return absl::InternalError(
+        StrCat("cannot open directory '", dir.string(), "' to sync it: ", ErrnoText(errno)));
   }
   const int rc = ::fsync(fd);
   const int error = errno;
@@ -493,8 +491,8 @@ class ScratchDir {
       }
       if (fd >= 0) ::close(fd);
     }
-    return absl::InternalError(StrCat("cannot create a scratch directory next to '",
-                                      (parent / name).string(), "'"));
+    return absl::InternalError(
+        StrCat("cannot create a scratch directory next to '", (parent / name).string(), "'"));
   }
 
   // Removes the scratch directories of imports of `name` that were killed:
@@ -555,8 +553,8 @@ absl::StatusOr<Imported> ImportIntoNewStore(CliContext& ctx, const ImportArgs& a
   bool created_parent = false;
   if (!fs::exists(parent, ec)) {
     if (::mkdir(parent.c_str(), 0755) != 0) {
-      return absl::InvalidArgumentError(StrCat("cannot create directory '", parent.string(),
-                                               "': ", ErrnoText(errno)));
+      return absl::InvalidArgumentError(
+          StrCat("cannot create directory '", parent.string(), "': ", ErrnoText(errno)));
     }
     created_parent = true;
   }
@@ -596,9 +594,10 @@ absl::StatusOr<Imported> ImportIntoNewStore(CliContext& ctx, const ImportArgs& a
   if (::rename(scratch.store().c_str(), target.c_str()) != 0) {
     const int error = errno;
     if (error == ENOTEMPTY || error == EEXIST) {
-      return absl::FailedPreconditionError(StrCat(
-          "'", target.string(), "' was created by another process during the import; re-run "
-          "import to add the export to that store"));
+      return absl::FailedPreconditionError(
+          StrCat("'", target.string(),
+                 "' was created by another process during the import; re-run "
+                 "import to add the export to that store"));
     }
     return absl::InternalError(StrCat("cannot move the imported store into place at '",
                                       target.string(), "': ", ErrnoText(error)));
@@ -608,7 +607,8 @@ absl::StatusOr<Imported> ImportIntoNewStore(CliContext& ctx, const ImportArgs& a
   // the sync covers both entries.
   scratch.Remove();
   if (absl::Status s = SyncDirectory(parent); !s.ok()) {
-    return absl::InternalError(StrCat(s.message(), "; the store is in place but may not survive a "
+    return absl::InternalError(StrCat(s.message(),
+                                      "; the store is in place but may not survive a "
                                       "power loss: run 'annals verify' on it, re-run import"));
   }
   return result;
@@ -670,8 +670,8 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
       if (!*more) break;
       if (first && *e.position > stored + 1) {
         return absl::FailedPreconditionError(
-            StrCat("the export starts at position ", *e.position, " but the store ends at ",
-                   stored, "; import positions ", stored + 1, "..", *e.position - 1,
+            StrCat("the export starts at position ", *e.position, " but the store ends at ", stored,
+                   "; import positions ", stored + 1, "..", *e.position - 1,
                    " first (annals export --from)"));
       }
       first = false;
@@ -697,10 +697,10 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
         it = versions.emplace(e.stream, version).first;
       }
       if (*e.version != it->second + 1) {
-        return absl::FailedPreconditionError(StrCat(
-            "event at position ", *e.position, " is version ", *e.version, " of '", e.stream,
-            "' but that stream is at version ", it->second,
-            " in the store; the export is incomplete or the store is not a prefix of it"));
+        return absl::FailedPreconditionError(
+            StrCat("event at position ", *e.position, " is version ", *e.version, " of '", e.stream,
+                   "' but that stream is at version ", it->second,
+                   " in the store; the export is incomplete or the store is not a prefix of it"));
       }
       it->second = *e.version;
       prev_hash = chain.Next(prev_hash, e);
@@ -710,13 +710,13 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
                                " but the export says ", e.hash_hex));
       }
       if (spool == nullptr) {
-        std::string tmpl = (target.parent_path() /
-                            StrCat(".", target.filename().string(), ".import-spool-XXXXXX"))
-                               .string();
+        std::string tmpl =
+            (target.parent_path() / StrCat(".", target.filename().string(), ".import-spool-XXXXXX"))
+                .string();
         const int fd = ::mkstemp(tmpl.data());
         if (fd < 0) {
-          return absl::InternalError(StrCat("cannot create a spool file next to '",
-                                            target.string(), "': ", ErrnoText(errno)));
+          return absl::InternalError(StrCat("cannot create a spool file next to '", target.string(),
+                                            "': ", ErrnoText(errno)));
         }
         ::unlink(tmpl.c_str());
         spool = ::fdopen(fd, "w+");
@@ -728,8 +728,8 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
       const std::string& text = reader.text();
       if (std::fwrite(text.data(), 1, text.size(), spool) != text.size() ||
           std::fputc('\n', spool) == EOF) {
-        return absl::InternalError(StrCat("cannot write the spool file next to '",
-                                          target.string(), "' (disk full?): ", ErrnoText(errno)));
+        return absl::InternalError(StrCat("cannot write the spool file next to '", target.string(),
+                                          "' (disk full?): ", ErrnoText(errno)));
       }
     }
     return check_overlap();
@@ -739,16 +739,16 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
   // Pass 2: append the spooled events.
   if (spool != nullptr) {
     if (std::fflush(spool) != 0 || std::fseek(spool, 0, SEEK_SET) != 0) {
-      return absl::InternalError(StrCat("cannot write the spool file next to '",
-                                        target.string(), "' (disk full?): ", ErrnoText(errno)));
+      return absl::InternalError(StrCat("cannot write the spool file next to '", target.string(),
+                                        "' (disk full?): ", ErrnoText(errno)));
     }
     FileLines spooled(spool);
     ExportReader again(spooled);
     absl::Status s = AppendAll(store, again, result.imported);
     if (!s.ok()) {
-      return WithContext(s, StrCat("; the store now holds the export up to position ",
-                                   store.last_position(),
-                                   ": fix the cause and re-run import to continue"));
+      return WithContext(
+          s, StrCat("; the store now holds the export up to position ", store.last_position(),
+                    ": fix the cause and re-run import to continue"));
     }
   }
   if (!a.buffered) {
@@ -761,15 +761,15 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
 int RunImport(CliContext& ctx, const ImportArgs& a) {
   const fs::path target = TargetPath(a.store);
   std::error_code ec;
-  const bool is_new = !fs::exists(target, ec) ||
-                      (fs::is_directory(target, ec) && fs::is_empty(target, ec));
-  absl::StatusOr<Imported> result = is_new ? ImportIntoNewStore(ctx, a, target)
-                                           : ImportIntoExistingStore(ctx, a, target);
+  const bool is_new =
+      !fs::exists(target, ec) || (fs::is_directory(target, ec) && fs::is_empty(target, ec));
+  absl::StatusOr<Imported> result =
+      is_new ? ImportIntoNewStore(ctx, a, target) : ImportIntoExistingStore(ctx, a, target);
   if (!result.ok()) {
     absl::Status s = result.status();
     if (is_new && (!fs::exists(target, ec) || fs::is_empty(target, ec))) {
-      s = WithContext(s, StrCat("; nothing was imported (no store was created at '", a.store,
-                                "')"));
+      s = WithContext(s,
+                      StrCat("; nothing was imported (no store was created at '", a.store, "')"));
     }
     // An altered export is not a damaged store: no advice to verify it.
     if (s.GetPayload(Sv(kTamperedPayload)).has_value()) {

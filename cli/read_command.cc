@@ -39,7 +39,7 @@ void DefineReadCommand(CLI::App& root, CommandSet& commands) {
   AddStoreArg(*app, args->store);
   app->add_option("stream", args->stream, "Stream name")->required();
   AddCount(*app, "--from", args->from,
-                  "First version to write (default: the first; with --backward: the last)");
+           "First version to write (default: the first; with --backward: the last)");
   AddCount(*app, "--to", args->to,
            "Last version to write, inclusive (default: the last; with --backward: 1)");
   app->add_flag("--backward", args->backward, "Newest first");

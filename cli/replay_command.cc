@@ -37,8 +37,9 @@ int RunReplay(CliContext& ctx, const ReplayArgs& a, bool has_to_version, bool ha
     if (candidate.name == a.aggregate) aggregate = &candidate;
   }
   if (aggregate == nullptr || !aggregate->replay) {
-    return ReportError(ctx, kExitUsage,
-                       StrCat("unknown aggregate '", a.aggregate, "'; ", KnownAggregates(ctx.options)));
+    return ReportError(
+        ctx, kExitUsage,
+        StrCat("unknown aggregate '", a.aggregate, "'; ", KnownAggregates(ctx.options)));
   }
   int64_t as_of_us = 0;
   if (has_as_of) {
@@ -83,9 +84,10 @@ int RunReplay(CliContext& ctx, const ReplayArgs& a, bool has_to_version, bool ha
   }
   Json state_json = ParseJson(*state);
   if (state_json.is_discarded()) {
-    return ReportError(ctx, kExitError,
-                       StrCat("aggregate '", a.aggregate,
-                              "' returned a state that is not valid JSON; fix its replay function"));
+    return ReportError(
+        ctx, kExitError,
+        StrCat("aggregate '", a.aggregate,
+               "' returned a state that is not valid JSON; fix its replay function"));
   }
   Json j;
   j["stream"] = a.stream;
@@ -105,8 +107,7 @@ int RunReplay(CliContext& ctx, const ReplayArgs& a, bool has_to_version, bool ha
 void DefineReplayCommand(CLI::App& root, CommandSet& commands) {
   auto args = std::make_shared<ReplayArgs>();
   CLI::App* app = root.add_subcommand(
-      "replay",
-      "Rebuild an aggregate's state from its stream, as of a version or a time, as JSON");
+      "replay", "Rebuild an aggregate's state from its stream, as of a version or a time, as JSON");
   AddStoreArg(*app, args->store);
   app->add_option("stream", args->stream, "Stream name")->required();
   app->add_option("--aggregate", args->aggregate,

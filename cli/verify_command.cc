@@ -26,11 +26,11 @@ int ReportDamage(CliContext& ctx, const std::string& path, uint64_t first_bad_po
   if (absl::StartsWith(Sv(reason), StrCat("store '", path, "' is damaged"))) {
     return ReportError(ctx, kExitCorruption, reason);
   }
-  return ReportError(ctx, kExitCorruption,
-                     StrCat("store '", path, "' is damaged",
-                            first_bad_position > 0 ? StrCat(" at position ", first_bad_position)
-                                                   : std::string(),
-                            ": ", reason, "; restore it from a backup or an export"));
+  return ReportError(
+      ctx, kExitCorruption,
+      StrCat("store '", path, "' is damaged",
+             first_bad_position > 0 ? StrCat(" at position ", first_bad_position) : std::string(),
+             ": ", reason, "; restore it from a backup or an export"));
 }
 
 int RunVerify(CliContext& ctx, const VerifyArgs& a) {

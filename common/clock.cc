@@ -25,10 +25,10 @@ absl::StatusOr<int64_t> ParseTimestampMicros(std::string_view text) {
   absl::Time t;
   std::string err;
   if (!absl::ParseTime(absl::RFC3339_full, std::string(text), absl::UTCTimeZone(), &t, &err)) {
-    return absl::InvalidArgumentError(StrCat(
-        "cannot parse timestamp '", text,
-        "': expected RFC 3339, e.g. 2026-11-23T10:00:00Z or 2026-11-23T10:00:00.123456Z (", err,
-        ")"));
+    return absl::InvalidArgumentError(
+        StrCat("cannot parse timestamp '", text,
+               "': expected RFC 3339, e.g. 2026-11-23T10:00:00Z or 2026-11-23T10:00:00.123456Z (",
+               err, ")"));
   }
   return absl::ToUnixMicros(t);
 }

@@ -6,9 +6,9 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "event_registry/internal/fbs_json.h"
 #include "annals/user_code.h"
 #include "common/strings.h"
+#include "event_registry/internal/fbs_json.h"
 
 namespace annals {
 
@@ -26,11 +26,13 @@ EventRegistry::EventRegistry() : rep_(std::make_unique<Rep>()) {}
 EventRegistry::~EventRegistry() = default;
 
 absl::Status EventRegistry::NotRegistered(std::string_view what) {
-  return absl::NotFoundError(StrCat("event type '", what,
-                                    "' is not registered; call EventRegistry::Register<E>()"));
+  return absl::NotFoundError(
+      StrCat("event type '", what, "' is not registered; call EventRegistry::Register<E>()"));
 }
 
-absl::Status EventRegistry::AddSchema(std::string_view fbs_text) { return rep_->json.Add(fbs_text); }
+absl::Status EventRegistry::AddSchema(std::string_view fbs_text) {
+  return rep_->json.Add(fbs_text);
+}
 
 absl::Status EventRegistry::RegisterImpl(EventTypeInfo info) {
   if (info.type.empty()) return absl::InvalidArgumentError("event type name must not be empty");
@@ -59,9 +61,9 @@ absl::Status EventRegistry::AddUpcaster(std::string_view type, uint32_t from_ver
   const EventTypeInfo* info = Find(type);
   if (info == nullptr) return NotRegistered(type);
   if (from_version == 0 || from_version >= info->schema_version) {
-    return absl::InvalidArgumentError(
-        StrCat("upcaster of '", type, "' from version ", from_version,
-               " is useless: the current version is ", info->schema_version));
+    return absl::InvalidArgumentError(StrCat("upcaster of '", type, "' from version ", from_version,
+                                             " is useless: the current version is ",
+                                             info->schema_version));
   }
   auto& chain = rep_->upcasters[std::string(type)];
   if (!chain.emplace(from_version, std::move(upcaster)).second) {
@@ -94,10 +96,9 @@ absl::StatusOr<std::string_view> EventRegistry::Upcast(std::string_view type,
   const EventTypeInfo* info = Find(type);
   if (info == nullptr) return NotRegistered(type);
   if (schema_version > info->schema_version) {
-    return absl::FailedPreconditionError(
-        StrCat("event '", type, "' was written with schema version ", schema_version,
-               " but this code knows only up to version ", info->schema_version,
-               "; upgrade the program"));
+    return absl::FailedPreconditionError(StrCat(
+        "event '", type, "' was written with schema version ", schema_version,
+        " but this code knows only up to version ", info->schema_version, "; upgrade the program"));
   }
   std::string_view bytes = payload;
   if (reinterpret_cast<uintptr_t>(bytes.data()) % 8 != 0) {
@@ -114,9 +115,9 @@ absl::StatusOr<std::string_view> EventRegistry::Upcast(std::string_view type,
         if (it != chain->second.end()) step = &it->second;
       }
       if (step == nullptr) {
-        return absl::FailedPreconditionError(
-            StrCat("event '", type, "' version ", schema_version, " needs an upcaster from version ",
-                   v, " to ", v + 1, "; register one with EventRegistry::AddUpcaster()"));
+        return absl::FailedPreconditionError(StrCat(
+            "event '", type, "' version ", schema_version, " needs an upcaster from version ", v,
+            " to ", v + 1, "; register one with EventRegistry::AddUpcaster()"));
       }
       absl::StatusOr<std::string> next;
       try {
@@ -126,8 +127,8 @@ absl::StatusOr<std::string_view> EventRegistry::Upcast(std::string_view type,
             StrCat("upcaster of '", type, "' from version ", v));
       }
       if (!next.ok()) {
-        return absl::DataLossError(StrCat("upcasting '", type, "' from version ", v, " failed: ",
-                                          StdSv(next.status().message())));
+        return absl::DataLossError(StrCat("upcasting '", type, "' from version ", v,
+                                          " failed: ", StdSv(next.status().message())));
       }
       *scratch = std::move(*next);
       bytes = *scratch;

@@ -14,8 +14,8 @@ FbsJson::~FbsJson() = default;
 
 absl::Status FbsJson::Add(std::string_view fbs_text) {
   flatbuffers::IDLOptions opts;
-  opts.strict_json = true;       // quoted keys: real JSON for jq
-  opts.indent_step = -1;         // one line
+  opts.strict_json = true;                     // quoted keys: real JSON for jq
+  opts.indent_step = -1;                       // one line
   opts.output_default_scalars_in_json = true;  // auditors want every field
   opts.output_enum_identifiers = true;
   opts.natural_utf8 = true;

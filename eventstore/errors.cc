@@ -6,8 +6,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/strings.h"
 #include "annals/expected_version.h"
+#include "common/strings.h"
 
 namespace annals {
 namespace {
@@ -34,13 +34,11 @@ std::string ExpectedVersion::ToString() const {
 absl::Status WrongExpectedVersionError(const WrongExpectedVersion& d) {
   absl::Status status(
       absl::StatusCode::kAborted,
-      StrCat("wrong expected version for stream '", d.stream, "': expected ",
-                   d.expected.ToString(), ", actual ", d.actual,
-                   "; reload the stream and retry with the actual version"));
+      StrCat("wrong expected version for stream '", d.stream, "': expected ", d.expected.ToString(),
+             ", actual ", d.actual, "; reload the stream and retry with the actual version"));
   status.SetPayload(kWrongExpectedVersionUrl,
                     absl::Cord(StrCat(static_cast<int>(d.expected.kind()), "\n",
-                                            d.expected.version(), "\n", d.actual, "\n",
-                                            d.stream)));
+                                      d.expected.version(), "\n", d.actual, "\n", d.stream)));
   return status;
 }
 

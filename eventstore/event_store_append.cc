@@ -20,11 +20,11 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "common/strings.h"
 #include "annals/errors.h"
 #include "common/clock.h"
 #include "common/coding.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "common/utf8.h"
 #include "eventstore/internal/append_validation.h"
 #include "eventstore/internal/commit_group.h"
@@ -42,9 +42,9 @@ absl::Status EventStore::Impl::Sync() {
   {
     MutexLock lock(&queue_mu_);
     if (!write_error_.ok()) {
-      return absl::FailedPreconditionError(StrCat(
-          "store refuses writes after an earlier write error (", write_error_.message(),
-          "); reopen it"));
+      return absl::FailedPreconditionError(
+          StrCat("store refuses writes after an earlier write error (", write_error_.message(),
+                 "); reopen it"));
     }
   }
   rocksdb::Status s = db_->SyncWAL();
@@ -109,9 +109,9 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendAndWait(
   const uint64_t start_us = enqueued_us != nullptr ? MonotonicMicros() : 0;
   MutexLock lock(&queue_mu_);
   if (!write_error_.ok()) {
-    return absl::FailedPreconditionError(StrCat(
-        "store refuses appends after an earlier write error (", write_error_.message(),
-        "); reopen the store, then retry with the same event ids"));
+    return absl::FailedPreconditionError(
+        StrCat("store refuses appends after an earlier write error (", write_error_.message(),
+               "); reopen the store, then retry with the same event ids"));
   }
   if (shutting_down_) return absl::FailedPreconditionError("store is closing");
   queue_.push_back(&request);
@@ -155,9 +155,9 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
     MutexLock lock(&queue_mu_);
     if (!write_error_.ok()) {
       for (Request* r : group) {
-        r->status = absl::FailedPreconditionError(StrCat(
-            "store refuses appends after an earlier write error (", write_error_.message(),
-            "); reopen the store, then retry with the same event ids"));
+        r->status = absl::FailedPreconditionError(
+            StrCat("store refuses appends after an earlier write error (", write_error_.message(),
+                   "); reopen the store, then retry with the same event ids"));
         r->done = true;
       }
       return;

@@ -8,8 +8,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/strings.h"
 #include "common/coding.h"
+#include "common/strings.h"
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/rocksdb_status.h"
 #include "eventstore/internal/statistics_recording.h"
@@ -37,8 +37,8 @@ class ScopedSnapshot {
 };
 
 absl::Status Damaged(uint64_t position, std::string_view what) {
-  return absl::DataLossError(StrCat("record at position ", position, " is damaged: ", what,
-                                          "; run annals verify"));
+  return absl::DataLossError(
+      StrCat("record at position ", position, " is damaged: ", what, "; run annals verify"));
 }
 
 }  // namespace
@@ -64,8 +64,8 @@ absl::StatusOr<StreamInfo> EventStore::Impl::GetStream(std::string_view stream) 
   return StreamInfo{std::string(stream), head->version, head->last_position};
 }
 
-absl::Status EventStore::Impl::ListStreams(
-    std::string_view prefix, absl::FunctionRef<bool(const StreamInfo&)> visit) const {
+absl::Status EventStore::Impl::ListStreams(std::string_view prefix,
+                                           absl::FunctionRef<bool(const StreamInfo&)> visit) const {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), families_[internal::kHeadsFamily]));
   StreamInfo info;
@@ -84,8 +84,7 @@ absl::Status EventStore::Impl::ListStreams(
   return internal::FromRocksDb(it->status(), "listing streams");
 }
 
-absl::Status EventStore::Impl::ScanStream(std::string_view stream,
-                                          const ReadStreamOptions& options,
+absl::Status EventStore::Impl::ScanStream(std::string_view stream, const ReadStreamOptions& options,
                                           absl::FunctionRef<bool(const EventView&)> visit) const {
   internal::ReadRecorder recorder(statistics(), Ticker::kStreamReads);
   ReaderLock follower_lock(&follower_mu_);
@@ -142,8 +141,7 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream,
         index->value().size() != 8) {
       break;
     }
-    const uint64_t position =
-        coding::DecodeBigEndian64(std::string_view(index->value().data(), 8));
+    const uint64_t position = coding::DecodeBigEndian64(std::string_view(index->value().data(), 8));
     if (previous_position != 0 && log->Valid() && forward && position == previous_position + 1) {
       log->Next();
     } else if (previous_position != 0 && log->Valid() && !forward &&
@@ -158,9 +156,8 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream,
       if (!log->status().ok()) break;
       return Damaged(position, "missing from the log but listed in the stream index");
     }
-    absl::Status st =
-        decoder.Decode(std::string_view(log->value().data(), log->value().size()),
-                       options_.verify_checksums_on_read, &view);
+    absl::Status st = decoder.Decode(std::string_view(log->value().data(), log->value().size()),
+                                     options_.verify_checksums_on_read, &view);
     if (!st.ok()) return absl::IsDataLoss(st) ? Damaged(position, StdSv(st.message())) : st;
     if (view.stream != stream || view.position != position || view.version != version) {
       return Damaged(position, "it belongs to another place than its index entry says");
@@ -179,7 +176,8 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream,
                                  StrCat("reading the index of stream '", stream, "'"));
   }
   if (!log->status().ok()) {
-    return internal::FromRocksDb(log->status(), StrCat("reading the log for stream '", stream, "'"));
+    return internal::FromRocksDb(log->status(),
+                                 StrCat("reading the log for stream '", stream, "'"));
   }
   if (delivered < count) {
     return absl::DataLossError(StrCat("stream index of '", stream, "' lacks version ", version,
@@ -264,8 +262,8 @@ absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
   // Backward, the log must reach down to `bound`: positions start at 1 with
   // no gap, so running out before it means records are missing.
   if (!forward && !stopped && expected >= bound) {
-    return absl::DataLossError(StrCat("the global log lacks position ", expected,
-                                      " and below; run annals verify"));
+    return absl::DataLossError(
+        StrCat("the global log lacks position ", expected, " and below; run annals verify"));
   }
   return absl::OkStatus();
 }
@@ -296,8 +294,8 @@ absl::StatusOr<RecordedEvent> EventStore::Impl::ReadEvent(const Uuid& id) const 
   rocksdb::PinnableSlice record;
   s = db_->Get(ro, families_[internal::kLogFamily], coding::BigEndian64(entry.position), &record);
   if (s.IsNotFound()) {
-    return absl::DataLossError(StrCat("the event-id index places ", id.ToString(),
-                                      " at position ", entry.position,
+    return absl::DataLossError(StrCat("the event-id index places ", id.ToString(), " at position ",
+                                      entry.position,
                                       ", which is not in the log; run annals verify"));
   }
   if (!s.ok()) {
@@ -309,10 +307,9 @@ absl::StatusOr<RecordedEvent> EventStore::Impl::ReadEvent(const Uuid& id) const 
                                    options_.verify_checksums_on_read, &view);
   if (!st.ok()) return absl::IsDataLoss(st) ? Damaged(entry.position, StdSv(st.message())) : st;
   if (view.id != id || view.position != entry.position || view.version != entry.version) {
-    return Damaged(entry.position,
-                   StrCat("the event-id index places ", id.ToString(), " (version ", entry.version,
-                          ") there, but it holds ", view.id.ToString(), " (version ",
-                          view.version, ")"));
+    return Damaged(entry.position, StrCat("the event-id index places ", id.ToString(), " (version ",
+                                          entry.version, ") there, but it holds ",
+                                          view.id.ToString(), " (version ", view.version, ")"));
   }
   return view.ToOwned();
 }

@@ -339,7 +339,8 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
       });
       if (!r.ok() && group.hook_error.ok()) {
         group.hook_error = r;
-        also = StrCat("; then ", r.message(), ", so the store refuses appends until it is reopened");
+        also =
+            StrCat("; then ", r.message(), ", so the store refuses appends until it is reopened");
       }
     }
     return absl::Status(s.code(), StrCat(what, ": ", s.message(), also));

@@ -10,12 +10,12 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "common/strings.h"
+#include "codec/internal/record_codec.h"
 #include "common/coding.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "eventstore/internal/event_store_impl.h"
-#include "codec/internal/record_codec.h"
 #include "eventstore/internal/rocksdb_status.h"
 
 namespace annals {
@@ -97,10 +97,10 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
     const uint64_t position =
         key.size() == 8 ? coding::DecodeBigEndian64(std::string_view(key.data(), 8)) : 0;
     if (position != expected) {
-      return fail(expected, position > expected
-                                ? StrCat("gap: position ", expected, " is missing (next is ",
-                                               position, ")")
-                                : StrCat("malformed log key after position ", expected - 1));
+      return fail(expected,
+                  position > expected
+                      ? StrCat("gap: position ", expected, " is missing (next is ", position, ")")
+                      : StrCat("malformed log key after position ", expected - 1));
     }
     absl::Status st = decoder.DecodeCanonical(
         std::string_view(it->value().data(), it->value().size()), true, &view, &encoding);
@@ -118,15 +118,15 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
 
     StreamTally& tally = streams[Sv(view.stream)];
     if (view.version != tally.version + 1) {
-      return fail(position, StrCat("stream '", view.stream, "' jumps from version ",
-                                         tally.version, " to ", view.version));
+      return fail(position, StrCat("stream '", view.stream, "' jumps from version ", tally.version,
+                                   " to ", view.version));
     }
     if (tally.stream_id == 0) {
       rocksdb::Status s = db_->Get(ro, families_[internal::kHeadsFamily], view.stream, &value);
       internal::Head head;
       if (!s.ok() || !internal::DecodeHead(value, &head)) {
-        return fail(position, StrCat("stream '", view.stream, "' has no readable head (",
-                                           s.ToString(), ")"));
+        return fail(position,
+                    StrCat("stream '", view.stream, "' has no readable head (", s.ToString(), ")"));
       }
       tally.stream_id = head.stream_id;
     }
@@ -137,34 +137,31 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
                                  internal::StreamIndexKey(tally.stream_id, view.version), &value);
     if (!s.ok() || value.size() != 8 || coding::DecodeBigEndian64(value) != position) {
       return fail(position, StrCat("stream index entry of '", view.stream, "' version ",
-                                         view.version, " does not point here (", s.ToString(),
-                                         ")"));
+                                   view.version, " does not point here (", s.ToString(), ")"));
     }
     internal::EventIdEntry entry;
     s = db_->Get(ro, families_[internal::kEventIdsFamily], view.id.AsBytes(), &value);
     if (!s.ok() || !internal::DecodeEventIdEntry(value, &entry) || entry.position != position) {
       return fail(position, StrCat("event-id index entry of ", view.id.ToString(),
-                                         " does not point here (", s.ToString(), ")"));
+                                   " does not point here (", s.ToString(), ")"));
     }
     ++expected;
     ++report.events;
   }
   if (!it->status().ok()) {
-    return fail(expected, StrCat("RocksDB cannot read the log here: ",
-                                       it->status().ToString()));
+    return fail(expected, StrCat("RocksDB cannot read the log here: ", it->status().ToString()));
   }
   report.last_position = expected - 1;
   report.last_hash = HexEncode(prev_hash == codec_internal::kGenesisHash ? "" : prev_hash);
   // The commit record, read in the same view, must name this end of the log:
   // a rolled-back `log` or `default` family shows here.
-  absl::Status commit = CheckCommitRecord(ro, report.last_position,
-                                          report.last_position > 0 ? prev_hash : "");
+  absl::Status commit =
+      CheckCommitRecord(ro, report.last_position, report.last_position > 0 ? prev_hash : "");
   if (absl::IsDataLoss(commit)) return fail(expected, std::string(commit.message()));
   RETURN_IF_ERROR(commit);
 
   // Every head must match the log, and every stream in the log have a head.
-  std::unique_ptr<rocksdb::Iterator> heads(
-      db_->NewIterator(ro, families_[internal::kHeadsFamily]));
+  std::unique_ptr<rocksdb::Iterator> heads(db_->NewIterator(ro, families_[internal::kHeadsFamily]));
   for (heads->SeekToFirst(); heads->Valid(); heads->Next()) {
     const std::string_view name(heads->key().data(), heads->key().size());
     internal::Head head;
@@ -179,8 +176,7 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
     ++report.streams;
   }
   if (!heads->status().ok()) {
-    return fail(0, StrCat("RocksDB cannot read the stream heads: ",
-                                heads->status().ToString()));
+    return fail(0, StrCat("RocksDB cannot read the stream heads: ", heads->status().ToString()));
   }
   if (report.streams != streams.size()) {
     return fail(0, StrCat(streams.size() - report.streams, " streams of the log have no head"));
@@ -189,8 +185,8 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
   const uint64_t index_entries =
       CountKeys(db_.get(), families_[internal::kStreamIndexFamily], &count_status);
   if (count_status.ok() && index_entries != report.events) {
-    return fail(0, StrCat("stream index has ", index_entries, " entries for ",
-                                report.events, " events"));
+    return fail(
+        0, StrCat("stream index has ", index_entries, " entries for ", report.events, " events"));
   }
   if (!count_status.ok()) return fail(0, count_status.ToString());
   if (!rocks_problem.empty()) {

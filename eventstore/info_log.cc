@@ -208,8 +208,8 @@ absl::StatusOr<WalSpaceReport> ReleaseStaleWalSpace(rocksdb::Env* env, const std
   env->UnlockFile(lock).PermitUncheckedError();
   if (!status.ok()) return status;
   if (ec) {
-    return absl::InternalError(StrCat("cannot list the store directory '", dir,
-                                      "': ", ec.message()));
+    return absl::InternalError(
+        StrCat("cannot list the store directory '", dir, "': ", ec.message()));
   }
   return report;
 }

@@ -27,9 +27,8 @@ absl::Status FromRocksDb(const rocksdb::Status& s, std::string_view context) {
   // heuristic below would mistake "While open a file for lock: ... Read-only
   // file system" for another process's lock.
   if (IsDiskFull(s, text)) {
-    return absl::ResourceExhaustedError(
-        StrCat("disk full: ", message,
-               "; free space on the store's file system, then reopen the store"));
+    return absl::ResourceExhaustedError(StrCat(
+        "disk full: ", message, "; free space on the store's file system, then reopen the store"));
   }
   if (absl::StrContains(Sv(text), "Read-only file system")) {
     return absl::PermissionDeniedError(
@@ -60,10 +59,10 @@ absl::Status FromRocksDb(const rocksdb::Status& s, std::string_view context) {
       return absl::UnavailableError(message);
     case rocksdb::Status::kIOError:
       if (absl::StrContains(Sv(text), "lock")) {
-        return absl::UnavailableError(StrCat(
-            message,
-            " (another process has this store open for writing; stop it, or open the store "
-            "read-only)"));
+        return absl::UnavailableError(
+            StrCat(message,
+                   " (another process has this store open for writing; stop it, or open the store "
+                   "read-only)"));
       }
       return absl::InternalError(message);
     default:

@@ -26,10 +26,9 @@ Uuid Uuid::V7() {
   // One generator per thread: absl::BitGen is seeded from the OS and is not
   // thread-safe, so sharing one would need a lock on the append path.
   thread_local absl::BitGen gen;
-  const uint64_t ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
   std::array<uint8_t, 16> b{};
   for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
   const uint64_t r1 = absl::Uniform<uint64_t>(gen);
@@ -43,9 +42,9 @@ Uuid Uuid::V7() {
 
 absl::StatusOr<Uuid> Uuid::Parse(std::string_view text) {
   auto bad = [&] {
-    return absl::InvalidArgumentError(StrCat(
-        "invalid UUID '", text,
-        "': expected 36 characters like 1b4e28ba-2fa1-11d2-883f-0016d3cca427"));
+    return absl::InvalidArgumentError(
+        StrCat("invalid UUID '", text,
+               "': expected 36 characters like 1b4e28ba-2fa1-11d2-883f-0016d3cca427"));
   };
   if (text.size() != 36) return bad();
   std::array<uint8_t, 16> b{};
@@ -67,8 +66,7 @@ absl::StatusOr<Uuid> Uuid::Parse(std::string_view text) {
 
 absl::StatusOr<Uuid> Uuid::FromBytes(std::string_view bytes) {
   if (bytes.size() != 16) {
-    return absl::InvalidArgumentError(
-        StrCat("a UUID is 16 bytes, got ", bytes.size()));
+    return absl::InvalidArgumentError(StrCat("a UUID is 16 bytes, got ", bytes.size()));
   }
   std::array<uint8_t, 16> b;
   std::memcpy(b.data(), bytes.data(), 16);

@@ -39,9 +39,9 @@ constexpr size_t kMaxInputBytes = 16 << 10;
 
 struct Sandbox {
   CliOptions options;
-  std::string root;      // this target's scratch directory
-  std::string work;      // the working directory of every command line
-  std::string template_; // the prepared store, copied to work/store
+  std::string root;       // this target's scratch directory
+  std::string work;       // the working directory of every command line
+  std::string template_;  // the prepared store, copied to work/store
 };
 
 Sandbox& Box() {
@@ -56,7 +56,8 @@ Sandbox& Box() {
     {
       Options options;
       absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open(b->template_, options);
-      ANNALS_FUZZ_CHECK(store.ok(), "cannot create the prepared store: ", store.status().ToString());
+      ANNALS_FUZZ_CHECK(store.ok(),
+                        "cannot create the prepared store: ", store.status().ToString());
       cafe::TrafficOptions traffic;
       traffic.orders = 3;
       traffic.seed = 7;

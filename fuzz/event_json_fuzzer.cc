@@ -57,14 +57,13 @@ void CheckLine(const std::string& line) {
 
   for (bool keep : {false, true}) {
     const NewEvent n = e.View(keep);
-    ANNALS_FUZZ_CHECK(n.id == e.id && n.type == e.type && n.payload == e.payload &&
-                          n.content_type == e.content_type &&
-                          n.schema_version == e.schema_version &&
-                          n.correlation_id == e.correlation_id &&
-                          n.causation_id == e.causation_id &&
-                          n.metadata.size() == e.metadata.size() &&
-                          n.recorded_at_us == (keep ? e.recorded_at_us : 0),
-                      "ParsedEvent::View differs from the parsed event of ", line);
+    ANNALS_FUZZ_CHECK(
+        n.id == e.id && n.type == e.type && n.payload == e.payload &&
+            n.content_type == e.content_type && n.schema_version == e.schema_version &&
+            n.correlation_id == e.correlation_id && n.causation_id == e.causation_id &&
+            n.metadata.size() == e.metadata.size() &&
+            n.recorded_at_us == (keep ? e.recorded_at_us : 0),
+        "ParsedEvent::View differs from the parsed event of ", line);
   }
 
   const std::string hash(Sha256::kSize, '\x5a');
@@ -87,17 +86,16 @@ void CheckLine(const std::string& line) {
                         r.stream == e.stream && r.id == e.id && r.type == e.type &&
                         r.schema_version == e.schema_version &&
                         r.recorded_at_us == stored.recorded_at_us &&
-                        r.correlation_id == e.correlation_id &&
-                        r.causation_id == e.causation_id,
+                        r.correlation_id == e.correlation_id && r.causation_id == e.causation_id,
                     "export then import changes a field: ", line, " -> ", exported);
   ANNALS_FUZZ_CHECK(r.metadata == e.metadata, "export then import changes the metadata: ", line,
                     " -> ", exported);
   ANNALS_FUZZ_CHECK(r.content_type == e.content_type,
                     "export then import changes the content type: ", line, " -> ", exported);
-  ANNALS_FUZZ_CHECK(r.payload == e.payload, "export then import changes the payload bytes: ",
-                    line, " -> ", exported);
-  ANNALS_FUZZ_CHECK(r.hash_hex == HexEncode(hash), "export then import changes the hash: ",
-                    exported);
+  ANNALS_FUZZ_CHECK(r.payload == e.payload, "export then import changes the payload bytes: ", line,
+                    " -> ", exported);
+  ANNALS_FUZZ_CHECK(r.hash_hex == HexEncode(hash),
+                    "export then import changes the hash: ", exported);
 }
 
 }  // namespace

@@ -22,11 +22,11 @@ namespace annals::fuzz {
 [[noreturn]] void Fail(const char* file, int line, const char* condition, std::string_view detail);
 
 // A property every input must keep; a failure is a bug in annals.
-#define ANNALS_FUZZ_CHECK(condition, ...)                                          \
-  do {                                                                             \
-    if (!(condition)) {                                                            \
+#define ANNALS_FUZZ_CHECK(condition, ...)                                                  \
+  do {                                                                                     \
+    if (!(condition)) {                                                                    \
       ::annals::fuzz::Fail(__FILE__, __LINE__, #condition, ::annals::StrCat(__VA_ARGS__)); \
-    }                                                                              \
+    }                                                                                      \
   } while (0)
 
 // A fresh directory for this process, on /dev/shm when it exists (tmpfs: the

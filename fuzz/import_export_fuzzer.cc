@@ -56,9 +56,8 @@ void CheckDocument(std::string_view document) {
     std::error_code ec;
     if (!fs::exists(a, ec)) return;
     const CliResult left = Run({"export", a});
-    ANNALS_FUZZ_CHECK(left.code != 0 || left.out.empty(), "a refused import (exit ",
-                      imported.code, ": ", imported.err, ") left ", Lines(left.out),
-                      " events in the store");
+    ANNALS_FUZZ_CHECK(left.code != 0 || left.out.empty(), "a refused import (exit ", imported.code,
+                      ": ", imported.err, ") left ", Lines(left.out), " events in the store");
     return;
   }
   const nlohmann::json summary = nlohmann::json::parse(imported.out, nullptr, false);

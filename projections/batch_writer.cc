@@ -125,7 +125,8 @@ absl::Status BatchWriter::Put(std::string_view table, std::string_view key,
                               std::string_view value) {
   absl::StatusOr<std::string> full = FullKey(table, key);
   if (!full.ok()) return full.status();
-  if (batch_ == nullptr) return absl::FailedPreconditionError("read-model writer used outside Apply()");
+  if (batch_ == nullptr)
+    return absl::FailedPreconditionError("read-model writer used outside Apply()");
   if (immediate_) {
     rocksdb::Status s = batch_->Put(cf_, *full, rocksdb::Slice(value.data(), value.size()));
     if (!s.ok()) return internal::FromRocksDb(s, "adding a read-model write to the batch");
@@ -138,7 +139,8 @@ absl::Status BatchWriter::Put(std::string_view table, std::string_view key,
 absl::Status BatchWriter::Delete(std::string_view table, std::string_view key) {
   absl::StatusOr<std::string> full = FullKey(table, key);
   if (!full.ok()) return full.status();
-  if (batch_ == nullptr) return absl::FailedPreconditionError("read-model writer used outside Apply()");
+  if (batch_ == nullptr)
+    return absl::FailedPreconditionError("read-model writer used outside Apply()");
   if (immediate_) {
     rocksdb::Status s = batch_->Delete(cf_, *full);
     if (!s.ok()) return internal::FromRocksDb(s, "adding a read-model delete to the batch");
@@ -179,8 +181,7 @@ absl::Status BatchWriter::Scan(std::string_view table, std::string_view prefix,
   auto ov_valid = [&] { return ov != overlay_.end() && ov->first.starts_with(*full); };
   bool stopped = false;
   auto emit_overlay_until = [&](std::string_view bound, bool inclusive) {
-    while (!stopped && ov_valid() &&
-           (ov->first < bound || (inclusive && ov->first == bound))) {
+    while (!stopped && ov_valid() && (ov->first < bound || (inclusive && ov->first == bound))) {
       if (ov->second.has_value()) {
         const std::string_view k(ov->first);
         stopped = !guarded(k.substr(strip), *ov->second);
@@ -188,17 +189,17 @@ absl::Status BatchWriter::Scan(std::string_view table, std::string_view prefix,
       ++ov;
     }
   };
-  absl::Status s = DbScan(db_, cf_, nullptr, *full, 0,
-                          [&](std::string_view key, std::string_view value) {
-                            emit_overlay_until(key, /*inclusive=*/false);
-                            if (stopped) return false;
-                            if (ov_valid() && ov->first == key) {
-                              emit_overlay_until(key, /*inclusive=*/true);
-                              return !stopped;
-                            }
-                            stopped = !guarded(key.substr(strip), value);
-                            return !stopped;
-                          });
+  absl::Status s =
+      DbScan(db_, cf_, nullptr, *full, 0, [&](std::string_view key, std::string_view value) {
+        emit_overlay_until(key, /*inclusive=*/false);
+        if (stopped) return false;
+        if (ov_valid() && ov->first == key) {
+          emit_overlay_until(key, /*inclusive=*/true);
+          return !stopped;
+        }
+        stopped = !guarded(key.substr(strip), value);
+        return !stopped;
+      });
   if (!thrown.ok()) return thrown;
   if (!s.ok()) return s;
   while (!stopped && ov_valid()) {

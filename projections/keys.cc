@@ -27,10 +27,9 @@ bool GetStr(std::string_view* in, std::string* out) {
 }  // namespace
 
 absl::Status ValidateName(std::string_view what, std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameBytes ||
-      name.find('\0') != std::string_view::npos) {
-    return absl::InvalidArgumentError(StrCat(what, " name '", name,
-                                             "' is invalid: use 1 to 128 bytes without NUL"));
+  if (name.empty() || name.size() > kMaxNameBytes || name.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        StrCat(what, " name '", name, "' is invalid: use 1 to 128 bytes without NUL"));
   }
   return absl::OkStatus();
 }

@@ -73,8 +73,9 @@ absl::StatusOr<ProjectionStatus> ReadProjectionStatus(EventStore& store, std::st
     if (gen->size() != 4) return absl::DataLossError("malformed active-generation record");
     st.generation = projections_internal::DecodeGeneration(*gen);
   }
-  ASSIGN_OR_RETURN(std::optional<std::string> cp,
-                   DbGet(db, cf, snapshot, projections_internal::CheckpointKey(name, st.generation)));
+  ASSIGN_OR_RETURN(
+      std::optional<std::string> cp,
+      DbGet(db, cf, snapshot, projections_internal::CheckpointKey(name, st.generation)));
   if (cp.has_value()) {
     if (cp->size() != 8) return absl::DataLossError("malformed checkpoint record");
     st.position = coding::DecodeBigEndian64(*cp);
@@ -143,7 +144,7 @@ namespace {
 
 // A runner Impl without a thread, for one offline operation.
 absl::StatusOr<std::unique_ptr<ProjectionRunner::Impl>> Offline(EventStore& store,
-                                                                 Projection& projection) {
+                                                                Projection& projection) {
   if (store.read_only()) {
     return absl::FailedPreconditionError(
         "the store is open read-only (another process may be writing it); stop that process "

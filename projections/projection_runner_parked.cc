@@ -21,8 +21,8 @@ namespace projections_internal {
 absl::StatusOr<uint64_t> CountParked(EventStore& store, std::string_view name) {
   ASSIGN_OR_RETURN(const ProjectionFamilies families, GetFamilies(store));
   uint64_t n = 0;
-  RETURN_IF_ERROR(DbScan(families.db, families.parked, nullptr,
-                         ParkedPrefix(name), 0, [&](std::string_view, std::string_view) {
+  RETURN_IF_ERROR(DbScan(families.db, families.parked, nullptr, ParkedPrefix(name), 0,
+                         [&](std::string_view, std::string_view) {
                            ++n;
                            return true;
                          }));

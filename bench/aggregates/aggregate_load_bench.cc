@@ -107,8 +107,7 @@ annals::EventStore& Store() {
     annals::EventStore* s = opened->release();
     if (!ready) {
       std::fprintf(stderr, "building %s (1.11M events, once)...\n", dir.c_str());
-      annals::Repository<Account> repo(
-          *s, {.snapshot_every = kSnapshotEvery, .keep_snapshots = 2});
+      annals::Repository<Account> repo(*s, {.snapshot_every = kSnapshotEvery, .keep_snapshots = 2});
       for (int64_t n : kSizes) {
         Account account(StreamName(n));
         for (int64_t i = 1; i <= n; ++i) {
@@ -164,8 +163,8 @@ void BM_LoadAggregate(benchmark::State& state) {
   state.counters["events"] = static_cast<double>(n);
   state.counters["replayed_per_load"] =
       static_cast<double>(replayed) / static_cast<double>(state.iterations());
-  state.counters["events_per_s"] = benchmark::Counter(
-      static_cast<double>(replayed), benchmark::Counter::kIsRate);
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(replayed), benchmark::Counter::kIsRate);
 }
 
 BENCHMARK(BM_LoadAggregate)
@@ -235,9 +234,9 @@ void BM_LoadAggregateLogIterator(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(account.state().balance_cents);
   }
-  state.counters["events_per_s"] = benchmark::Counter(
-      static_cast<double>(n) * static_cast<double>(state.iterations()),
-      benchmark::Counter::kIsRate);
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(n) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_LoadAggregateLogIterator)
     ->ArgName("events")

@@ -25,14 +25,14 @@ namespace annals::bench {
 
 // One benchmark event: what every system stores for it.
 struct BenchEvent {
-  std::string id;       // 16 random bytes, distinct per event.
+  std::string id;  // 16 random bytes, distinct per event.
   std::string_view type;
   std::string_view payload;  // 200 random bytes by default.
 };
 
 struct BackendOptions {
-  std::string dir;       // Store directory (created, empty) or database URL.
-  bool durable = true;   // fsync before acknowledging an append.
+  std::string dir;      // Store directory (created, empty) or database URL.
+  bool durable = true;  // fsync before acknowledging an append.
   // Block cache of the RocksDB-based systems in bytes; 0 = annals' default
   // (Options::block_cache_bytes). To see how a store behaves once its
   // filters outgrow the cache without growing it to that size.

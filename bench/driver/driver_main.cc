@@ -149,18 +149,18 @@ class PayloadPool {
 
 struct AppendResult {
   uint64_t events = 0;
-  std::vector<double> segments;      // events/s of each --segment events.
-  std::vector<double> segments_rss;  // Resident MiB at the end of each segment.
+  std::vector<double> segments;              // events/s of each --segment events.
+  std::vector<double> segments_rss;          // Resident MiB at the end of each segment.
   std::vector<double> segments_process_cpu;  // Whole process's CPU µs per event.
   std::vector<double> segments_write;        // Bytes written to storage per event.
-  std::vector<double> segments_cpu;  // This thread's CPU µs per event in each.
+  std::vector<double> segments_cpu;          // This thread's CPU µs per event in each.
 };
 
 struct AppendSpec {
   int threads = 1;
   int batch = 1;
-  double seconds = 0;      // > 0: time-bounded.
-  uint64_t events = 0;     // Otherwise: count-bounded (total over all threads).
+  double seconds = 0;   // > 0: time-bounded.
+  uint64_t events = 0;  // Otherwise: count-bounded (total over all threads).
   int interleave = 1;
   uint64_t stream_events = 1000;
   uint64_t segment = 0;
@@ -222,8 +222,7 @@ void RunAppender(Backend& backend, const AppendSpec& spec, const PayloadPool& po
       o.name = absl::StrCat("t", thread, "-s", next_stream++);
       o.version = 0;
     }
-    const size_t n = spec.seconds > 0 ? spec.batch
-                                      : std::min<uint64_t>(spec.batch, quota - done);
+    const size_t n = spec.seconds > 0 ? spec.batch : std::min<uint64_t>(spec.batch, quota - done);
     for (size_t i = 0; i < n; ++i) {
       const uint64_t a = SplitMix(rng), b = SplitMix(rng);
       if (spec.time_ordered_ids) {
@@ -236,8 +235,8 @@ void RunAppender(Backend& backend, const AppendSpec& spec, const PayloadPool& po
       events[i].type = "BenchEvent";
       events[i].payload = pool.Pick(a);
     }
-    absl::Status s = backend.Append(thread, o.name, o.version,
-                                    absl::MakeConstSpan(events.data(), n));
+    absl::Status s =
+        backend.Append(thread, o.name, o.version, absl::MakeConstSpan(events.data(), n));
     if (!s.ok()) {
       std::fprintf(stderr, "append failed: %s\n", std::string(s.message()).c_str());
       failed = true;
@@ -327,7 +326,8 @@ int Main(int argc, char** argv) {
     const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
                                       std::chrono::duration<double>(spec.seconds));
     for (int t = 0; t < spec.threads; ++t) {
-      const uint64_t quota = spec.events / spec.threads + (t < static_cast<int>(spec.events % spec.threads));
+      const uint64_t quota =
+          spec.events / spec.threads + (t < static_cast<int>(spec.events % spec.threads));
       threads.emplace_back([&, t, quota] {
         RunAppender(**backend, spec, pool, t, deadline, quota, failed, results[t]);
       });
@@ -358,8 +358,8 @@ int Main(int argc, char** argv) {
   backend->reset();  // Close (flush, join) before reading the peak RSS.
 
   std::string json = "{\"events\":" + std::to_string(events) +
-                     ",\"seconds\":" + std::to_string(seconds) + ",\"events_per_s\":" +
-                     std::to_string(seconds > 0 ? events / seconds : 0.0) +
+                     ",\"seconds\":" + std::to_string(seconds) +
+                     ",\"events_per_s\":" + std::to_string(seconds > 0 ? events / seconds : 0.0) +
                      ",\"peak_rss_mb\":" + std::to_string(PeakRssMb());
   if (!segments.empty()) {
     json += ",\"segments\":[";

@@ -54,8 +54,8 @@ static_assert(kLog == static_cast<int>(annals::internal::kLogFamily) &&
 
 absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat(absl::string_view(what.data(), what.size()), ": ",
-                                          s.ToString()));
+  return absl::InternalError(
+      absl::StrCat(absl::string_view(what.data(), what.size()), ": ", s.ToString()));
 }
 
 void PutBe64(char* p, uint64_t v) { coding::EncodeBigEndian64(p, v); }
@@ -186,8 +186,7 @@ class RocksDbBackend : public Backend {
     index->Seek(rocksdb::Slice(start, 16));
     for (;;) {
       keys.clear();
-      while (keys.size() < kChunk && index->Valid() &&
-             GetBe64(index->key().data()) == stream_id) {
+      while (keys.size() < kChunk && index->Valid() && GetBe64(index->key().data()) == stream_id) {
         std::array<char, 8> k;
         std::memcpy(k.data(), index->value().data(), 8);
         keys.push_back(k);

@@ -43,7 +43,9 @@ class SqliteBackend : public Backend {
     }
     const std::string setup = absl::StrCat(
         "PRAGMA journal_mode=WAL;"
-        "PRAGMA synchronous=", options.durable ? "FULL" : "NORMAL", ";"
+        "PRAGMA synchronous=",
+        options.durable ? "FULL" : "NORMAL",
+        ";"
         "CREATE TABLE IF NOT EXISTS events("
         "  global_position INTEGER PRIMARY KEY,"
         "  stream_id TEXT NOT NULL,"
@@ -87,12 +89,10 @@ class SqliteBackend : public Backend {
                             .count();
     uint64_t version = current;
     for (const BenchEvent& e : events) {
-      sqlite3_bind_text(insert_, 1, stream.data(), static_cast<int>(stream.size()),
-                        SQLITE_STATIC);
+      sqlite3_bind_text(insert_, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
       sqlite3_bind_int64(insert_, 2, static_cast<int64_t>(++version));
       sqlite3_bind_blob(insert_, 3, e.id.data(), static_cast<int>(e.id.size()), SQLITE_STATIC);
-      sqlite3_bind_text(insert_, 4, e.type.data(), static_cast<int>(e.type.size()),
-                        SQLITE_STATIC);
+      sqlite3_bind_text(insert_, 4, e.type.data(), static_cast<int>(e.type.size()), SQLITE_STATIC);
       sqlite3_bind_int64(insert_, 5, now);
       sqlite3_bind_blob(insert_, 6, e.payload.data(), static_cast<int>(e.payload.size()),
                         SQLITE_STATIC);

@@ -19,8 +19,8 @@
 
 #include "annals/event_store.h"
 #include "annals/statistics.h"
-#include "common/sha256.h"
 #include "codec/internal/record_codec.h"
+#include "common/sha256.h"
 
 namespace annals::bench {
 namespace {
@@ -110,9 +110,9 @@ BENCHMARK(BM_AppendBuffered)->Arg(1)->Arg(100)->UseRealTime();
 std::string Document(std::mt19937_64& rng, size_t bytes) {
   std::string d = "{\"lines\":[";
   while (d.size() < bytes) {
-    d += "{\"sku\":\"SKU-" + std::to_string(rng() % 500) + "\",\"qty\":" +
-         std::to_string(rng() % 9 + 1) + ",\"price\":" + std::to_string(rng() % 10000) +
-         ",\"note\":\"gift wrap\"},";
+    d += "{\"sku\":\"SKU-" + std::to_string(rng() % 500) +
+         "\",\"qty\":" + std::to_string(rng() % 9 + 1) +
+         ",\"price\":" + std::to_string(rng() % 10000) + ",\"note\":\"gift wrap\"},";
   }
   return d + "{}]}";
 }
@@ -142,7 +142,6 @@ void BM_AppendBufferedDocuments(benchmark::State& state) {
   state.SetLabel(state.range(0) != 0 ? "zstd" : "none");
 }
 BENCHMARK(BM_AppendBufferedDocuments)->Arg(0)->Arg(1)->UseRealTime();
-
 
 // The cost of Options::statistics on the append path: the same buffered
 // appends with statistics off (second arg 0) and on (1), to be run side by
@@ -221,7 +220,11 @@ void BM_StatisticsCostPaired(benchmark::State& state) {
   state.counters["on_over_off"] = ratios.empty() ? 0 : ratios[ratios.size() / 2];
   state.SetItemsProcessed(state.iterations() * block * batch * 2);
 }
-BENCHMARK(BM_StatisticsCostPaired)->ArgName("batch")->Arg(1)->Arg(100)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_StatisticsCostPaired)
+    ->ArgName("batch")
+    ->Arg(1)
+    ->Arg(100)
+    ->Unit(benchmark::kMillisecond);
 
 // Concurrent appenders on one store (one stream each), shared by the
 // benchmarks below.
@@ -264,9 +267,9 @@ BENCHMARK(BM_AppendDurableConcurrent)->Threads(1)->Threads(8)->UseRealTime();
 // on, they and the committer record into the same object at once.
 void BM_AppendBufferedConcurrentStatistics(benchmark::State& state) {
   // Only the thread that opens the store uses the object.
-  ConcurrentAppendLoop(state, Durability::kBuffered,
-                       state.range(0) != 0 && state.thread_index() == 0 ? CreateStatistics()
-                                                                        : nullptr);
+  ConcurrentAppendLoop(
+      state, Durability::kBuffered,
+      state.range(0) != 0 && state.thread_index() == 0 ? CreateStatistics() : nullptr);
   state.SetLabel(state.range(0) != 0 ? "statistics_on" : "statistics_off");
 }
 BENCHMARK(BM_AppendBufferedConcurrentStatistics)

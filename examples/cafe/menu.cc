@@ -32,7 +32,8 @@ MenuEntryT* Menu::MutableFind(std::string_view sku) {
 
 absl::Status Menu::AddItem(std::string sku, std::string name, std::string category,
                            int price_cents) {
-  if (sku.empty() || name.empty()) return absl::InvalidArgumentError("an item needs a sku and a name");
+  if (sku.empty() || name.empty())
+    return absl::InvalidArgumentError("an item needs a sku and a name");
   if (price_cents <= 0) return absl::InvalidArgumentError("price must be positive");
   if (Find(sku) != nullptr) {
     return absl::AlreadyExistsError(Cat("the menu already has ", sku));

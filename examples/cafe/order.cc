@@ -26,12 +26,10 @@ absl::Status Order::Place(int table_number, std::string customer) {
   return Raise(e);
 }
 
-absl::Status Order::AddItem(std::string sku, std::string name, int quantity,
-                            int unit_price_cents) {
+absl::Status Order::AddItem(std::string sku, std::string name, int quantity, int unit_price_cents) {
   if (state().status != OrderStatus::Open) {
-    return absl::FailedPreconditionError(
-        Cat("items can be added to an open order only; order ", id(), " is ",
-            EnumNameOrderStatus(state().status)));
+    return absl::FailedPreconditionError(Cat("items can be added to an open order only; order ",
+                                             id(), " is ", EnumNameOrderStatus(state().status)));
   }
   if (quantity <= 0 || quantity > 20) {
     return absl::InvalidArgumentError(Cat("quantity must be 1..20, not ", quantity));
@@ -48,12 +46,13 @@ absl::Status Order::AddItem(std::string sku, std::string name, int quantity,
 absl::Status Order::Pay(PaymentMethod method, int64_t amount_cents, int64_t tip_cents,
                         std::string payment_ref) {
   if (state().status != OrderStatus::Open) {
-    return absl::FailedPreconditionError(Cat("order ", id(), " cannot be paid: it is ",
-                                             EnumNameOrderStatus(state().status)));
+    return absl::FailedPreconditionError(
+        Cat("order ", id(), " cannot be paid: it is ", EnumNameOrderStatus(state().status)));
   }
   if (state().lines.empty()) return absl::FailedPreconditionError("an empty order cannot be paid");
   if (amount_cents != state().total_cents) {
-    return absl::InvalidArgumentError(Cat("payment of ", amount_cents, " cents does not match the total of ",
+    return absl::InvalidArgumentError(Cat("payment of ", amount_cents,
+                                          " cents does not match the total of ",
                                           state().total_cents, " cents"));
   }
   if (tip_cents < 0) return absl::InvalidArgumentError("tip must not be negative");
@@ -67,8 +66,8 @@ absl::Status Order::Pay(PaymentMethod method, int64_t amount_cents, int64_t tip_
 
 absl::Status Order::MarkPrepared(std::string barista) {
   if (state().status != OrderStatus::Paid) {
-    return absl::FailedPreconditionError(Cat("order ", id(), " cannot be prepared: it is ",
-                                             EnumNameOrderStatus(state().status)));
+    return absl::FailedPreconditionError(
+        Cat("order ", id(), " cannot be prepared: it is ", EnumNameOrderStatus(state().status)));
   }
   OrderPreparedT e;
   e.barista = std::move(barista);
@@ -77,8 +76,8 @@ absl::Status Order::MarkPrepared(std::string barista) {
 
 absl::Status Order::Serve(std::string server) {
   if (state().status != OrderStatus::Prepared) {
-    return absl::FailedPreconditionError(Cat("order ", id(), " cannot be served: it is ",
-                                             EnumNameOrderStatus(state().status)));
+    return absl::FailedPreconditionError(
+        Cat("order ", id(), " cannot be served: it is ", EnumNameOrderStatus(state().status)));
   }
   OrderServedT e;
   e.server = std::move(server);
@@ -98,9 +97,9 @@ absl::Status Order::Cancel(std::string reason) {
 
 absl::Status Order::CancelOutOfStock(std::string sku, int wanted, int available) {
   if (state().status != OrderStatus::Open && state().status != OrderStatus::Paid) {
-    return absl::FailedPreconditionError(
-        Cat("order ", id(), " cannot be cancelled for missing stock: it is ",
-            EnumNameOrderStatus(state().status)));
+    return absl::FailedPreconditionError(Cat("order ", id(),
+                                             " cannot be cancelled for missing stock: it is ",
+                                             EnumNameOrderStatus(state().status)));
   }
   const bool refund = state().status == OrderStatus::Paid;
   const int64_t refund_cents = state().paid_cents + state().tip_cents;

@@ -28,8 +28,8 @@ struct MenuSeed {
   const char* name;
   const char* category;
   int price_cents;
-  int weight;    // popularity, out of 100
-  bool scarce;   // delivered at 40% of the restocks
+  int weight;   // popularity, out of 100
+  bool scarce;  // delivered at 40% of the restocks
 };
 
 // The seasonal item is popular and scarce: it runs out now and then, and paid
@@ -56,8 +56,8 @@ int RestockQuantity(const MenuSeed& seed) {
   return static_cast<int>(kRestockEvery * 25 * 12 * seed.weight * 13 / (10 * 10 * 100 * 10)) + 1;
 }
 
-const char* kCustomers[] = {"Ana", "Ben", "Chloé", "Dev", "Emil", "Farah", "Gus", "Hana",
-                            "Ines", "Jon", "Kofi", "Lea", "Mika", "Nora", "Oskar", "Priya"};
+const char* kCustomers[] = {"Ana",  "Ben", "Chloé", "Dev", "Emil", "Farah", "Gus",   "Hana",
+                            "Ines", "Jon", "Kofi",  "Lea", "Mika", "Nora",  "Oskar", "Priya"};
 const char* kBaristas[] = {"Sam", "Rita", "Tomás"};
 const char* kServers[] = {"Uma", "Vik", "Wen"};
 
@@ -88,8 +88,8 @@ class Simulation {
     uint64_t started = 0;
     std::vector<InFlight> in_flight;
     while (started < options_.orders || !in_flight.empty()) {
-      const bool can_start = started < options_.orders &&
-                             static_cast<int>(in_flight.size()) < options_.max_in_flight;
+      const bool can_start =
+          started < options_.orders && static_cast<int>(in_flight.size()) < options_.max_in_flight;
       if (can_start && (in_flight.empty() || Chance(0.3))) {
         InFlight order;
         order.id = Cat("order-", Pad(next_order_number_++));
@@ -278,8 +278,8 @@ class Simulation {
       case Stage::kPrepare:
         return Prepare(order);
       case Stage::kServe: {
-        auto served = orders_.Execute(order.id,
-                                      [&](Order& o) { return o.Serve(PickFrom(kServers)); });
+        auto served =
+            orders_.Execute(order.id, [&](Order& o) { return o.Serve(PickFrom(kServers)); });
         if (!served.ok()) return served.status();
         ++summary_.served;
         if (sample_served_.empty()) sample_served_ = order.id;

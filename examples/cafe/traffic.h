@@ -54,8 +54,7 @@ struct TrafficSummary {
   double seconds = 0;
 };
 
-absl::StatusOr<TrafficSummary> RunTraffic(annals::EventStore& store,
-                                          const TrafficOptions& options);
+absl::StatusOr<TrafficSummary> RunTraffic(annals::EventStore& store, const TrafficOptions& options);
 
 // The summary as one JSON object (what the `cafe` program prints).
 std::string SummaryJson(const TrafficSummary& summary, const std::string& store_dir);

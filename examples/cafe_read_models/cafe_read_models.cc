@@ -77,8 +77,8 @@ absl::Status SetStatus(ReadModelWriter& w, std::string_view stream, Json& entry,
 }  // namespace
 
 std::vector<std::string> OrderBoardProjection::event_types() const {
-  return {"OrderPlaced", "ItemAdded", "OrderPaid", "OrderPrepared", "OrderServed",
-          "OrderCancelled"};
+  return {"OrderPlaced",   "ItemAdded",   "OrderPaid",
+          "OrderPrepared", "OrderServed", "OrderCancelled"};
 }
 
 absl::Status OrderBoardProjection::Apply(const EventView& e, ReadModelWriter& w) {
@@ -86,9 +86,12 @@ absl::Status OrderBoardProjection::Apply(const EventView& e, ReadModelWriter& w)
   if (e.type == "OrderPlaced") {
     absl::StatusOr<OrderPlacedT> placed = Decode<OrderPlaced>(e);
     if (!placed.ok()) return placed.status();
-    Json entry = {{"order_id", placed->order_id}, {"table", placed->table_number},
-                  {"customer", placed->customer}, {"status", "open"},
-                  {"items", 0},                   {"total_cents", 0}};
+    Json entry = {{"order_id", placed->order_id},
+                  {"table", placed->table_number},
+                  {"customer", placed->customer},
+                  {"status", "open"},
+                  {"items", 0},
+                  {"total_cents", 0}};
     if (absl::Status s = ByStatus().Update(w, stream, std::nullopt, "open"); !s.ok()) return s;
     if (absl::Status s = ByTable().Update(w, stream, std::nullopt, TableKey(placed->table_number));
         !s.ok()) {
@@ -104,8 +107,8 @@ absl::Status OrderBoardProjection::Apply(const EventView& e, ReadModelWriter& w)
     absl::StatusOr<ItemAddedT> item = Decode<ItemAdded>(e);
     if (!item.ok()) return item.status();
     j["items"] = j.value("items", int64_t{0}) + item->quantity;
-    j["total_cents"] = j.value("total_cents", int64_t{0}) +
-                       int64_t{item->quantity} * item->unit_price_cents;
+    j["total_cents"] =
+        j.value("total_cents", int64_t{0}) + int64_t{item->quantity} * item->unit_price_cents;
     return w.Put("board", stream, j.dump());
   }
   if (e.type == "OrderPaid") return SetStatus(w, stream, j, "paid");
@@ -174,8 +177,7 @@ absl::Status AddSales(ReadModelWriter& w, const std::string& day, const std::vec
   return absl::OkStatus();
 }
 
-absl::Status Forget(ReadModelWriter& w, std::string_view stream,
-                    const std::vector<Line>& lines) {
+absl::Status Forget(ReadModelWriter& w, std::string_view stream, const std::vector<Line>& lines) {
   for (const Line& line : lines) {
     if (absl::Status s = w.Delete("lines", LineKey(stream, line.sku)); !s.ok()) return s;
   }

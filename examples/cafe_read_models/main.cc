@@ -88,7 +88,9 @@ int main(int argc, char** argv) {
   if (per_item.ok()) {
     for (const cafe::ItemSales& s : *per_item) {
       revenue += s.revenue_cents;
-      items.push_back({{"day", s.day}, {"sku", s.sku}, {"quantity", s.quantity},
+      items.push_back({{"day", s.day},
+                       {"sku", s.sku},
+                       {"quantity", s.quantity},
                        {"revenue_cents", s.revenue_cents}});
     }
   }

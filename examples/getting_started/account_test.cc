@@ -1,7 +1,8 @@
 // The account's rules, as given-when-then tests: no store, no disk.
 
-#include "annals/given_when_then.h"
 #include "bank/account.h"
+
+#include "annals/given_when_then.h"
 #include "gtest/gtest.h"
 
 namespace bank {

@@ -104,10 +104,10 @@ absl::StatusOr<std::string> StateToJson(const AggregateSpec& spec, std::string_v
 
 // An event raised by a command and not yet saved.
 struct PendingEvent {
-  Uuid id{};                  // generated at Raise(): makes a re-sent save idempotent
-  std::string_view type{};    // points into the EventRegistry
+  Uuid id{};                // generated at Raise(): makes a re-sent save idempotent
+  std::string_view type{};  // points into the EventRegistry
   uint32_t schema_version = 1;
-  std::string payload{};      // FlatBuffers bytes
+  std::string payload{};  // FlatBuffers bytes
 };
 
 namespace aggregate_internal {
@@ -236,7 +236,9 @@ class Aggregate {
   }
 
   // The state as one line of JSON (what `annals replay` prints).
-  absl::StatusOr<std::string> StateJson() const { return StateToJson(Derived::Spec(), EncodeState()); }
+  absl::StatusOr<std::string> StateJson() const {
+    return StateToJson(Derived::Spec(), EncodeState());
+  }
 
   // The state fingerprint of this aggregate type (see AggregateSpec).
   static const std::string& Fingerprint() { return GetDispatch().fingerprint; }
@@ -263,9 +265,9 @@ class Aggregate {
     }
     flatbuffers::FlatBufferBuilder fbb;
     fbb.Finish(E::Pack(fbb, &event));
-    PendingEvent pending{Uuid::V7(), it->second.info->type, it->second.info->schema_version,
-                         std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()),
-                                     fbb.GetSize())};
+    PendingEvent pending{
+        Uuid::V7(), it->second.info->type, it->second.info->schema_version,
+        std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize())};
     // What is applied is exactly what will be stored.
     if (absl::Status s = CallApply(it->second, pending.payload.data()); !s.ok()) return s;
     ++version_;
@@ -339,9 +341,9 @@ class Aggregate {
   uint64_t persisted_version_ = 0;
   State state_;
   std::vector<PendingEvent> pending_;
-  absl::Status apply_error_;     // see apply_error()
-  std::string scratch_;          // aligned copy of a payload, reused across events
-  std::string upcast_scratch_;   // upcaster output, reused across events
+  absl::Status apply_error_;    // see apply_error()
+  std::string scratch_;         // aligned copy of a payload, reused across events
+  std::string upcast_scratch_;  // upcaster output, reused across events
 };
 
 // ReplayToJson<A>()

@@ -103,8 +103,8 @@ class EventRegistry {
   absl::Status Register(std::string_view type, uint32_t schema_version = 1,
                         std::string_view table = {}) {
     return RegisterImpl(EventTypeInfo{std::string(type), schema_version,
-                                      std::string(table.empty() ? type : table),
-                                      TypeKeyOf<E>(), &VerifyPayload<E>});
+                                      std::string(table.empty() ? type : table), TypeKeyOf<E>(),
+                                      &VerifyPayload<E>});
   }
 
   // EventRegistry::AddUpcaster()
@@ -150,8 +150,7 @@ class EventRegistry {
   //
   // Upcasts and unpacks a stored payload into E's object-API type.
   template <typename E>
-  absl::StatusOr<typename E::NativeTableType> Decode(std::string_view type,
-                                                     uint32_t schema_version,
+  absl::StatusOr<typename E::NativeTableType> Decode(std::string_view type, uint32_t schema_version,
                                                      std::string_view payload) const {
     const EventTypeInfo* info = Find(type);
     if (info == nullptr || info->cpp_type != TypeKeyOf<E>()) {
@@ -196,8 +195,8 @@ class EventRegistry {
     // RocksDB blocks); x86 and ARMv8 read unaligned scalars fine.
     flatbuffers::Verifier::Options options;
     options.check_alignment = false;
-    flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(payload.data()),
-                                   payload.size(), options);
+    flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(),
+                                   options);
     return verifier.VerifyBuffer<E>(nullptr);
   }
 

@@ -192,7 +192,7 @@ struct StoreStats {
   uint64_t events = 0;
   uint64_t streams = 0;
   uint64_t last_position = 0;
-  uint64_t bytes_on_disk = 0;   // SST + WAL files
+  uint64_t bytes_on_disk = 0;  // SST + WAL files
   uint64_t sst_bytes = 0;
   uint64_t memtable_bytes = 0;
   uint64_t block_cache_bytes = 0;

@@ -59,8 +59,8 @@ class GivenWhenThen {
   // can assert it and ThenEvents() fails showing it.
   GivenWhenThen& When(const std::function<absl::Status(A&)>& command) {
     aggregate_.TakePendingEvents();
-    status_ = user_code_internal::CallUserCode("the When() command",
-                                               [&] { return command(aggregate_); });
+    status_ =
+        user_code_internal::CallUserCode("the When() command", [&] { return command(aggregate_); });
     ran_ = true;
     return *this;
   }
@@ -96,13 +96,11 @@ class GivenWhenThen {
   ::testing::AssertionResult ThenError(absl::StatusCode code, std::string_view substring = {}) {
     if (auto failed = Precheck(); !failed) return failed;
     if (status_.code() != code) {
-      return ::testing::AssertionFailure()
-             << "expected error " << absl::StatusCodeToString(code) << ", got "
-             << status_.ToString() << " and events:\n"
-             << Join(Raised());
+      return ::testing::AssertionFailure() << "expected error " << absl::StatusCodeToString(code)
+                                           << ", got " << status_.ToString() << " and events:\n"
+                                           << Join(Raised());
     }
-    if (!substring.empty() &&
-        std::string(status_.message()).find(substring) == std::string::npos) {
+    if (!substring.empty() && std::string(status_.message()).find(substring) == std::string::npos) {
       return ::testing::AssertionFailure() << "error message \"" << status_.message()
                                            << "\" does not contain \"" << substring << "\"";
     }
@@ -134,8 +132,8 @@ class GivenWhenThen {
       setup_ = bytes.status();
       return;
     }
-    setup_ = aggregate_.ApplyStored(aggregate_.version() + 1, info->type, info->schema_version,
-                                    *bytes);
+    setup_ =
+        aggregate_.ApplyStored(aggregate_.version() + 1, info->type, info->schema_version, *bytes);
   }
 
   template <typename Native>

@@ -327,10 +327,8 @@ absl::Status RebuildProjection(EventStore& store, Projection& projection);
 //
 // As ProjectionRunner::ListParked() / ReplayParked() for a projection not
 // running in this process.
-absl::StatusOr<std::vector<ParkedEvent>> ListParkedEvents(EventStore& store,
-                                                          std::string_view name);
-absl::Status ReplayParkedEvents(EventStore& store, Projection& projection,
-                                uint64_t position = 0);
+absl::StatusOr<std::vector<ParkedEvent>> ListParkedEvents(EventStore& store, std::string_view name);
+absl::Status ReplayParkedEvents(EventStore& store, Projection& projection, uint64_t position = 0);
 
 }  // namespace annals
 

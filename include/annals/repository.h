@@ -109,8 +109,8 @@ struct RepositoryStats {
   uint64_t snapshots_written = 0;
   uint64_t snapshot_failures = 0;
   uint64_t saves = 0;
-  uint64_t conflicts = 0;   // Save()s that failed with kAborted
-  uint64_t retries = 0;     // Execute() re-runs after a conflict
+  uint64_t conflicts = 0;  // Save()s that failed with kAborted
+  uint64_t retries = 0;    // Execute() re-runs after a conflict
 };
 
 namespace repository_internal {
@@ -134,8 +134,8 @@ class RepositoryCore {
 
   // Writes a snapshot; failures are counted and returned.
   absl::Status WriteSnapshot(std::string_view stream, uint64_t version,
-                             std::string_view fingerprint, std::string state,
-                             int64_t encode_micros, std::optional<int64_t> recorded_at_us);
+                             std::string_view fingerprint, std::string state, int64_t encode_micros,
+                             std::optional<int64_t> recorded_at_us);
   // WriteSnapshot() for the automatic policy: failures only counted/logged.
   void SnapshotQuietly(std::string_view stream, uint64_t version, std::string_view fingerprint,
                        std::string state, int64_t encode_micros,
@@ -160,8 +160,8 @@ class RepositoryCore {
   EventStore& store_;
   const RepositoryOptions options_;
   SnapshotStore snapshots_;
-  std::atomic<uint64_t> loads_{0}, events_replayed_{0}, snapshot_hits_{0},
-      snapshots_written_{0}, snapshot_failures_{0}, saves_{0}, conflicts_{0}, retries_{0};
+  std::atomic<uint64_t> loads_{0}, events_replayed_{0}, snapshot_hits_{0}, snapshots_written_{0},
+      snapshot_failures_{0}, saves_{0}, conflicts_{0}, retries_{0};
   // The last snapshot error, behind a lock (repository.cc): defined there so
   // that this header exposes no lock type.
   struct SnapshotErrors;
@@ -263,17 +263,17 @@ class Repository {
         if (aggregate.status().code() != absl::StatusCode::kNotFound) return aggregate.status();
         aggregate = A{std::string(id)};
       }
-      absl::Status status = user_code_internal::CallUserCode(
-          "Repository::Execute() command", [&] { return command(*aggregate); });
+      absl::Status status = user_code_internal::CallUserCode("Repository::Execute() command",
+                                                             [&] { return command(*aggregate); });
       if (!status.ok()) return status;
       absl::StatusOr<AppendResult> saved = Save(*aggregate);
       if (saved.ok()) return std::move(*aggregate);
       if (saved.status().code() != absl::StatusCode::kAborted) return saved.status();
       last = saved.status();
     }
-    return absl::AbortedError(
-        std::string("gave up after ") + std::to_string(core_.options().max_attempts) +
-        " conflicting attempts: " + std::string(last.message()));
+    return absl::AbortedError(std::string("gave up after ") +
+                              std::to_string(core_.options().max_attempts) +
+                              " conflicting attempts: " + std::string(last.message()));
   }
 
   // Repository::TakeSnapshot()
@@ -299,8 +299,7 @@ class Repository {
     const int64_t start = repository_internal::RepositoryCore::NowMicros();
     std::string state = aggregate.EncodeState();
     core_.SnapshotQuietly(aggregate.id(), aggregate.version(), A::Fingerprint(), std::move(state),
-                          repository_internal::RepositoryCore::NowMicros() - start,
-                          recorded_at_us);
+                          repository_internal::RepositoryCore::NowMicros() - start, recorded_at_us);
   }
 
   repository_internal::RepositoryCore core_;

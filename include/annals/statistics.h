@@ -20,10 +20,9 @@
 // the last Reset()). Histograms keep every recorded value in fixed buckets
 // (BucketBounds()), so count, sum, min and max are exact and percentiles are
 // interpolated within one bucket (exact for values up to 10, which have a
-// bucket each; within 10-20% of the value above). Each ticker and histogram below says what it counts, in
-// what unit, and which code fills it; TickerInfo() and HistogramInfo() give
-// the same as data, for an exporter (docs/statistics.md has the table and the
-// Prometheus names they map to).
+// bucket each; within 10-20% of the value above). Each ticker and histogram below says what it
+// counts, in what unit, and which code fills it; TickerInfo() and HistogramInfo() give the same as
+// data, for an exporter (docs/statistics.md has the table and the Prometheus names they map to).
 //
 // How this relates to the status structs that already exist:
 // EventStore::Stats() (StoreStats), Repository::stats() (RepositoryStats) and

@@ -76,8 +76,7 @@ class BatchWriter final : public ReadModelWriter {
                                                  std::string_view key) const override;
   absl::Status Scan(std::string_view table, std::string_view prefix,
                     ReadModelVisitor visit) const override;
-  absl::Status Put(std::string_view table, std::string_view key,
-                   std::string_view value) override;
+  absl::Status Put(std::string_view table, std::string_view key, std::string_view value) override;
   absl::Status Delete(std::string_view table, std::string_view key) override;
 
  private:

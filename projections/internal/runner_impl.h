@@ -48,8 +48,7 @@ namespace annals {
 
 class ProjectionRunner::Impl {
  public:
-  Impl(EventStore& store, std::shared_ptr<Projection> projection,
-       const ProjectionOptions& options);
+  Impl(EventStore& store, std::shared_ptr<Projection> projection, const ProjectionOptions& options);
   ~Impl();
 
   // projection_runner.cc

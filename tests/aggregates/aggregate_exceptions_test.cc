@@ -35,8 +35,8 @@ const annals::EventRegistry& FragileEvents() {
     ok = ok && r->Register<Withdrawn>("Withdrawn").ok();
     ok = ok && r->Register<Renamed>("Renamed").ok();
     ok = ok && r->AddUpcaster("Deposited", 1, [](std::string_view) -> absl::StatusOr<std::string> {
-                 throw std::runtime_error("upcaster exploded");
-               }).ok();
+                  throw std::runtime_error("upcaster exploded");
+                }).ok();
     if (!ok) std::abort();
     return r;
   }();
@@ -155,8 +155,7 @@ TEST_F(AggregateExceptionsTest, RaiseWhenApplyThrowsBreaksTheAggregateAndSaveRef
   EXPECT_EQ(StreamVersion("f-1"), 1u) << "a broken aggregate's events were saved";
 
   // Through Execute(): the command's Raise() fails, nothing is saved.
-  absl::StatusOr<Fragile> executed =
-      repo.Execute("f-1", [](Fragile& a) { return a.Deposit(13); });
+  absl::StatusOr<Fragile> executed = repo.Execute("f-1", [](Fragile& a) { return a.Deposit(13); });
   EXPECT_EQ(executed.status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ(StreamVersion("f-1"), 1u);
 }

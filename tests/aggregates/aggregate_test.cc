@@ -165,8 +165,7 @@ TEST(AccountGivenWhenThen, OverdraftIsRejectedAndRaisesNothing) {
   EXPECT_TRUE(account.Given(OpenedBy("ann"), DepositOf(10))
                   .When([](Account& a) { return a.Withdraw(11); })
                   .ThenError(absl::StatusCode::kFailedPrecondition, "insufficient funds"));
-  EXPECT_TRUE(account.When([](Account& a) { return a.Withdraw(10); })
-                  .ThenEvents(WithdrawalOf(10)));
+  EXPECT_TRUE(account.When([](Account& a) { return a.Withdraw(10); }).ThenEvents(WithdrawalOf(10)));
 }
 
 TEST(AccountGivenWhenThen, DepositBeforeOpenIsRejected) {

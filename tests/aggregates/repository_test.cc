@@ -154,9 +154,9 @@ TEST_F(RepositoryTest, RejectedCommandWritesNothing) {
 }
 
 TEST_F(RepositoryTest, ConcurrentExecutesApplyEveryCommandOnce) {
-  annals::Repository<Account> repo(
-      *store_, {.max_attempts = 10'000, .initial_backoff = absl::Microseconds(50),
-                .max_backoff = absl::Milliseconds(2)});
+  annals::Repository<Account> repo(*store_, {.max_attempts = 10'000,
+                                             .initial_backoff = absl::Microseconds(50),
+                                             .max_backoff = absl::Milliseconds(2)});
   MakeAccount(repo, "acc-1", 0);
   constexpr int kThreads = 4;
   constexpr int kEach = 25;
@@ -190,12 +190,14 @@ TEST_F(RepositoryTest, SnapshotsEveryNEventsKeepTheLastK) {
   EXPECT_GT((*listed)[1].event_recorded_at_us, 0);
 
   MakeAccount(repo, "acc-2", 0);
-  ASSERT_TRUE(repo.Execute("acc-1", [](Account& a) {
-    for (int i = 0; i < 4; ++i) {
-      if (absl::Status s = a.Deposit(1); !s.ok()) return s;
-    }
-    return absl::OkStatus();
-  }).ok());  // 12 -> 16 crosses 15
+  ASSERT_TRUE(repo.Execute("acc-1",
+                           [](Account& a) {
+                             for (int i = 0; i < 4; ++i) {
+                               if (absl::Status s = a.Deposit(1); !s.ok()) return s;
+                             }
+                             return absl::OkStatus();
+                           })
+                  .ok());  // 12 -> 16 crosses 15
   listed = repo.snapshots().List("acc-1");
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ((*listed)[0].version, 10u);

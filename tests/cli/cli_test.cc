@@ -120,10 +120,9 @@ TEST_F(CliTest, AppendOneEventCreatesTheStoreAndPrintsTheResult) {
   CliRun r =
       Annals({"append", store(), "order-42", "--type", "OrderPlaced", "--data", R"({"table":4})"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out,
-            R"({"stream":"order-42","first_version":1,"last_version":1,"first_position":1,)"
-            R"("last_position":1})"
-            "\n");
+  EXPECT_EQ(r.out, R"({"stream":"order-42","first_version":1,"last_version":1,"first_position":1,)"
+                   R"("last_position":1})"
+                   "\n");
   EXPECT_EQ(r.err, "");
 
   std::vector<Json> events = Annals({"read", store(), "order-42"}).lines();
@@ -131,10 +130,10 @@ TEST_F(CliTest, AppendOneEventCreatesTheStoreAndPrintsTheResult) {
   const Json& e = events[0];
   std::vector<std::string> keys;
   for (const auto& [k, v] : e.items()) keys.push_back(k);
-  EXPECT_THAT(keys, ::testing::ElementsAre("position", "stream", "version", "id", "type",
-                                           "schema_version", "recorded_at", "correlation_id",
-                                           "causation_id", "metadata", "data", "content_type",
-                                           "hash"));
+  EXPECT_THAT(
+      keys, ::testing::ElementsAre("position", "stream", "version", "id", "type", "schema_version",
+                                   "recorded_at", "correlation_id", "causation_id", "metadata",
+                                   "data", "content_type", "hash"));
   EXPECT_EQ(e["type"], "OrderPlaced");
   EXPECT_EQ(e["data"], Json::parse(R"({"table":4})"));
   EXPECT_EQ(e["schema_version"], 1);
@@ -221,8 +220,8 @@ TEST_F(CliTest, AppendBinaryPayloadFromStdin) {
 
 TEST_F(CliTest, PrettyIndentsForPeople) {
   Append("s", "A", "{}");
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--pretty", "stats", store()}, {"stats", store(), "--pretty"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--pretty", "stats", store()},
+                                                                {"stats", store(), "--pretty"}}) {
     CliRun r = Annals(args);
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_THAT(r.out, HasSubstr("{\n  \"events\": 1,\n"));
@@ -250,8 +249,8 @@ TEST_F(CliTest, ExpectedVersionConflictsExitThreeAndNameBothVersions) {
   r = Annals({"append", store(), "order-1", "--expect", "0", "--type", "C", "--data", "{}"});
   EXPECT_EQ(r.code, 3) << "--expect 0 means no-stream";
 
-  r = Annals({"append", store(), "new-stream", "--expect", "exists", "--type", "C", "--data",
-              "{}"});
+  r = Annals(
+      {"append", store(), "new-stream", "--expect", "exists", "--type", "C", "--data", "{}"});
   EXPECT_EQ(r.code, 3);
   EXPECT_THAT(r.err, HasSubstr("actual 0"));
 
@@ -304,8 +303,7 @@ TEST_F(CliTest, ReadForwardBackwardFromAndLimit) {
 
 TEST_F(CliTest, AllFiltersFromLimitTypeAndPrefix) {
   FillSixEvents();
-  EXPECT_EQ(Positions(Annals({"all", store()}).lines()),
-            (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(Positions(Annals({"all", store()}).lines()), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));
   EXPECT_EQ(Positions(Annals({"all", store(), "--from", "4"}).lines()),
             (std::vector<uint64_t>{4, 5, 6}));
   EXPECT_EQ(Positions(Annals({"all", store(), "--from", "2", "--limit", "2"}).lines()),
@@ -314,10 +312,10 @@ TEST_F(CliTest, AllFiltersFromLimitTypeAndPrefix) {
             (std::vector<uint64_t>{2, 4, 6}));
   EXPECT_EQ(Positions(Annals({"all", store(), "--prefix", "order-"}).lines()),
             (std::vector<uint64_t>{1, 2, 3, 5, 6}));
-  EXPECT_EQ(Positions(Annals({"all", store(), "--prefix", "order-", "--type", "Placed",
-                              "--limit", "1"})
-                          .lines()),
-            (std::vector<uint64_t>{2}));
+  EXPECT_EQ(
+      Positions(Annals({"all", store(), "--prefix", "order-", "--type", "Placed", "--limit", "1"})
+                    .lines()),
+      (std::vector<uint64_t>{2}));
   EXPECT_EQ(Annals({"all", store(), "--from", "7"}).out, "");
 }
 
@@ -329,13 +327,13 @@ TEST_F(CliTest, AllBackwardBoundedAndSeveralTypes) {
             (std::vector<uint64_t>{5, 4, 3}));
   EXPECT_EQ(Positions(Annals({"all", store(), "--to", "3"}).lines()),
             (std::vector<uint64_t>{1, 2, 3}));
-  EXPECT_EQ(Positions(Annals({"all", store(), "--backward", "--type", "Placed", "--limit", "2"})
-                          .lines()),
-            (std::vector<uint64_t>{6, 4}));
+  EXPECT_EQ(
+      Positions(Annals({"all", store(), "--backward", "--type", "Placed", "--limit", "2"}).lines()),
+      (std::vector<uint64_t>{6, 4}));
   // --type repeats (any of the types), and takes one value each time, so the
   // store may follow it.
-  EXPECT_EQ(Positions(Annals({"all", "--type", "Placed", "--type", "ItemAdded", "--prefix",
-                              "cust-", store()})
+  EXPECT_EQ(Positions(Annals({"all", "--type", "Placed", "--type", "ItemAdded", "--prefix", "cust-",
+                              store()})
                           .lines()),
             (std::vector<uint64_t>{4}));
   EXPECT_EQ(Positions(Annals({"all", store(), "--type", "Placed", "--type", "ItemAdded"}).lines()),
@@ -347,7 +345,7 @@ TEST_F(CliTest, EventPrintsTheEventWithAnId) {
   const std::string id = "1b4e28ba-2fa1-11d2-883f-0016d3cca427";
   Append("order-1", "Placed", "{}");
   CliRun appended = Annals({"append", store(), "order-2", "--type", "ItemAdded", "--data",
-                             R"({"sku":"A1"})", "--id", id});
+                            R"({"sku":"A1"})", "--id", id});
   ASSERT_EQ(appended.code, 0) << appended.err;
 
   CliRun found = Annals({"event", store(), id});
@@ -406,8 +404,8 @@ TEST_F(CliTest, VerifyADamagedStoreExitsFiveAndNamesThePosition) {
     const std::string payload = "{\"pad\":\"" + std::string(400, 'x') + "\"}";
     std::vector<NewEvent> batch(50, NewEvent{.type = "Padded", .payload = payload});
     for (int i = 0; i < 40; ++i) {
-      ASSERT_TRUE((*opened)->Append("s-" + std::to_string(i), ExpectedVersion::NoStream(), batch)
-                      .ok());
+      ASSERT_TRUE(
+          (*opened)->Append("s-" + std::to_string(i), ExpectedVersion::NoStream(), batch).ok());
     }
   }
   ASSERT_EQ(Annals({"verify", store()}).code, 0);
@@ -566,7 +564,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   const std::vector<std::vector<std::string>> cases = {
       {},
       {"frobnicate", store()},
-      {"read", store()},                                // missing <stream>
+      {"read", store()},  // missing <stream>
       {"read", store(), "s", "--limit", "-1"},
       {"read", store(), "s", "--limit", "many"},
       {"all", store(), "--bogus"},
@@ -576,10 +574,10 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       {"append", store(), "s", "--expect", "4611686018427387905", "--type", "A", "--data", "{}"},
       {"append", store(), "s", "--expect", "-1", "--type", "A", "--data", "{}"},
       {"append", store(), "s", "--type", "A", "--data", "{not json"},
-      {"append", store(), "s", "--type", "A"},          // --type without data
-      {"append", store(), "s", "--data", "{}"},         // data without --type
+      {"append", store(), "s", "--type", "A"},   // --type without data
+      {"append", store(), "s", "--data", "{}"},  // data without --type
       {"append", store(), "s", "--type", "A", "--data", "{}", "--data-file", "f"},
-      {"replay", store(), "s"},                         // --aggregate is required
+      {"replay", store(), "s"},  // --aggregate is required
       {"replay", store(), "s", "--aggregate", "no-such-aggregate"},
       {"replay", store(), "s", "--aggregate", "x", "--to-version", "1", "--as-of",
        "2026-01-01T00:00:00Z"},
@@ -641,9 +639,8 @@ TEST_F(CliTest, TheCafeBinaryKnowsTheCafe) {
 TEST_F(CliTest, HelpEverywhere) {
   CliRun top = Annals({"--help"});
   EXPECT_EQ(top.code, 0);
-  for (const char* sub :
-       {"append", "read", "all", "event", "streams", "verify", "export", "import", "replay",
-        "stats"}) {
+  for (const char* sub : {"append", "read", "all", "event", "streams", "verify", "export", "import",
+                          "replay", "stats"}) {
     EXPECT_THAT(top.out, HasSubstr(sub));
     CliRun r = Annals({sub, "--help"});
     EXPECT_EQ(r.code, 0) << sub;
@@ -668,19 +665,19 @@ TEST_F(CliTest, AReaderThatStopsEarlyEndsTheListingWithExitZero) {
                                 "\" | head -1 >/dev/null; exit ${PIPESTATUS[0]}'";
     const int status = std::system(command.c_str());
     ASSERT_TRUE(WIFEXITED(status)) << status;
-    EXPECT_EQ(WEXITSTATUS(status), 0) << listing << ": 141 would mean killed by SIGPIPE; "
-                                      << ReadFile(err_path);
+    EXPECT_EQ(WEXITSTATUS(status), 0)
+        << listing << ": 141 would mean killed by SIGPIPE; " << ReadFile(err_path);
     EXPECT_EQ(ReadFile(err_path), "") << listing;
   }
 
   // Every listing, into a pipe nobody reads any more (deterministic: the
   // first write fails, however little the listing writes).
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"read", store(), "s"},
-           {"all", store()},
-           {"streams", store()},
-           {"export", store()},
-           {"projections", store()}}) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"read", store(), "s"},
+                                             {"all", store()},
+                                             {"streams", store()},
+                                             {"export", store()},
+                                             {"projections", store()}}) {
     CliRun r = AnnalsIntoClosedPipe(args);
     EXPECT_EQ(r.code, 0) << args[0] << ": " << r.err;
     EXPECT_EQ(r.err, "") << args[0];
@@ -697,9 +694,8 @@ TEST_F(CliTest, AReaderThatStopsEarlyEndsTheListingWithExitZero) {
 TEST_F(CliTest, ErrorsEchoNonPrintableInputEscaped) {
   // A stream name with NUL, ESC (a terminal escape sequence), DEL and a C1
   // control (U+009B, the 8-bit CSI), echoed by the stdin-mismatch error.
-  const std::string line =
-      R"({"stream":"a\u0000b\u001b[2Jc\u007fd\u009be","type":"A","data":1})"
-      "\n";
+  const std::string line = R"({"stream":"a\u0000b\u001b[2Jc\u007fd\u009be","type":"A","data":1})"
+                           "\n";
   CliRun r = Annals({"append", store(), "s"}, line);
   EXPECT_EQ(r.code, 1);
   ExpectOneLine(r);
@@ -751,8 +747,7 @@ TEST_F(CliTest, AFailedAppendToANewStoreLeavesNothingBehind) {
   // An empty directory stays as it was.
   const std::string empty_dir = dir_.Sub("empty");
   std::filesystem::create_directory(empty_dir);
-  EXPECT_EQ(Annals({"append", empty_dir, "s", "--expect", "2", "--type", "A", "--data", "{}"})
-                .code,
+  EXPECT_EQ(Annals({"append", empty_dir, "s", "--expect", "2", "--type", "A", "--data", "{}"}).code,
             3);
   EXPECT_TRUE(std::filesystem::is_directory(empty_dir));
   EXPECT_TRUE(std::filesystem::is_empty(empty_dir));
@@ -896,9 +891,13 @@ TEST_F(CliTest, ExportImportRoundTripKeepsEverythingAndRerunAddsNothing) {
     auto opened = EventStore::Open(store(), Options());
     ASSERT_TRUE(opened.ok()) << opened.status();
     std::vector<MetadataEntry> metadata = {{"user", "ann"}, {"ip", "10.0.0.1"}};
-    NewEvent spaced{.type = "Spaced", .payload = "{ \"a\" : 1.50 }", .correlation_id = "c",
-                    .causation_id = "d", .metadata = metadata};
-    NewEvent binary{.type = "Blob", .content_type = ContentType::kBytes,
+    NewEvent spaced{.type = "Spaced",
+                    .payload = "{ \"a\" : 1.50 }",
+                    .correlation_id = "c",
+                    .causation_id = "d",
+                    .metadata = metadata};
+    NewEvent binary{.type = "Blob",
+                    .content_type = ContentType::kBytes,
                     .payload = std::string_view("\x00\xff\x10 bytes", 8)};
     NewEvent flat{.type = "Fb", .content_type = ContentType::kFlatBuffers, .payload = "\x04\x00"};
     ASSERT_TRUE((*opened)->Append("lib", ExpectedVersion::Any(), {spaced, binary, flat}).ok());
@@ -1005,13 +1004,13 @@ TEST_F(CliTest, ReadOnlyCommandsWorkWhileAnotherProcessWrites) {
   ASSERT_TRUE(writer.Append("order-1", ExpectedVersion::NoStream(), {e}).ok());
   ASSERT_TRUE(writer.Append("order-2", ExpectedVersion::NoStream(), {e}).ok());
 
-  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"read", store(), "order-1"},
-           {"all", store()},
-           {"streams", store()},
-           {"verify", store()},
-           {"export", store()},
-           {"stats", store()}}) {
+  for (std::vector<std::string> args :
+       std::vector<std::vector<std::string>>{{"read", store(), "order-1"},
+                                             {"all", store()},
+                                             {"streams", store()},
+                                             {"verify", store()},
+                                             {"export", store()},
+                                             {"stats", store()}}) {
     CliRun r = Annals(args);
     EXPECT_EQ(r.code, 0) << args[0] << ": " << r.err;
   }
@@ -1045,9 +1044,9 @@ TEST_F(CliTest, DeeplyNestedJsonIsRefusedNotACrash) {
   r = Annals({"append", store(), "s", "--type", "T", "--data-file", deep_file});
   EXPECT_EQ(r.code, 2) << r.err;  // A bad --data/--data-file is a usage error.
   EXPECT_THAT(r.err, ::testing::HasSubstr("nests deeper than"));
-  r = Annals({"import", dir_.Sub("imported")},
-             "{\"position\":1,\"stream\":\"s\",\"version\":1,\"type\":\"T\",\"data\":" + deep +
-                 "}\n");
+  r = Annals(
+      {"import", dir_.Sub("imported")},
+      "{\"position\":1,\"stream\":\"s\",\"version\":1,\"type\":\"T\",\"data\":" + deep + "}\n");
   EXPECT_EQ(r.code, 1) << r.err;
   // A document within the limit is fine.
   const std::string ok = std::string(100, '[') + std::string(100, ']');

@@ -144,8 +144,7 @@ class ImportTest : public ::testing::Test {
   }
 
   // A store holding the export's first `n` events, imported.
-  void ImportPrefix(const std::string& store_dir, const std::vector<std::string>& lines,
-                    size_t n) {
+  void ImportPrefix(const std::string& store_dir, const std::vector<std::string>& lines, size_t n) {
     CliRun r = Annals({"import", store_dir},
                       Join(std::vector<std::string>(lines.begin(), lines.begin() + n)));
     ASSERT_EQ(r.code, 0) << r.err;

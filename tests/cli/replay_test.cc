@@ -51,11 +51,12 @@ class ReplayTest : public ::testing::Test {
  protected:
   void SetUp() override {
     options_.aggregates.push_back(TallyAggregate());
-    options_.aggregates.push_back(CliAggregate{.name = "broken", .description = "",
-                                               .replay = [](absl::Span<const RecordedEvent>)
-                                                   -> absl::StatusOr<std::string> {
-                                                 return std::string("not json");
-                                               }});
+    options_.aggregates.push_back(
+        CliAggregate{.name = "broken",
+                     .description = "",
+                     .replay = [](absl::Span<const RecordedEvent>) -> absl::StatusOr<std::string> {
+                       return std::string("not json");
+                     }});
     // order-1: qty 1, 2, 4 recorded at Jan 1 00:00, 00:01, 00:02.
     auto store = EventStore::Open(path(), Options{.durability = Durability::kBuffered});
     ASSERT_TRUE(store.ok()) << store.status();
@@ -160,8 +161,7 @@ TEST_F(ReplayTest, RenderPayloadRendersNonJsonEvents) {
     auto store = EventStore::Open(path(), Options{.durability = Durability::kBuffered});
     ASSERT_TRUE(store.ok()) << store.status();
     NewEvent known{.type = "Known", .content_type = ContentType::kFlatBuffers, .payload = "K"};
-    NewEvent unknown{.type = "Unknown", .content_type = ContentType::kFlatBuffers,
-                     .payload = "U"};
+    NewEvent unknown{.type = "Unknown", .content_type = ContentType::kFlatBuffers, .payload = "U"};
     ASSERT_TRUE((*store)->Append("fb", ExpectedVersion::Any(), {known, unknown}).ok());
   }
   options_.render_payload = [](const RecordedEvent& e) -> std::optional<std::string> {

@@ -53,8 +53,8 @@ class TrackedWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
   IOStatus Append(const Slice& data, const IOOptions& o, IODebugContext* dbg) override {
     return DoAppend(data, pos_, [&] { return target()->Append(data, o, dbg); });
   }
-  IOStatus Append(const Slice& data, const IOOptions& o,
-                  const rocksdb::DataVerificationInfo& info, IODebugContext* dbg) override {
+  IOStatus Append(const Slice& data, const IOOptions& o, const rocksdb::DataVerificationInfo& info,
+                  IODebugContext* dbg) override {
     return DoAppend(data, pos_, [&] { return target()->Append(data, o, info, dbg); });
   }
   IOStatus PositionedAppend(const Slice& data, uint64_t offset, const IOOptions& o,
@@ -162,8 +162,8 @@ class TrackedSequentialFile : public rocksdb::FSSequentialFileOwnerWrapper {
 
 class TrackedRandomAccessFile : public rocksdb::FSRandomAccessFileOwnerWrapper {
  public:
-  TrackedRandomAccessFile(std::unique_ptr<rocksdb::FSRandomAccessFile> file,
-                          FaultInjectionFs* fs, std::string path)
+  TrackedRandomAccessFile(std::unique_ptr<rocksdb::FSRandomAccessFile> file, FaultInjectionFs* fs,
+                          std::string path)
       : FSRandomAccessFileOwnerWrapper(std::move(file)), fs_(fs), path_(std::move(path)) {}
 
   IOStatus Read(uint64_t offset, size_t n, const IOOptions& o, Slice* result, char* scratch,
@@ -235,19 +235,32 @@ bool IsDir(const std::string& path) {
 
 std::string_view FsOpName(FsOp op) {
   switch (op) {
-    case FsOp::kOpenWrite: return "open_write";
-    case FsOp::kWrite: return "write";
-    case FsOp::kSync: return "sync";
-    case FsOp::kRangeSync: return "range_sync";
-    case FsOp::kClose: return "close";
-    case FsOp::kTruncate: return "truncate";
-    case FsOp::kOpenRead: return "open_read";
-    case FsOp::kRead: return "read";
-    case FsOp::kRename: return "rename";
-    case FsOp::kDelete: return "delete";
-    case FsOp::kCreateDir: return "create_dir";
-    case FsOp::kDirSync: return "dir_sync";
-    case FsOp::kLink: return "link";
+    case FsOp::kOpenWrite:
+      return "open_write";
+    case FsOp::kWrite:
+      return "write";
+    case FsOp::kSync:
+      return "sync";
+    case FsOp::kRangeSync:
+      return "range_sync";
+    case FsOp::kClose:
+      return "close";
+    case FsOp::kTruncate:
+      return "truncate";
+    case FsOp::kOpenRead:
+      return "open_read";
+    case FsOp::kRead:
+      return "read";
+    case FsOp::kRename:
+      return "rename";
+    case FsOp::kDelete:
+      return "delete";
+    case FsOp::kCreateDir:
+      return "create_dir";
+    case FsOp::kDirSync:
+      return "dir_sync";
+    case FsOp::kLink:
+      return "link";
   }
   return "?";
 }
@@ -255,9 +268,9 @@ std::string_view FsOpName(FsOp op) {
 bool IsMutating(FsOp op) { return op != FsOp::kOpenRead && op != FsOp::kRead; }
 
 std::string PowerLossReport::ToString() const {
-  std::string out = absl::StrCat(files_truncated, " files truncated, ", bytes_dropped,
-                                 " bytes dropped, ", bytes_zeroed, " bytes zeroed, ",
-                                 entries_undone, " directory entries undone");
+  std::string out =
+      absl::StrCat(files_truncated, " files truncated, ", bytes_dropped, " bytes dropped, ",
+                   bytes_zeroed, " bytes zeroed, ", entries_undone, " directory entries undone");
   for (const std::string& e : errors) absl::StrAppend(&out, "; ERROR: ", e);
   return out;
 }
@@ -316,8 +329,7 @@ std::string FaultInjectionFs::fault_description() const {
   return fault_description_;
 }
 
-void FaultInjectionFs::ArmPowerCut(uint64_t n, PowerLossModel model, uint64_t seed,
-                                   int exit_code,
+void FaultInjectionFs::ArmPowerCut(uint64_t n, PowerLossModel model, uint64_t seed, int exit_code,
                                    std::function<void(const PowerLossReport&)> on_cut) {
   std::lock_guard<std::mutex> l(mu_);
   cut_at_ = n;
@@ -480,7 +492,8 @@ IOStatus FaultInjectionFs::NewWritableFile(const std::string& fname, const rocks
                                            std::unique_ptr<rocksdb::FSWritableFile>* r,
                                            IODebugContext* dbg) {
   const std::string f = NormalizePath(fname);
-  return OpenWritable(f, true, [&] { return target()->NewWritableFile(fname, o, r, dbg); }, r);
+  return OpenWritable(
+      f, true, [&] { return target()->NewWritableFile(fname, o, r, dbg); }, r);
 }
 
 IOStatus FaultInjectionFs::ReopenWritableFile(const std::string& fname,
@@ -488,17 +501,16 @@ IOStatus FaultInjectionFs::ReopenWritableFile(const std::string& fname,
                                               std::unique_ptr<rocksdb::FSWritableFile>* r,
                                               IODebugContext* dbg) {
   const std::string f = NormalizePath(fname);
-  return OpenWritable(f, false, [&] { return target()->ReopenWritableFile(fname, o, r, dbg); },
-                      r);
+  return OpenWritable(
+      f, false, [&] { return target()->ReopenWritableFile(fname, o, r, dbg); }, r);
 }
 
 IOStatus FaultInjectionFs::ReuseWritableFile(const std::string& fname, const std::string&,
                                              const rocksdb::FileOptions&,
                                              std::unique_ptr<rocksdb::FSWritableFile>*,
                                              IODebugContext*) {
-  return IOStatus::NotSupported(
-      absl::StrCat("FaultInjectionFs does not model recycled files (", fname,
-                   "); annals keeps recycle_log_file_num = 0"));
+  return IOStatus::NotSupported(absl::StrCat("FaultInjectionFs does not model recycled files (",
+                                             fname, "); annals keeps recycle_log_file_num = 0"));
 }
 
 IOStatus FaultInjectionFs::NewRandomRWFile(const std::string& fname, const rocksdb::FileOptions&,
@@ -613,8 +625,7 @@ IOStatus FaultInjectionFs::CreateDir(const std::string& dname, const IOOptions& 
   s = target()->CreateDir(dname, o, dbg);
   if (s.ok()) {
     std::lock_guard<std::mutex> l(mu_);
-    pending_.push_back(
-        PendingEntry{.kind = EntryKind::kCreateDir, .path = d, .dirs = {Parent(d)}});
+    pending_.push_back(PendingEntry{.kind = EntryKind::kCreateDir, .path = d, .dirs = {Parent(d)}});
   }
   EndOp();
   return s;
@@ -629,8 +640,7 @@ IOStatus FaultInjectionFs::CreateDirIfMissing(const std::string& dname, const IO
   s = target()->CreateDirIfMissing(dname, o, dbg);
   if (s.ok() && !existed) {
     std::lock_guard<std::mutex> l(mu_);
-    pending_.push_back(
-        PendingEntry{.kind = EntryKind::kCreateDir, .path = d, .dirs = {Parent(d)}});
+    pending_.push_back(PendingEntry{.kind = EntryKind::kCreateDir, .path = d, .dirs = {Parent(d)}});
   }
   EndOp();
   return s;
@@ -644,8 +654,7 @@ IOStatus FaultInjectionFs::DeleteDir(const std::string& dname, const IOOptions& 
   s = target()->DeleteDir(dname, o, dbg);
   if (s.ok()) {
     std::lock_guard<std::mutex> l(mu_);
-    pending_.push_back(
-        PendingEntry{.kind = EntryKind::kDeleteDir, .path = d, .dirs = {Parent(d)}});
+    pending_.push_back(PendingEntry{.kind = EntryKind::kDeleteDir, .path = d, .dirs = {Parent(d)}});
   }
   EndOp();
   return s;
@@ -702,9 +711,9 @@ IOStatus FaultInjectionFs::RenameFile(const std::string& src, const std::string&
 
 IOStatus FaultInjectionFs::LinkFile(const std::string& src, const std::string& dst,
                                     const IOOptions&, IODebugContext*) {
-  return IOStatus::NotSupported(
-      absl::StrCat("FaultInjectionFs does not model hard links (", src, " -> ", dst,
-                   "); extend it before testing checkpoints or backups"));
+  return IOStatus::NotSupported(absl::StrCat("FaultInjectionFs does not model hard links (", src,
+                                             " -> ", dst,
+                                             "); extend it before testing checkpoints or backups"));
 }
 
 namespace {
@@ -781,8 +790,8 @@ void FaultInjectionFs::Undo(const PendingEntry& e, const Target& target,
       }
       for (auto& [p, node] : moved) paths[p] = node;
       if (e.displaced != 0) {
-        const bool ok = target.in_place() ? ::rename(e.grave.c_str(), to.c_str()) == 0
-                                          : CopyFile(e.grave, to);
+        const bool ok =
+            target.in_place() ? ::rename(e.grave.c_str(), to.c_str()) == 0 : CopyFile(e.grave, to);
         if (!ok) {
           fail("restore overwritten " + to);
         } else {
@@ -904,7 +913,8 @@ void FaultInjectionFs::CopyNowLocked(std::unique_lock<std::mutex>& lock, size_t 
   cv_.wait(lock, [&] { return in_flight_ == 0; });
   const std::string dest = before_copy_ ? before_copy_(index) : "";
   PowerLossReport report;
-  if (!dest.empty()) report = CopyDurableStateLocked(copy_root_, dest, copy_model_, copy_seed_ + index);
+  if (!dest.empty())
+    report = CopyDurableStateLocked(copy_root_, dest, copy_model_, copy_seed_ + index);
   if (after_copy_) after_copy_(index, report);
   frozen_ = false;
   cv_.notify_all();

@@ -99,11 +99,11 @@ enum class PowerLossModel : uint8_t {
 
 // What a power cut did to the disk, for logs and assertions.
 struct PowerLossReport {
-  uint64_t files_truncated = 0;      // files that lost unsynced bytes
-  uint64_t bytes_dropped = 0;        // unsynced bytes removed
-  uint64_t bytes_zeroed = 0;         // bytes lost to a failed sync
-  uint64_t entries_undone = 0;       // directory operations undone
-  std::vector<std::string> errors;   // undo steps that could not be applied
+  uint64_t files_truncated = 0;     // files that lost unsynced bytes
+  uint64_t bytes_dropped = 0;       // unsynced bytes removed
+  uint64_t bytes_zeroed = 0;        // bytes lost to a failed sync
+  uint64_t entries_undone = 0;      // directory operations undone
+  std::vector<std::string> errors;  // undo steps that could not be applied
   std::string ToString() const;
 };
 
@@ -229,19 +229,19 @@ class FaultInjectionFs : public rocksdb::FileSystemWrapper {
 
  private:
   struct Node {
-    uint64_t size = 0;    // bytes on disk (as written through us)
-    uint64_t synced = 0;  // durable prefix
+    uint64_t size = 0;                                  // bytes on disk (as written through us)
+    uint64_t synced = 0;                                // durable prefix
     std::vector<std::pair<uint64_t, uint64_t>> lost{};  // [begin, end) lost to failed syncs
   };
   enum class EntryKind : uint8_t { kCreateFile, kDeleteFile, kRename, kCreateDir, kDeleteDir };
   struct PendingEntry {
     EntryKind kind{};
-    std::string path{};     // the created/deleted entry, or the rename source
-    std::string target{};   // rename target
-    std::string grave{};    // deleted file, or the rename's overwritten target
-    uint64_t node = 0;      // the file's node (files only)
-    uint64_t displaced = 0;  // node of a rename's overwritten target
-    bool target_was_dir = false;  // a rename replaced an empty directory
+    std::string path{};               // the created/deleted entry, or the rename source
+    std::string target{};             // rename target
+    std::string grave{};              // deleted file, or the rename's overwritten target
+    uint64_t node = 0;                // the file's node (files only)
+    uint64_t displaced = 0;           // node of a rename's overwritten target
+    bool target_was_dir = false;      // a rename replaced an empty directory
     std::vector<std::string> dirs{};  // directories whose fsync is still missing
   };
 

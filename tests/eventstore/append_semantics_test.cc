@@ -167,8 +167,9 @@ TEST_F(AppendSemanticsTest, AReplayOfSeveralEventsNamesTheOneThatDiffers) {
   // The multi-stream retry is refused when one part differs.
   NewEvent other_changed = other;
   other_changed.type = "C2";
-  std::vector<StreamAppend> changed_parts = {{"s", ExpectedVersion::NoStream(), events},
-                                             {"t", ExpectedVersion::NoStream(), {&other_changed, 1}}};
+  std::vector<StreamAppend> changed_parts = {
+      {"s", ExpectedVersion::NoStream(), events},
+      {"t", ExpectedVersion::NoStream(), {&other_changed, 1}}};
   auto multi = store_->AppendMulti(changed_parts);
   EXPECT_EQ(multi.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(std::string(multi.status().message()), HasSubstr("its type differs"));
@@ -274,11 +275,11 @@ TEST_F(AppendSemanticsTest, AReplayWithinTheSameGroupComparesWithTheStagedEvent)
   const NewEvent original = Original(id);
   NewEvent changed = original;
   changed.payload = R"({"qty":9})";
-  auto outcomes = InOneGroup(
-      *store_, hook,
-      {[&] { return store_->Append("s", ExpectedVersion::NoStream(), {original}); },
-       [&] { return store_->Append("s", ExpectedVersion::NoStream(), {changed}); },
-       [&] { return store_->Append("s", ExpectedVersion::NoStream(), {original}); }});
+  auto outcomes =
+      InOneGroup(*store_, hook,
+                 {[&] { return store_->Append("s", ExpectedVersion::NoStream(), {original}); },
+                  [&] { return store_->Append("s", ExpectedVersion::NoStream(), {changed}); },
+                  [&] { return store_->Append("s", ExpectedVersion::NoStream(), {original}); }});
   ASSERT_TRUE(outcomes[0].ok()) << outcomes[0].status();
   EXPECT_FALSE(outcomes[0]->idempotent_replay);
   EXPECT_EQ(outcomes[1].status().code(), absl::StatusCode::kAlreadyExists);
@@ -298,11 +299,11 @@ TEST_F(AppendSemanticsTest, ResultsThatRestOnAFailedGroupWriteAreNotAcknowledged
   internal::StoreAccess::AddCommitHook(*store_, &hook);
   const NewEvent original = Original(Uuid::V7());
   hook.fail_next_write_on_group_done = true;  // The group after the gate's fails.
-  auto outcomes = InOneGroup(
-      *store_, hook,
-      {[&] { return store_->Append("s", ExpectedVersion::NoStream(), {original}); },
-       [&] { return store_->Append("s", ExpectedVersion::NoStream(), {original}); },
-       [&] { return store_->Append("s", ExpectedVersion::Exact(1), {}); }});
+  auto outcomes =
+      InOneGroup(*store_, hook,
+                 {[&] { return store_->Append("s", ExpectedVersion::NoStream(), {original}); },
+                  [&] { return store_->Append("s", ExpectedVersion::NoStream(), {original}); },
+                  [&] { return store_->Append("s", ExpectedVersion::Exact(1), {}); }});
   for (size_t i = 0; i < outcomes.size(); ++i) {
     EXPECT_EQ(outcomes[i].status().code(), absl::StatusCode::kUnknown)
         << "append " << i << ": "
@@ -357,10 +358,11 @@ TEST_F(AppendSemanticsTest, AnEmptyAppendChecksTheExpectedVersionAndWritesNothin
   EXPECT_EQ(Log().size(), 4u);
   std::vector<std::string> streams;
   ASSERT_TRUE(store_
-                  ->ListStreams("", [&](const StreamInfo& s) {
-                    streams.push_back(s.stream);
-                    return true;
-                  })
+                  ->ListStreams("",
+                                [&](const StreamInfo& s) {
+                                  streams.push_back(s.stream);
+                                  return true;
+                                })
                   .ok());
   EXPECT_EQ(streams, (std::vector<std::string>{"s", "t"}));
   auto report = store_->Verify();
@@ -428,9 +430,9 @@ TEST_F(AppendSemanticsTest, StreamNamesWithControlCharactersOrOnlyWhitespaceAreR
       {"del\x7f", "'del\\x7f'"},
       {" ", "' '"},
       {"   ", "'   '"},
-      {"\xc2\xa0", "'\xc2\xa0'"},                // U+00A0 no-break space
-      {" \xe3\x80\x80 ", "' \xe3\x80\x80 '"},    // U+3000 ideographic space
-      {"\xe2\x80\xa8", "'\xe2\x80\xa8'"},        // U+2028 line separator
+      {"\xc2\xa0", "'\xc2\xa0'"},              // U+00A0 no-break space
+      {" \xe3\x80\x80 ", "' \xe3\x80\x80 '"},  // U+3000 ideographic space
+      {"\xe2\x80\xa8", "'\xe2\x80\xa8'"},      // U+2028 line separator
   };
   for (const Case& c : refused) {
     auto result = store_->Append(c.name, ExpectedVersion::Any(), {e});
@@ -497,12 +499,14 @@ TEST_F(AppendSemanticsTest, AHookThrowingFromOnEventFailsOnlyItsAppendAndNeverWe
   // A throwing append in a group leaves the rest of the group unaffected,
   // and so does an exception that is not a std::exception.
   NewEvent thrown_int{.type = "ThrowInt"};
-  auto outcomes = InOneGroup(
-      *store_, hook,
-      {[&] { return store_->Append("a", ExpectedVersion::NoStream(), {ok}); },
-       [&] { return store_->Append("b", ExpectedVersion::NoStream(), {ok, bad}); },
-       [&] { return store_->Append("c", ExpectedVersion::NoStream(), {thrown_int}); },
-       [&] { return store_->Append("d", ExpectedVersion::NoStream(), {ok}); }});
+  auto outcomes =
+      InOneGroup(*store_, hook,
+                 {[&] { return store_->Append("a", ExpectedVersion::NoStream(), {ok}); },
+                  [&] {
+                    return store_->Append("b", ExpectedVersion::NoStream(), {ok, bad});
+                  },
+                  [&] { return store_->Append("c", ExpectedVersion::NoStream(), {thrown_int}); },
+                  [&] { return store_->Append("d", ExpectedVersion::NoStream(), {ok}); }});
   EXPECT_TRUE(outcomes[0].ok()) << outcomes[0].status();
   EXPECT_EQ(outcomes[1].status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ(outcomes[2].status().code(), absl::StatusCode::kInternal);

@@ -82,16 +82,15 @@ class EventStoreTest : public ::testing::Test {
 TEST_F(EventStoreTest, AppendsAndReadsBackEveryField) {
   const Uuid id = Uuid::V7();
   const std::vector<MetadataEntry> metadata = {{"user", "ann"}, {"ip", "10.0.0.1"}};
-  std::vector<NewEvent> events = {
-      NewEvent{.id = id,
-               .type = "OrderPlaced",
-               .schema_version = 3,
-               .content_type = ContentType::kJson,
-               .payload = R"({"table":4})",
-               .correlation_id = "corr-1",
-               .causation_id = "cause-1",
-               .metadata = metadata},
-      Event("ItemAdded", R"({"sku":"A1"})")};
+  std::vector<NewEvent> events = {NewEvent{.id = id,
+                                           .type = "OrderPlaced",
+                                           .schema_version = 3,
+                                           .content_type = ContentType::kJson,
+                                           .payload = R"({"table":4})",
+                                           .correlation_id = "corr-1",
+                                           .causation_id = "cause-1",
+                                           .metadata = metadata},
+                                  Event("ItemAdded", R"({"sku":"A1"})")};
   auto result = store_->Append("order-1", ExpectedVersion::NoStream(), events);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->first_version, 1u);
@@ -137,8 +136,7 @@ TEST_F(EventStoreTest, NoStreamRequiresAnEmptyStream) {
   EXPECT_EQ(details->actual, 1u);
   EXPECT_EQ(details->stream, "s");
   EXPECT_EQ(details->expected, ExpectedVersion::NoStream());
-  EXPECT_THAT(std::string(conflict.status().message()),
-              HasSubstr("expected no-stream, actual 1"));
+  EXPECT_THAT(std::string(conflict.status().message()), HasSubstr("expected no-stream, actual 1"));
   EXPECT_EQ(Log().size(), 1u);
 }
 
@@ -319,8 +317,8 @@ TEST_F(EventStoreTest, RejectsBadInputAndWritesNothing) {
       {"event too large", "s", {Event("E", big)}},
   };
   const Uuid dup = Uuid::V7();
-  cases.push_back({"duplicate ids", "s", {NewEvent{.id = dup, .type = "A"},
-                                          NewEvent{.id = dup, .type = "B"}}});
+  cases.push_back(
+      {"duplicate ids", "s", {NewEvent{.id = dup, .type = "A"}, NewEvent{.id = dup, .type = "B"}}});
   Options options;
   options.max_event_bytes = 512;
   options.max_append_bytes = 4096;

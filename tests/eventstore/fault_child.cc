@@ -123,16 +123,16 @@ void RunAppenders(EventStore& store, AckLog& acks, int threads, int appends, uin
                                  : 1 + static_cast<int>(rng() % 3));
           n += counts.back();
         }
-        const std::string payload =
-            absl::StrFormat(R"({"g":"%s","n":%d,"pad":"%s"})", group, n,
-                            std::string(rng() % 300, 'x'));
+        const std::string payload = absl::StrFormat(R"({"g":"%s","n":%d,"pad":"%s"})", group, n,
+                                                    std::string(rng() % 300, 'x'));
         std::vector<std::vector<NewEvent>> events(streams);
         std::vector<std::vector<Uuid>> ids(streams);
         std::vector<StreamAppend> parts;
         for (int s = 0; s < streams; ++s) {
           for (int i = 0; i < counts[s]; ++i) {
             ids[s].push_back(Uuid::V7());
-            events[s].push_back(NewEvent{.id = ids[s].back(), .type = kTickType, .payload = payload});
+            events[s].push_back(
+                NewEvent{.id = ids[s].back(), .type = kTickType, .payload = payload});
           }
         }
         for (int s = 0; s < streams; ++s) {
@@ -228,10 +228,9 @@ int PowerLossMain(int argc, char** argv) {
       workers.emplace_back([&, t] {
         for (int i = 0; i < 16; ++i) {
           const std::string id = absl::StrCat("acct-", t, "-", i % 2);
-          absl::StatusOr<test_domain::Account> a =
-              repo.Execute(id, [](test_domain::Account& acct) {
-                return acct.version() == 0 ? acct.Open("owner") : acct.Deposit(10);
-              });
+          absl::StatusOr<test_domain::Account> a = repo.Execute(id, [](test_domain::Account& acct) {
+            return acct.version() == 0 ? acct.Open("owner") : acct.Deposit(10);
+          });
           if (!a.ok()) AckLog::Die("repository execute failed: " + a.status().ToString());
           acks.Write(absl::StrCat("V ", id, " ", a->version(), "\n"));
         }

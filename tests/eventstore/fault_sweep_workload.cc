@@ -157,8 +157,8 @@ class Sweep {
     }
     Error(step, r.status());
     if (write_failed_ && !absl::IsFailedPrecondition(r.status())) {
-      Fail(step + ": an append after a failed one is not kFailedPrecondition: " +
-           r.status().ToString());
+      Fail(step +
+           ": an append after a failed one is not kFailedPrecondition: " + r.status().ToString());
     }
     write_failed_ = true;
   }
@@ -199,10 +199,9 @@ class Sweep {
     }
     if (!(*runner)->WaitForPosition(store_->last_position(), absl::Seconds(10))) {
       const ProjectionStatus status = (*runner)->status();
-      Error(step, absl::InternalError(absl::StrCat("projection did not reach ",
-                                                   store_->last_position(), ": state ",
-                                                   std::string(ProjectionStateName(status.state)), " ",
-                                                   status.error)));
+      Error(step, absl::InternalError(absl::StrCat(
+                      "projection did not reach ", store_->last_position(), ": state ",
+                      std::string(ProjectionStateName(status.state)), " ", status.error)));
     }
     (*runner)->Stop();
   }

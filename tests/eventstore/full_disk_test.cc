@@ -342,8 +342,7 @@ TEST_P(FullDiskTest, AFullDiskFailsAppendsCleanlyAndLosesNothingAcknowledged) {
   ChildRun full = RunChild([&](Reporter& reporter) {
     std::mt19937_64 rng(2);
     {
-      absl::StatusOr<std::unique_ptr<EventStore>> store =
-          EventStore::Open(store_, StoreOptions());
+      absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open(store_, StoreOptions());
       if (!store.ok()) {
         reporter.Error(store.status());
       } else {
@@ -358,8 +357,7 @@ TEST_P(FullDiskTest, AFullDiskFailsAppendsCleanlyAndLosesNothingAcknowledged) {
       }
     }
     for (int i = 0; i < 10; ++i) {
-      absl::StatusOr<std::unique_ptr<EventStore>> store =
-          EventStore::Open(store_, StoreOptions());
+      absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open(store_, StoreOptions());
       if (!store.ok()) {
         reporter.Error(store.status());
         continue;

@@ -86,9 +86,9 @@ TEST(IoFaultSweepTest, EveryFailingOperationIsReportedAndLosesNothing) {
   ASSERT_TRUE(clean.errors.empty()) << "clean run: " << absl::StrJoin(clean.errors, "; ");
   ASSERT_FALSE(clean.ops.empty());
 
-  std::set<std::string> kinds = {"open_write", "write", "sync",    "range_sync", "close",
-                                 "truncate",   "read",  "open_read", "rename",   "delete",
-                                 "create_dir", "dir_sync"};
+  std::set<std::string> kinds = {"open_write", "write",    "sync",       "range_sync",
+                                 "close",      "truncate", "read",       "open_read",
+                                 "rename",     "delete",   "create_dir", "dir_sync"};
   if (const char* only = std::getenv("ANNALS_SWEEP_OPS")) {
     kinds.clear();
     for (absl::string_view k : absl::StrSplit(only, ',')) kinds.insert(std::string(k));

@@ -131,8 +131,8 @@ struct ChildRun {
     const std::string at = cut < cuts.size() ? absl::StrCat(cuts[cut]) : "end";
     return absl::StrCat(scenario, " cut before op ", at, " model ", model,
                         " (replay: ANNALS_POWER_CUT=", scenario, ":",
-                        cut < cuts.size() ? cuts[cut] : 0, ":", model, " ANNALS_TEST_SEED=",
-                        seed, "; multi-threaded scenarios number their operations a little "
+                        cut < cuts.size() ? cuts[cut] : 0, ":", model, " ANNALS_TEST_SEED=", seed,
+                        "; multi-threaded scenarios number their operations a little "
                         "differently from run to run)");
   }
 };
@@ -173,7 +173,8 @@ class PowerLossTest : public ::testing::Test {
       ASSERT_NE(store, nullptr);
       for (int i = 0; i < 60; ++i) {
         std::vector<NewEvent> events(5, NewEvent{.type = "Imported", .payload = R"({"x":1})"});
-        ASSERT_TRUE(store->Append(absl::StrCat("imp-", i % 7), ExpectedVersion::Any(), events).ok());
+        ASSERT_TRUE(
+            store->Append(absl::StrCat("imp-", i % 7), ExpectedVersion::Any(), events).ok());
       }
       absl::StatusOr<std::vector<RecordedEvent>> all = store->ReadAll();
       ASSERT_TRUE(all.ok());
@@ -216,12 +217,12 @@ class PowerLossTest : public ::testing::Test {
       std::ifstream(cut_dir + ".acks") >> ack_bytes;
       ++figures_.cuts[r.scenario];
       if (i >= r.cuts.size()) ++figures_.at_end;
-      const int parts_before = ::testing::UnitTest::GetInstance()->current_test_info()
-                                   ->result()->total_part_count();
+      const int parts_before =
+          ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count();
       Check(r.scenario, cut_dir, ReadAcks(run_dir + "/acks", ack_bytes));
       fs_->MarkAllDurable();
-      if (::testing::UnitTest::GetInstance()->current_test_info()->result()
-              ->total_part_count() != parts_before) {
+      if (::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count() !=
+          parts_before) {
         ++failed;
         std::fprintf(stderr, "failed cut kept in %s\n", cut_dir.c_str());
       } else {
@@ -297,7 +298,8 @@ class PowerLossTest : public ::testing::Test {
 
   // Exactly once: the read model holds exactly the events up to its
   // checkpoint, and a resumed projection ends with every event once.
-  void CheckProjection(EventStore& store, const std::vector<RecordedEvent>& events, bool inline_mode) {
+  void CheckProjection(EventStore& store, const std::vector<RecordedEvent>& events,
+                       bool inline_mode) {
     auto expect_model = [&](uint64_t position) {
       absl::StatusOr<std::unique_ptr<ReadModelSnapshot>> view =
           ReadModelSnapshot::Open(store, kProjectionName);
@@ -411,9 +413,9 @@ TEST_F(PowerLossTest, AcknowledgedWritesSurviveSeededPowerCuts) {
   constexpr int kCutsPerRun = 15;
 
   // Share of the cuts per scenario (sums to 100).
-  const std::vector<std::pair<std::string, int>> scenarios = {
-      {"create", 10}, {"appends", 35}, {"inline", 15},
-      {"async", 15},  {"snapshots", 15}, {"import", 10}};
+  const std::vector<std::pair<std::string, int>> scenarios = {{"create", 10},    {"appends", 35},
+                                                              {"inline", 15},    {"async", 15},
+                                                              {"snapshots", 15}, {"import", 10}};
   std::mt19937_64 rng(seed_);
   int index = 0;
   int failed = 0;

@@ -101,8 +101,8 @@ TEST_F(VerifyTest, ARewrittenRecordWithAValidChecksumBreaksTheHashChain) {
   std::string hash(view.hash);
   view.hash = hash;
   codec_internal::EncodeRecord(view, {}, codec_internal::RecordChecksum(view, {}, view.hash), fbb);
-  PutRawRecord(10, std::string_view(reinterpret_cast<const char*>(fbb.GetBufferPointer()),
-                                    fbb.GetSize()));
+  PutRawRecord(
+      10, std::string_view(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize()));
   auto report = store_->Verify();
   ASSERT_TRUE(report.ok());
   EXPECT_FALSE(report->ok);

@@ -99,8 +99,9 @@ TEST_F(OrderTest, EmptyOrderCannotBePaid) {
 }
 
 TEST_F(OrderTest, NothingCanBeAddedAfterPaying) {
-  EXPECT_TRUE(order_.Given(Placed("order-000001", 4, "Ana"), Added("chai", "Chai latte", 1, 400),
-                           Paid(400, 0, "r1"))
+  EXPECT_TRUE(order_
+                  .Given(Placed("order-000001", 4, "Ana"), Added("chai", "Chai latte", 1, 400),
+                         Paid(400, 0, "r1"))
                   .When([](Order& o) { return o.AddItem("chai", "Chai latte", 1, 400); })
                   .ThenError(absl::StatusCode::kFailedPrecondition, "is Paid"));
 }
@@ -110,8 +111,8 @@ TEST_F(OrderTest, PreparedThenServed) {
                Paid(400, 0, "r1"));
   EXPECT_TRUE(order_.When([](Order& o) { return o.Serve("Uma"); })
                   .ThenError(absl::StatusCode::kFailedPrecondition, "cannot be served"));
-  EXPECT_TRUE(order_.When([](Order& o) { return o.MarkPrepared("Sam"); })
-                  .ThenEvents(Prepared("Sam")));
+  EXPECT_TRUE(
+      order_.When([](Order& o) { return o.MarkPrepared("Sam"); }).ThenEvents(Prepared("Sam")));
   OrderServedT served;
   served.server = "Uma";
   EXPECT_TRUE(order_.When([](Order& o) { return o.Serve("Uma"); }).ThenEvents(served));
@@ -155,8 +156,9 @@ TEST_F(OrderTest, OutOfStockBeforePaymentRefundsNothing) {
 TEST_F(OrderTest, ServedOrderCannotBeCancelled) {
   OrderServedT served;
   served.server = "Uma";
-  EXPECT_TRUE(order_.Given(Placed("order-000001", 4, "Ana"), Added("chai", "Chai latte", 1, 400),
-                           Paid(400, 0, "r1"), Prepared("Sam"), served)
+  EXPECT_TRUE(order_
+                  .Given(Placed("order-000001", 4, "Ana"), Added("chai", "Chai latte", 1, 400),
+                         Paid(400, 0, "r1"), Prepared("Sam"), served)
                   .When([](Order& o) { return o.CancelOutOfStock("chai", 1, 0); })
                   .ThenError(absl::StatusCode::kFailedPrecondition, "is Served"));
   EXPECT_TRUE(order_.When([](Order& o) { return o.Cancel("changed mind"); })
@@ -227,26 +229,27 @@ TEST(CafeTrafficTest, EveryOrderEndsConsistently) {
   annals::Repository<Order> orders(**store);
   uint64_t served = 0, cancelled = 0, refunds = 0;
   int64_t refunded = 0;
-  ASSERT_TRUE((*store)
-                  ->ListStreams("order-",
-                                [&](const annals::StreamInfo& info) {
-                                  auto order = orders.Load(info.stream, {.use_snapshots = false});
-                                  EXPECT_TRUE(order.ok()) << order.status();
-                                  if (!order.ok()) return false;
-                                  const OrderStateT& s = order->state();
-                                  if (s.status == OrderStatus::Served) ++served;
-                                  if (s.status == OrderStatus::Cancelled) ++cancelled;
-                                  EXPECT_TRUE(s.status == OrderStatus::Served ||
-                                              s.status == OrderStatus::Cancelled)
-                                      << info.stream;
-                                  if (s.refunded_cents > 0) {
-                                    ++refunds;
-                                    refunded += s.refunded_cents;
-                                    EXPECT_EQ(s.refunded_cents, s.paid_cents + s.tip_cents);
-                                  }
-                                  return true;
-                                })
-                  .ok());
+  ASSERT_TRUE(
+      (*store)
+          ->ListStreams(
+              "order-",
+              [&](const annals::StreamInfo& info) {
+                auto order = orders.Load(info.stream, {.use_snapshots = false});
+                EXPECT_TRUE(order.ok()) << order.status();
+                if (!order.ok()) return false;
+                const OrderStateT& s = order->state();
+                if (s.status == OrderStatus::Served) ++served;
+                if (s.status == OrderStatus::Cancelled) ++cancelled;
+                EXPECT_TRUE(s.status == OrderStatus::Served || s.status == OrderStatus::Cancelled)
+                    << info.stream;
+                if (s.refunded_cents > 0) {
+                  ++refunds;
+                  refunded += s.refunded_cents;
+                  EXPECT_EQ(s.refunded_cents, s.paid_cents + s.tip_cents);
+                }
+                return true;
+              })
+          .ok());
   EXPECT_EQ(served, summary->served);
   EXPECT_EQ(cancelled, summary->cancelled_by_customer + summary->cancelled_out_of_stock);
   EXPECT_EQ(refunds, summary->refunds);
@@ -285,8 +288,7 @@ TEST(CafeCliTest, AggregatesAndPayloadRendering) {
       annals::testing::AsRecorded("order-000042", order.TakePendingEvents());
   auto placed_json = CafeRenderPayload(events[0]);
   ASSERT_TRUE(placed_json.has_value());
-  EXPECT_EQ(*placed_json,
-            R"({"order_id":"order-000042","table_number":7,"customer":"Zoë"})");
+  EXPECT_EQ(*placed_json, R"({"order_id":"order-000042","table_number":7,"customer":"Zoë"})");
   auto state = aggregates[0].replay(events);
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_THAT(*state, HasSubstr(R"("status":"Open")"));

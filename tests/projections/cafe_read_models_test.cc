@@ -73,23 +73,27 @@ TEST(CafeReadModelsTest, BoardAndSalesFollowTheCafe) {
 
   // Independent fold: revenue of item lines of orders paid and not refunded.
   int64_t expected = 0;
-  ASSERT_TRUE((*store)->ListStreams("order-", [&](const StreamInfo& info) {
-    auto events = (*store)->ReadStream(info.stream);
-    EXPECT_TRUE(events.ok());
-    int64_t lines = 0;
-    bool paid = false, refunded = false;
-    for (const RecordedEvent& e : *events) {
-      if (e.type == "ItemAdded") {
-        auto item = cafe::CafeEvents().Decode<cafe::ItemAdded>(e.type, e.schema_version, e.payload);
-        EXPECT_TRUE(item.ok());
-        lines += int64_t{item->quantity} * item->unit_price_cents;
-      }
-      paid = paid || e.type == "OrderPaid";
-      refunded = refunded || e.type == "PaymentRefunded";
-    }
-    if (paid && !refunded) expected += lines;
-    return true;
-  }).ok());
+  ASSERT_TRUE((*store)
+                  ->ListStreams("order-",
+                                [&](const StreamInfo& info) {
+                                  auto events = (*store)->ReadStream(info.stream);
+                                  EXPECT_TRUE(events.ok());
+                                  int64_t lines = 0;
+                                  bool paid = false, refunded = false;
+                                  for (const RecordedEvent& e : *events) {
+                                    if (e.type == "ItemAdded") {
+                                      auto item = cafe::CafeEvents().Decode<cafe::ItemAdded>(
+                                          e.type, e.schema_version, e.payload);
+                                      EXPECT_TRUE(item.ok());
+                                      lines += int64_t{item->quantity} * item->unit_price_cents;
+                                    }
+                                    paid = paid || e.type == "OrderPaid";
+                                    refunded = refunded || e.type == "PaymentRefunded";
+                                  }
+                                  if (paid && !refunded) expected += lines;
+                                  return true;
+                                })
+                  .ok());
   ASSERT_TRUE((*sales)->WaitForPosition((*store)->last_position(), absl::Seconds(30)));
   auto sales_view = ReadModelSnapshot::Open(**store, cafe::kSalesProjection);
   ASSERT_TRUE(sales_view.ok());

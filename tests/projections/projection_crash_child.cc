@@ -90,16 +90,14 @@ void Appender(annals::EventStore& store, uint64_t seed) {
   annals::ProjectionOptions inline_options;
   inline_options.mode = annals::ProjectionMode::kInline;
   auto inline_runner = annals::ProjectionRunner::Start(
-      **store, std::make_shared<annals::testing::StatsProjection>("inline_stats"),
-      inline_options);
+      **store, std::make_shared<annals::testing::StatsProjection>("inline_stats"), inline_options);
   if (!inline_runner.ok()) Die("start inline", inline_runner.status(), 1);
   std::unique_ptr<annals::ProjectionRunner> async_runner;
   if (rebuild) {
     annals::ProjectionOptions async_options;
     async_options.batch_events = 64;
     auto r = annals::ProjectionRunner::Start(
-        **store, std::make_shared<annals::testing::StatsProjection>("async_stats"),
-        async_options);
+        **store, std::make_shared<annals::testing::StatsProjection>("async_stats"), async_options);
     if (!r.ok()) Die("start async", r.status(), 1);
     async_runner = std::move(*r);
   }

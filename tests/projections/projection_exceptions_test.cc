@@ -106,15 +106,15 @@ int64_t CountOf(EventStore& store, std::string_view projection, std::string_view
 }
 
 // Runs `scenario` in a child that must exit 0 within a minute.
-#define EXPECT_CHILD_SURVIVES(scenario)                                      \
-  do {                                                                       \
-    GTEST_FLAG_SET(death_test_style, "threadsafe");                          \
-    EXPECT_EXIT(                                                             \
-        {                                                                    \
-          alarm(60);                                                         \
-          scenario();                                                        \
-        },                                                                   \
-        ::testing::ExitedWithCode(0), "");                                   \
+#define EXPECT_CHILD_SURVIVES(scenario)             \
+  do {                                              \
+    GTEST_FLAG_SET(death_test_style, "threadsafe"); \
+    EXPECT_EXIT(                                    \
+        {                                           \
+          alarm(60);                                \
+          scenario();                               \
+        },                                          \
+        ::testing::ExitedWithCode(0), "");          \
   } while (0)
 
 NewEvent Event(std::string type) { return NewEvent{.type = std::move(type), .payload = "{}"}; }
@@ -146,8 +146,9 @@ void InlineScenario() {
   CHECK_THAT_(checks, store->last_position() == before, "a failed append wrote events");
   CHECK_THAT_(checks, CountOf(*store, "inline_boom", "a") == 1,
               "the throwing append's writes survived");
-  CHECK_THAT_(checks, absl::StrContains((*runner)->status().error, "std::invalid_argument") ||
-                          absl::StrContains((*runner)->status().error, "unknown exception"),
+  CHECK_THAT_(checks,
+              absl::StrContains((*runner)->status().error, "std::invalid_argument") ||
+                  absl::StrContains((*runner)->status().error, "unknown exception"),
               "status().error: " + (*runner)->status().error);
 
   // Four threads append at once, every fifth append throwing: the throwing
@@ -203,7 +204,8 @@ void AsyncStopScenario() {
   Checks checks;
   testing::TempDir dir;
   std::unique_ptr<EventStore> store = testing::OpenBufferedStore(dir.Sub("store"));
-  for (int i = 0; i < 10; ++i) store->Append("s", ExpectedVersion::Any(), {Event("Ok")}).IgnoreError();
+  for (int i = 0; i < 10; ++i)
+    store->Append("s", ExpectedVersion::Any(), {Event("Ok")}).IgnoreError();
   auto projection = std::make_shared<ThrowingProjection>("async_stop");
   projection->throw_at = 6;
   projection->throws_left = -1;
@@ -216,7 +218,8 @@ void AsyncStopScenario() {
   if (!runner.ok()) checks.Exit();
   CHECK_THAT_(checks, !(*runner)->WaitForPosition(10, absl::Seconds(30)), "passed the bad event");
   const ProjectionStatus st = (*runner)->status();
-  CHECK_THAT_(checks, st.state == ProjectionState::kFailed, std::string(ProjectionStateName(st.state)));
+  CHECK_THAT_(checks, st.state == ProjectionState::kFailed,
+              std::string(ProjectionStateName(st.state)));
   CHECK_THAT_(checks, st.position == 5, std::to_string(st.position));
   CHECK_THAT_(checks,
               absl::StrContains(st.error, "event at position 6") &&
@@ -228,8 +231,9 @@ void AsyncStopScenario() {
   CHECK_THAT_(checks, CountOf(*store, "async_stop", "s") == 5, "the bad event's write survived");
   // Another process sees the failure (`annals projections` reads this).
   auto recorded = ReadProjectionStatus(*store, "async_stop");
-  CHECK_THAT_(checks, recorded.ok() && recorded->state == ProjectionState::kFailed &&
-                          absl::StrContains(recorded->error, "std::runtime_error"),
+  CHECK_THAT_(checks,
+              recorded.ok() && recorded->state == ProjectionState::kFailed &&
+                  absl::StrContains(recorded->error, "std::runtime_error"),
               recorded.ok() ? recorded->error : Str(recorded.status()));
   // The store goes on.
   CHECK_THAT_(checks, store->Append("s", ExpectedVersion::Any(), {Event("Ok")}).ok(), "append");
@@ -265,20 +269,23 @@ void AsyncParkScenario() {
   auto parked = (*runner)->ListParked();
   CHECK_THAT_(checks, parked.ok() && parked->size() == 2, "parked");
   if (parked.ok() && parked->size() == 2) {
-    CHECK_THAT_(checks, (*parked)[0].position == 3 && (*parked)[0].attempts == 2 &&
-                            absl::StrContains((*parked)[0].error, "std::invalid_argument: stoll"),
+    CHECK_THAT_(checks,
+                (*parked)[0].position == 3 && (*parked)[0].attempts == 2 &&
+                    absl::StrContains((*parked)[0].error, "std::invalid_argument: stoll"),
                 (*parked)[0].error);
-    CHECK_THAT_(checks, (*parked)[1].position == 7 &&
-                            absl::StrContains((*parked)[1].error, "unknown exception"),
-                (*parked)[1].error);
+    CHECK_THAT_(
+        checks,
+        (*parked)[1].position == 7 && absl::StrContains((*parked)[1].error, "unknown exception"),
+        (*parked)[1].error);
   }
   const ProjectionStatus st = (*runner)->status();
   CHECK_THAT_(checks, st.state == ProjectionState::kRunning && st.parked == 2 && st.error.empty(),
               st.error);
   // Replaying a parked event that still throws: kInternal, it stays parked.
   absl::Status replay = (*runner)->ReplayParked(3);
-  CHECK_THAT_(checks, replay.code() == absl::StatusCode::kInternal &&
-                          absl::StrContains(replay.message(), "std::invalid_argument"),
+  CHECK_THAT_(checks,
+              replay.code() == absl::StatusCode::kInternal &&
+                  absl::StrContains(replay.message(), "std::invalid_argument"),
               Str(replay));
   auto still = (*runner)->ListParked();
   CHECK_THAT_(checks, still.ok() && still->size() == 2 && (*still)[0].attempts == 3, "replayed");
@@ -293,7 +300,8 @@ void AsyncRetryScenario() {
   Checks checks;
   testing::TempDir dir;
   std::unique_ptr<EventStore> store = testing::OpenBufferedStore(dir.Sub("store"));
-  for (int i = 0; i < 6; ++i) store->Append("s", ExpectedVersion::Any(), {Event("Ok")}).IgnoreError();
+  for (int i = 0; i < 6; ++i)
+    store->Append("s", ExpectedVersion::Any(), {Event("Ok")}).IgnoreError();
   auto projection = std::make_shared<ThrowingProjection>("async_retry");
   projection->throw_at = 4;
   projection->throws_left = 2;
@@ -321,7 +329,8 @@ void RebuildScenario() {
   Checks checks;
   testing::TempDir dir;
   std::unique_ptr<EventStore> store = testing::OpenBufferedStore(dir.Sub("store"));
-  for (int i = 0; i < 20; ++i) store->Append("s", ExpectedVersion::Any(), {Event("Ok")}).IgnoreError();
+  for (int i = 0; i < 20; ++i)
+    store->Append("s", ExpectedVersion::Any(), {Event("Ok")}).IgnoreError();
 
   // Async runner: Rebuild() meets a throwing event and returns kInternal.
   auto projection = std::make_shared<ThrowingProjection>("rebuilt");
@@ -336,8 +345,9 @@ void RebuildScenario() {
   projection->throw_at = 12;
   projection->throws_left = -1;
   absl::Status rebuilt = (*runner)->Rebuild();
-  CHECK_THAT_(checks, rebuilt.code() == absl::StatusCode::kInternal &&
-                          absl::StrContains(rebuilt.message(), "std::runtime_error"),
+  CHECK_THAT_(checks,
+              rebuilt.code() == absl::StatusCode::kInternal &&
+                  absl::StrContains(rebuilt.message(), "std::runtime_error"),
               Str(rebuilt));
   // The runner then applies its policy to that event (park) and goes on.
   CHECK_THAT_(checks, (*runner)->WaitForPosition(20, absl::Seconds(30)), (*runner)->status().error);
@@ -349,12 +359,14 @@ void RebuildScenario() {
   next->throw_at = 3;
   next->throws_left = -1;
   absl::Status side = (*runner)->RebuildSideBySide(next);
-  CHECK_THAT_(checks, side.code() == absl::StatusCode::kInternal &&
-                          absl::StrContains(side.message(), "abandoned"),
-              Str(side));
-  CHECK_THAT_(checks, (*runner)->status().generation == 1 &&
-                          (*runner)->status().state == ProjectionState::kRunning,
-              "generation or state changed");
+  CHECK_THAT_(
+      checks,
+      side.code() == absl::StatusCode::kInternal && absl::StrContains(side.message(), "abandoned"),
+      Str(side));
+  CHECK_THAT_(
+      checks,
+      (*runner)->status().generation == 1 && (*runner)->status().state == ProjectionState::kRunning,
+      "generation or state changed");
   (*runner)->Stop();
 
   // Offline rebuild (`annals projection rebuild`).
@@ -362,15 +374,16 @@ void RebuildScenario() {
   offline.throw_at = 5;
   offline.throws_left = -1;
   absl::Status off = RebuildProjection(*store, offline);
-  CHECK_THAT_(checks, off.code() == absl::StatusCode::kInternal &&
-                          absl::StrContains(off.message(), "projection 'offline' Apply() threw"),
+  CHECK_THAT_(checks,
+              off.code() == absl::StatusCode::kInternal &&
+                  absl::StrContains(off.message(), "projection 'offline' Apply() threw"),
               Str(off));
 
   // Inline: Rebuild() fails, and so does every later append (an inline model
   // never skips an event) until the runner is stopped.
   auto inline_projection = std::make_shared<ThrowingProjection>("inline_rebuilt");
-  auto inline_runner = ProjectionRunner::Start(
-      *store, inline_projection, ProjectionOptions{.mode = ProjectionMode::kInline});
+  auto inline_runner = ProjectionRunner::Start(*store, inline_projection,
+                                               ProjectionOptions{.mode = ProjectionMode::kInline});
   CHECK_THAT_(checks, inline_runner.ok(), Str(inline_runner.status()));
   if (!inline_runner.ok()) checks.Exit();
   inline_projection->throw_at = 7;
@@ -500,7 +513,8 @@ class Vandal : public Projection {
 TEST(ProjectionExceptionsTest, TheHeaderExampleCountsAndNeverThrows) {
   testing::TempDir dir;
   std::unique_ptr<EventStore> store = testing::OpenBufferedStore(dir.Sub("store"));
-  ASSERT_TRUE(store->Append("s", ExpectedVersion::Any(), {Event("A"), Event("A"), Event("B")}).ok());
+  ASSERT_TRUE(
+      store->Append("s", ExpectedVersion::Any(), {Event("A"), Event("A"), Event("B")}).ok());
   TypeCounts counts;
   ASSERT_TRUE(RebuildProjection(*store, counts).ok());
   auto view = ReadModelSnapshot::Open(*store, "type_counts");

@@ -20,11 +20,11 @@
 namespace annals {
 namespace {
 
+using testing::CounterProjection;
+using testing::Dump;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
-using testing::CounterProjection;
-using testing::Dump;
 using KVs = std::vector<std::pair<std::string, std::string>>;
 
 // A counter that fails while `broken(position)` says so, counting calls.
@@ -173,8 +173,8 @@ TEST_F(ProjectionTest, FiltersByTypeAndStreamPrefix) {
   ASSERT_TRUE(Append("table-1", "Placed").ok());
   ASSERT_TRUE(Append("order-2", "Placed").ok());
   auto runner = ProjectionRunner::Start(
-      *store_, std::make_shared<CounterProjection>("orders", std::vector<std::string>{"Placed"},
-                                                   "order-"));
+      *store_,
+      std::make_shared<CounterProjection>("orders", std::vector<std::string>{"Placed"}, "order-"));
   ASSERT_TRUE(runner.ok());
   ASSERT_TRUE((*runner)->WaitForPosition(4, absl::Seconds(30)));
   EXPECT_THAT(Table("orders", "count"), ElementsAre(Pair("order-1", "1"), Pair("order-2", "1")));
@@ -220,7 +220,8 @@ TEST_F(ProjectionTest, InlineSeesEarlierWritesOfTheSameGroupCommit) {
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_THAT(Table("counter", "count"), ElementsAre(Pair("hot", std::to_string(kThreads * kEach))));
+  EXPECT_THAT(Table("counter", "count"),
+              ElementsAre(Pair("hot", std::to_string(kThreads * kEach))));
   EXPECT_EQ(Table("counter", "log").size(), static_cast<size_t>(kThreads * kEach));
 }
 

@@ -55,10 +55,10 @@ TEST_F(ReadModelTest, WriterReadsItsOwnWritesAndScansMergeInOrder) {
 
   rocksdb::WriteBatch second;
   writer_->Bind(&second, /*immediate=*/true);
-  ASSERT_TRUE(writer_->Put("t", "b", "2").ok());     // New between committed keys.
-  ASSERT_TRUE(writer_->Put("t", "c", "33").ok());    // Overwrites a committed key.
-  ASSERT_TRUE(writer_->Delete("t", "e").ok());       // Hides a committed key.
-  ASSERT_TRUE(writer_->Put("t", "f", "6").ok());     // After every committed key.
+  ASSERT_TRUE(writer_->Put("t", "b", "2").ok());   // New between committed keys.
+  ASSERT_TRUE(writer_->Put("t", "c", "33").ok());  // Overwrites a committed key.
+  ASSERT_TRUE(writer_->Delete("t", "e").ok());     // Hides a committed key.
+  ASSERT_TRUE(writer_->Put("t", "f", "6").ok());   // After every committed key.
   auto c = writer_->Get("t", "c");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(**c, "33");
@@ -71,10 +71,13 @@ TEST_F(ReadModelTest, WriterReadsItsOwnWritesAndScansMergeInOrder) {
 
   // Stopping early works in both sources.
   std::vector<std::string> keys;
-  ASSERT_TRUE(writer_->Scan("t", "", [&](std::string_view k, std::string_view) {
-                        keys.emplace_back(k);
-                        return keys.size() < 2;
-                      }).ok());
+  ASSERT_TRUE(writer_
+                  ->Scan("t", "",
+                         [&](std::string_view k, std::string_view) {
+                           keys.emplace_back(k);
+                           return keys.size() < 2;
+                         })
+                  .ok());
   EXPECT_THAT(keys, ElementsAre("a", "b"));
 }
 
@@ -142,10 +145,13 @@ TEST_F(ReadModelTest, SecondaryIndexFollowsUpdates) {
   ASSERT_TRUE(by_status.Update(*writer_, "o1", "open", "paid").ok());
   auto lookup = [&](const ReadModelReader& r, std::string_view v) {
     std::vector<std::string> out;
-    EXPECT_TRUE(by_status.Lookup(r, v, [&](std::string_view pk) {
-                  out.emplace_back(pk);
-                  return true;
-                }).ok());
+    EXPECT_TRUE(by_status
+                    .Lookup(r, v,
+                            [&](std::string_view pk) {
+                              out.emplace_back(pk);
+                              return true;
+                            })
+                    .ok());
     return out;
   };
   EXPECT_THAT(lookup(*writer_, "open"), ElementsAre("o2"));

@@ -41,9 +41,9 @@ class CounterProjection : public Projection {
     const long n = count->has_value() ? std::stol(**count) : 0;
     absl::Status s = w.Put(count_table_, e.stream, std::to_string(n + 1));
     if (!s.ok()) return s;
-    return w.Put("log", coding::BigEndian64(e.position),
-                 std::string(e.stream) + "/" + std::to_string(e.version) + "/" +
-                     std::string(e.type));
+    return w.Put(
+        "log", coding::BigEndian64(e.position),
+        std::string(e.stream) + "/" + std::to_string(e.version) + "/" + std::string(e.type));
   }
 
  private:

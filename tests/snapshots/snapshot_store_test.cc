@@ -70,10 +70,9 @@ TEST_F(SnapshotStoreTest, FindsTheNewestAtOrBelowAVersion) {
   EXPECT_EQ(snapshots_->FindLatest("s", {.fingerprint = "fp-a", .max_version = 20})->version, 20u);
   EXPECT_EQ(snapshots_->FindLatest("s", {.fingerprint = "fp-a", .max_version = 9}).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(snapshots_
-                ->FindLatest("s", {.fingerprint = "fp-a", .max_recorded_at_us = 2999})
-                ->version,
-            20u);
+  EXPECT_EQ(
+      snapshots_->FindLatest("s", {.fingerprint = "fp-a", .max_recorded_at_us = 2999})->version,
+      20u);
   EXPECT_EQ(snapshots_->FindLatest("other", {.fingerprint = "fp-a"}).status().code(),
             absl::StatusCode::kNotFound);
 }

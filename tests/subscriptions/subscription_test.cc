@@ -51,7 +51,8 @@ class SubscriptionTest : public ::testing::Test {
 
 TEST_F(SubscriptionTest, DeliversTheGlobalLogInOrderExactlyAsStored) {
   for (int i = 0; i < 50; ++i) {
-    Append("s-" + std::to_string(i % 7), i % 2 ? "Odd" : "Even", "{\"i\":" + std::to_string(i) + "}");
+    Append("s-" + std::to_string(i % 7), i % 2 ? "Odd" : "Even",
+           "{\"i\":" + std::to_string(i) + "}");
   }
   SubscriptionOptions options;
   options.batch_size = 8;  // Several batches.
@@ -204,13 +205,11 @@ TEST_F(SubscriptionTest, StopEndsABlockedNext) {
 TEST_F(SubscriptionTest, RejectsBadOptions) {
   SubscriptionOptions zero;
   zero.batch_size = 0;
-  EXPECT_EQ(Subscription::Open(*store_, zero).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Subscription::Open(*store_, zero).status().code(), absl::StatusCode::kInvalidArgument);
   SubscriptionOptions both;
   both.stream = "a";
   both.stream_prefix = "a";
-  EXPECT_EQ(Subscription::Open(*store_, both).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Subscription::Open(*store_, both).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // A Subscription runs no user code: a consumer that throws while handling a

@@ -26,13 +26,13 @@ absl::Status Balances::Apply(const annals::EventView& event, annals::ReadModelWr
   // The registry decodes (and upcasts) the stored payload.
   int64_t change = 0;
   if (event.type == "MoneyDeposited") {
-    absl::StatusOr<MoneyDepositedT> e = BankEvents().Decode<MoneyDeposited>(
-        event.type, event.schema_version, event.payload);
+    absl::StatusOr<MoneyDepositedT> e =
+        BankEvents().Decode<MoneyDeposited>(event.type, event.schema_version, event.payload);
     if (!e.ok()) return e.status();
     change = e->amount_cents;
   } else {
-    absl::StatusOr<MoneyWithdrawnT> e = BankEvents().Decode<MoneyWithdrawn>(
-        event.type, event.schema_version, event.payload);
+    absl::StatusOr<MoneyWithdrawnT> e =
+        BankEvents().Decode<MoneyWithdrawn>(event.type, event.schema_version, event.payload);
     if (!e.ok()) return e.status();
     change = -e->amount_cents;
   }

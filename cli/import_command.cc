@@ -24,8 +24,10 @@
 //     new events' lines to an unlinked spool file next to the store. Pass 2
 //     appends them from the spool in batches. The store stays open for
 //     writing (RocksDB's LOCK) between the passes, so what pass 1 checked
-//     still holds. A failure in pass 2 (I/O, a crash) leaves a prefix of the
-//     export, which re-running import completes: it skips what is stored.
+//     still holds, and so does every check pass 2 could otherwise fail
+//     (an id already stored is looked up in pass 1). A failure in pass 2 is
+//     then an I/O error or a crash: it leaves a prefix of the export, which
+//     re-running import completes (it skips what is stored).
 //
 // Thread-safety: runs on the CLI's thread; nothing here is shared.
 
@@ -684,6 +686,19 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
         continue;
       }
       RETURN_IF_ERROR(check_overlap());
+      // A new event whose id the store already holds (at a position before
+      // the input's first, which pass 1 does not see) would make pass 2 fail
+      // after earlier batches were written: found here, before writing. One
+      // point lookup per new event (the id family's bloom filter answers most).
+      if (absl::StatusOr<RecordedEvent> held = store.ReadEvent(e.id); held.ok()) {
+        return absl::AlreadyExistsError(
+            StrCat("import line ", reader.line(), ": event id ", e.id.ToString(),
+                   " (position ", *e.position, " of the export) is already stored at position ",
+                   held->position, " (version ", held->version, " of '", held->stream,
+                   "'); the export is not a continuation of this store"));
+      } else if (held.status().code() != absl::StatusCode::kNotFound) {
+        return held.status();
+      }
 
       auto it = versions.find(e.stream);
       if (it == versions.end()) {

@@ -280,6 +280,31 @@ TEST_F(ImportTest, ExistingStoreHoldingAPrefixGetsTheRest) {
   EXPECT_TRUE(Annals({"export", rest_store}).out == exported);
 }
 
+// An export whose new events reuse an id the store already holds (a forged
+// continuation: without "hash" fields nothing chains it): refused in pass 1,
+// before any batch is written. The reused id sits past the first batches, so
+// a check in pass 2 would leave those written.
+TEST_F(ImportTest, AnIdTheStoreHoldsInTheNewEventsWritesNothing) {
+  const std::string exported = MakeExport();
+  const std::vector<std::string> lines = SplitLines(exported);
+  const std::string prefix = store("prefix");
+  ImportPrefix(prefix, lines, 1000);
+  const auto before = Snapshot(prefix);
+  std::vector<std::string> rest;
+  for (size_t i = 1000; i < lines.size(); ++i) {
+    Json event = Json::parse(lines[i]);
+    event.erase("hash");
+    if (i == 4500) event["id"] = Json::parse(lines[0])["id"];
+    rest.push_back(event.dump());
+  }
+  CliRun r = Annals({"import", prefix}, Join(rest));
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("is already stored at position 1"));
+  EXPECT_THAT(r.err, HasSubstr("nothing was imported"));
+  ExpectSame(Snapshot(prefix), before);
+  EXPECT_THAT(Leftovers({"prefix"}), ::testing::IsEmpty());
+}
+
 // A store with another history, given the continuation of the export
 // (export --from): the chain does not continue from its last hash. Refused
 // before writing.

@@ -4,6 +4,7 @@
 #   bench/run_comparison.sh [--quick] [--systems annals,rocksdb,sqlite,postgres]
 #                           [--workloads durable-append,scan-all,...] [--rounds 3]
 #                           [--out DIR] [--doc docs/benchmarks.md] [--no-install]
+#                           [--baseline-build-dir DIR [--baseline-label L]]
 #
 # Builds the drivers in build-bench (Release) when needed, then runs
 # bench/run_comparison.py, which installs the peers it needs (Debian packages

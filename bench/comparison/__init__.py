@@ -15,6 +15,9 @@ replaces the text between "<!-- results:begin -->" and
 
 Systems: annals, rocksdb, sqlite (build-bench/bench/annals_bench_driver) and
 postgres (Emmett on a throwaway PostgreSQL 15 cluster, bench/peers/).
+With --baseline-build-dir DIR [--baseline-label L] it also measures annals
+as built in DIR (another commit's build-bench) as system annals@L, in every
+round beside annals, and adds a table of ratios annals / annals@L.
 
 Adding a workload: put a bench/<name>/workloads.json next to your
 CMakeLists.txt (see workloads.load_plugin_workloads() and docs/benchmarks.md).

@@ -11,6 +11,16 @@ PEERS = os.path.join(HERE, "peers")
 SYSTEMS = ["annals", "rocksdb", "sqlite", "postgres"]
 
 
+def kind(system):
+    """The system a name stands for: "annals@066f8cd" (a baseline build of
+    annals, --baseline-build-dir) runs and is configured as "annals"."""
+    return system.split("@", 1)[0]
+
+
+def is_baseline(system):
+    return "@" in system
+
+
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 

@@ -4,11 +4,12 @@ durable-appenders plot, the --check of the output's form, and --doc."""
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
 
-from .common import ROOT, SYSTEMS, log
+from .common import ROOT, SYSTEMS, is_baseline, log
 from .workloads import CURVE_THREADS, all_workloads
 
 # Per-segment lists of the growth workload (driver output), with the digits kept:
@@ -90,12 +91,52 @@ def workload_table(workloads, systems, med, field, fmt, skip_empty=False):
     return lines
 
 
+def spread(values):
+    """(max - min) / median of one system's rounds, in percent."""
+    return 100.0 * (max(values) - min(values)) / statistics.median(values)
+
+
+def baseline_table(rows, workloads, current, baseline):
+    """Markdown lines comparing `current` ("annals") with `baseline`
+    ("annals@<label>") per workload: the ratio of the medians of events/s,
+    the ratios of the rounds (each round ran both, back to back) as median
+    [min..max], in how many rounds current was faster, the same for the mean
+    latency of an operation, and each system's own round-to-round spread.
+    The drivers time whole measurements, not single operations, so the mean
+    latency is the closed loop's (appenders x time / operations): its ratio
+    is the inverse of the throughput ratio, round by round."""
+    lines = [f"| workload | rounds | {current} events/s | {baseline} events/s | "
+             "throughput ratio | per round: median [min..max] | rounds faster | "
+             "mean latency ratio, per round: median [min..max] | "
+             f"spread {current} / {baseline} |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for w in workloads:
+        rates = {}
+        for r in rows:
+            if r["workload"] == w["name"] and r["system"] in (current, baseline):
+                rates.setdefault(r["system"], {})[r["round"]] = r["events_per_s"]
+        cur, base = rates.get(current), rates.get(baseline)
+        pairs = sorted(cur[n] / base[n] for n in cur if n in base) if cur and base else []
+        if not pairs:
+            continue
+        mc, mb = statistics.median(cur.values()), statistics.median(base.values())
+        lat = sorted(1 / p for p in pairs)
+        lines.append(
+            f"| {w['name']} | {len(pairs)} | {fmt_rate(mc)} | {fmt_rate(mb)} | {mc / mb:.2f} | "
+            f"{statistics.median(pairs):.2f} [{pairs[0]:.2f}..{pairs[-1]:.2f}] | "
+            f"{sum(p > 1 for p in pairs)}/{len(pairs)} | "
+            f"{statistics.median(lat):.2f} [{lat[0]:.2f}..{lat[-1]:.2f}] | "
+            f"{spread(list(cur.values())):.0f}% / {spread(list(base.values())):.0f}% |")
+    return lines
+
+
 def render_markdown(rows, workloads, systems, runs, skipped):
     med = medians(rows)
     out = []
     for run in runs:
+        baseline = f", baseline {run['baseline']}" if run.get("baseline") else ""
         out.append(f"- Run {run['started']} to {run['finished']} UTC on {run['machine']}, "
-                   f"annals {run['source']}: `{run['command']}`"
+                   f"annals {run['source']}{baseline}: `{run['command']}`"
                    f"{' — QUICK MODE, figures not meaningful' if run.get('quick') else ''}")
     out.append("")
     out.append("Systems alternate within each round; every figure is the median over the "
@@ -105,10 +146,12 @@ def render_markdown(rows, workloads, systems, runs, skipped):
         for s, why in skipped.items():
             out.append(f"- `{s}` skipped: {why}")
     out.append("")
-    head = "| workload | rounds | " + " | ".join(f"{s} events/s" for s in systems) + " | " + \
-        " | ".join(f"{s}/annals" for s in systems if s != "annals") + " |"
-    out.append(head)
-    out.append("|" + "---|" * (2 + len(systems) + len([s for s in systems if s != "annals"])))
+    # Peers get a ratio to annals here; a baseline gets its own table below.
+    peers = [s for s in systems if s != "annals" and not is_baseline(s)]
+    head = ["workload", "rounds"] + [f"{s} events/s" for s in systems] + \
+        [f"{s}/annals" for s in peers]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "---|" * (2 + len(systems) + len(peers)))
     for w in workloads:
         cells = []
         base = med.get((w["name"], "annals"), {}).get("events_per_s")
@@ -119,18 +162,27 @@ def render_markdown(rows, workloads, systems, runs, skipped):
             cells.append((fmt_rate(m["events_per_s"]) + (" (partial¹)" if partial else ""))
                          if m else "—")
         ratios = []
-        for s in systems:
-            if s == "annals":
-                continue
+        for s in peers:
             m = med.get((w["name"], s))
             ratios.append(f"{m['events_per_s'] / base:.2f}" if m and base else "—")
         n = max((m["rounds"] for (wn, _), m in med.items() if wn == w["name"]), default=0)
-        out.append(f"| {w['name']} | {n} | " + " | ".join(cells) + " | " + " | ".join(ratios)
-                   + " |")
+        out.append("| " + " | ".join([w["name"], str(n)] + cells + ratios) + " |")
     if any(r.get("partial") for r in rows):
         out.append("")
         out.append("¹ stopped at its time limit before reading everything; the rate is over "
                    "the events it read (see `events` in results.jsonl).")
+    for b in [s for s in systems if is_baseline(s)]:
+        out.append("")
+        out.append(f"annals against the baseline {b}: same workloads and flags, the two "
+                   "alternating in every round. Ratios are annals / baseline (throughput > 1 "
+                   "and latency < 1: annals is faster); per round: the ratios of the rounds, "
+                   "each of which ran both back to back; rounds faster: those in which annals "
+                   "was; latency: the mean per operation of the closed loop (appenders × time / "
+                   "operations; the drivers do not time single operations), so its ratio is "
+                   "the inverse of the throughput's; spread: (max − min) / median of each "
+                   "system's rounds.")
+        out.append("")
+        out += baseline_table(rows, workloads, "annals", b)
     out.append("")
     out.append("Peak RSS of the measuring process (median, MiB; for postgres the Node.js client "
                "only, not the server):")
@@ -288,18 +340,33 @@ def check_output(out_dir, expected):
     return problems
 
 
-def source_version():
+def source_version(root=ROOT):
     """The annals commit measured (git, or a COMMIT file in an exported tree)."""
-    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+    r = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True,
                        text=True)
     if r.returncode == 0:
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True).stdout.strip()
         return f"commit {r.stdout.strip()}{' + uncommitted changes' if dirty else ''}"
-    path = os.path.join(ROOT, "COMMIT")
+    path = os.path.join(root, "COMMIT")
     if os.path.exists(path):
-        return f"commit {open(path).read().strip()} (exported tree)"
+        with open(path) as f:
+            return f"commit {f.read().strip()} (exported tree)"
     return "unknown version"
+
+
+def build_source(build_dir):
+    """(short commit or None, source_version()) of the tree a CMake build
+    directory was configured from (CMAKE_HOME_DIRECTORY in its cache)."""
+    try:
+        with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
+            home = next(l.split("=", 1)[1].strip() for l in f
+                        if l.startswith("CMAKE_HOME_DIRECTORY:"))
+    except (OSError, StopIteration):
+        return None, "unknown version"
+    version = source_version(home)
+    m = re.match(r"commit ([0-9a-f]+)", version)
+    return (m.group(1) if m else None), version
 
 
 def render_only(from_jsonl, out, doc):
@@ -322,7 +389,13 @@ def render_only(from_jsonl, out, doc):
     order = list(known)
     names.sort(key=lambda n: order.index(n) if n in order else len(order))
     workloads = [known.get(n, {"name": n}) for n in names]
-    systems = [s for s in SYSTEMS if any(r["system"] == s for r in rows)]
+    seen = []
+    for r in rows:
+        if r["system"] not in seen:
+            seen.append(r["system"])
+    # Each baseline right after annals, as in a run.
+    systems = [x for s in SYSTEMS if s in seen
+               for x in [s] + ([b for b in seen if is_baseline(b)] if s == "annals" else [])]
     out_dir = out or os.path.dirname(from_jsonl.split(",")[0])
     os.makedirs(out_dir, exist_ok=True)
     md = render_markdown(rows, workloads, systems, runs, skipped)

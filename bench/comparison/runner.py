@@ -6,21 +6,21 @@ import json
 import os
 import time
 
-from .common import SYSTEMS, log, utcnow
+from .common import SYSTEMS, is_baseline, kind, log, utcnow
 from .report import SEGMENT_FIELDS
 from .systems import make_system, perf_can_count_syncs
 from .workloads import resolved
 
 
-def open_systems(systems, build_dir, scratch, install):
+def open_systems(systems, build_dir, scratch, install, baseline_build_dir=None):
     """Starts every system that is available; returns ({name: system},
-    {name: why it was skipped}). Exits when annals itself is not available:
-    every ratio is to annals."""
+    {name: why it was skipped}). Exits when annals itself or a baseline
+    asked for is not available: every ratio is to annals."""
     impls = {}
     skipped = {}
     count_syncs = perf_can_count_syncs()
     for s in systems:
-        impl = make_system(s, build_dir, scratch, install, count_syncs)
+        impl = make_system(s, build_dir, scratch, install, count_syncs, baseline_build_dir)
         why = impl.available()
         if why:
             log(f"SKIPPING {s}: {why}")
@@ -32,6 +32,9 @@ def open_systems(systems, build_dir, scratch, install):
         raise SystemExit("annals is not available; build build-bench first "
                          "(cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release "
                          "&& cmake --build build-bench)")
+    for s in systems:
+        if is_baseline(s) and s not in impls:
+            raise SystemExit(f"{s}: {skipped[s]}")
     if not count_syncs:
         log("perf cannot count fsync calls here (not installed or perf_event_paranoid): "
             "no events-per-sync figures")
@@ -68,10 +71,11 @@ def run_rounds(workloads, active, impls, args, overrides, jsonl, skipped):
     rows = []
     expected = {}
     for w in workloads:
-        ws = [s for s in active if s in w.get("systems", SYSTEMS)]
+        # A baseline runs what annals runs, with annals' flags.
+        ws = [s for s in active if kind(s) in w.get("systems", SYSTEMS)]
         prepared = {}
         for s in ws:
-            prepare, _ = resolved(w, args.quick, s, args.full_peer_growth, overrides)
+            prepare, _ = resolved(w, args.quick, kind(s), args.full_peer_growth, overrides)
             if prepare is not None:
                 store = impls[s].new_store(w["name"])
                 t0 = time.monotonic()
@@ -97,7 +101,7 @@ def run_rounds(workloads, active, impls, args, overrides, jsonl, skipped):
                 # Start every measurement with no dirty pages left by the
                 # previous one.
                 os.sync()
-                _, measure = resolved(w, args.quick, s, args.full_peer_growth, overrides)
+                _, measure = resolved(w, args.quick, kind(s), args.full_peer_growth, overrides)
                 store = prepared.get(s) or impls[s].new_store(w["name"])
                 timeout = min(args.timeout, w.get("timeout", {}).get(s, args.timeout))
                 try:

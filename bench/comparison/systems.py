@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 
-from .common import PEERS, ROOT, log
+from .common import PEERS, ROOT, is_baseline, kind, log
 
 
 def find_binary(build_dir, name):
@@ -73,7 +73,8 @@ def flags_to_args(flags):
 
 class CppSystem:
     """annals, rocksdb, sqlite: one process of the C++ driver per measurement,
-    each store in a fresh directory under the scratch dir."""
+    each store in a fresh directory under the scratch dir. A baseline
+    ("annals@<label>") is the driver of another build run as annals."""
 
     def __init__(self, name, build_dir, scratch, count_syncs=False):
         self.name = name
@@ -101,7 +102,7 @@ class CppSystem:
         binary = find_binary(self.build_dir, workload.get("binary", "annals_bench_driver"))
         if binary is None:
             raise RuntimeError(f"{workload.get('binary')} not built under {self.build_dir}")
-        cmd = [binary, "--system", self.name, "--dir", store] + flags_to_args(flags)
+        cmd = [binary, "--system", kind(self.name), "--dir", store] + flags_to_args(flags)
         if not (self.count_syncs and str(flags.get("durable", "0")) == "1"):
             return run_measured(cmd, timeout)
         # Count the process's fsync/fdatasync calls: events per sync shows how
@@ -248,8 +249,11 @@ def perf_can_count_syncs():
     return r.returncode == 0 and "not supported" not in r.stderr and "<not" not in r.stderr
 
 
-def make_system(name, build_dir, scratch, install, count_syncs):
-    """The system called `name` (one of common.SYSTEMS)."""
+def make_system(name, build_dir, scratch, install, count_syncs, baseline_build_dir=None):
+    """The system called `name` (one of common.SYSTEMS, or a baseline
+    "annals@<label>" whose driver is in `baseline_build_dir`)."""
     if name == "postgres":
         return PostgresSystem(scratch, install)
+    if is_baseline(name):
+        return CppSystem(name, baseline_build_dir, scratch, count_syncs)
     return CppSystem(name, build_dir, scratch, count_syncs)

@@ -1,7 +1,9 @@
 """Tests of the comparison runner that need no driver: the stored runs in
 bench/results/ render to exactly the results.md they were published with,
-and workload selection, flag resolution, measurement rows and --check behave
-as docs/benchmarks.md says. (bench_runner_quick runs the drivers.)
+workload selection, flag resolution, measurement rows and --check behave
+as docs/benchmarks.md says, and a baseline build (--baseline-build-dir) runs
+alternately with annals and gets its ratio table. (bench_runner_quick runs
+the drivers.)
 
 Run: cd bench && python3 -B -m unittest comparison.test_comparison
 """
@@ -11,11 +13,14 @@ import io
 import json
 import os
 import tempfile
+import types
 import unittest
 
 from .common import HERE
-from .report import check_output, render_only, workload_table
-from .runner import make_row
+from .main import chosen_systems, parse_args
+from .report import baseline_table, build_source, check_output, render_markdown, render_only, \
+    workload_table
+from .runner import make_row, run_rounds
 from .workloads import builtin_workloads, parse_set, resolved, select_workloads
 
 RESULTS = os.path.join(HERE, "results")
@@ -109,6 +114,94 @@ class RowTest(unittest.TestCase):
         # The driver's own peak RSS wins over wait4's.
         self.assertEqual(make_row("w", "s", 1, dict(result, peak_rss_mb=5), 33.3, {})
                          ["peak_rss_mb"], 5.0)
+
+
+class BaselineTest(unittest.TestCase):
+    def systems(self, *argv):
+        return chosen_systems(parse_args(list(argv)))
+
+    def test_baseline_is_measured_right_after_annals_under_its_label(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.assertEqual(self.systems("--systems", "rocksdb", "--baseline-build-dir", d,
+                                          "--baseline-label", "066f8cd"),
+                             ["annals", "annals@066f8cd", "rocksdb"])
+            self.assertEqual(self.systems("--systems", "rocksdb,annals"), ["rocksdb", "annals"])
+            # No label: the commit the build dir was configured from, else "baseline".
+            self.assertEqual(self.systems("--systems", "annals", "--baseline-build-dir", d),
+                             ["annals", "annals@baseline"])
+            src = os.path.join(d, "src")
+            os.mkdir(src)
+            with open(os.path.join(src, "COMMIT"), "w") as f:
+                f.write("abc1234\n")
+            with open(os.path.join(d, "CMakeCache.txt"), "w") as f:
+                f.write(f"FOO:BOOL=ON\nCMAKE_HOME_DIRECTORY:INTERNAL={src}\n")
+            self.assertEqual(build_source(d), ("abc1234", "commit abc1234 (exported tree)"))
+            self.assertEqual(self.systems("--systems", "annals", "--baseline-build-dir", d),
+                             ["annals", "annals@abc1234"])
+            for argv, why in [(["--baseline-label", "x"], "needs --baseline-build-dir"),
+                              (["--baseline-build-dir", os.path.join(d, "nope")],
+                               "no such directory"),
+                              (["--baseline-build-dir", d, "--baseline-label", "a/b"],
+                               "use letters"),
+                              (["--systems", "annals@x"], "unknown system annals@x")]:
+                with self.subTest(argv=argv), self.assertRaises(SystemExit) as e:
+                    self.systems(*argv)
+                self.assertIn(why, str(e.exception))
+
+    def test_baseline_runs_annals_flags_in_every_round_alternately(self):
+        calls = []
+
+        class Fake:
+            def __init__(self, name):
+                self.name = name
+
+            def new_store(self, label):
+                return f"{self.name}-{label}"
+
+            def drop_store(self, store):
+                pass
+
+            def run(self, workload, store, flags, timeout):
+                calls.append((self.name, dict(flags)))
+                return {"events": 10, "seconds": 1, "events_per_s": 10}, 5.0
+
+        w = {"name": "w", "systems": ["annals"], "measure": {"op": "append", "threads": 1},
+             "annals": {"measure": {"threads": 4}}}
+        active = ["annals", "annals@b"]
+        args = types.SimpleNamespace(quick=False, full_peer_growth=False, rounds=2, timeout=9)
+        with contextlib.redirect_stdout(io.StringIO()):
+            rows, expected = run_rounds([w], active, {s: Fake(s) for s in active}, args, [],
+                                        io.StringIO(), {})
+        flags = {"op": "append", "threads": 4}
+        self.assertEqual(calls, [("annals", flags), ("annals@b", flags),
+                                 ("annals@b", flags), ("annals", flags)])
+        self.assertEqual(expected, {("w", "annals"): 2, ("w", "annals@b"): 2})
+
+    def rows(self, workload, system, rates):
+        return [{"workload": workload, "system": system, "round": n, "events": 1,
+                 "seconds": 1.0, "events_per_s": r, "peak_rss_mb": 1.0}
+                for n, r in enumerate(rates, 1) if r is not None]
+
+    def test_ratio_table_pairs_rounds_and_shows_the_spread(self):
+        rows = (self.rows("a", "annals", [100, 120, 90, 50]) +
+                self.rows("a", "annals@b", [100, 100, 100, None]) +  # Its round 4 failed.
+                self.rows("c", "annals", [5]))  # No baseline figure: no line.
+        self.assertEqual(baseline_table(rows, [{"name": "a"}, {"name": "c"}], "annals",
+                                        "annals@b")[2:],
+                         ["| a | 3 | 95 | 100 | 0.95 | 1.00 [0.90..1.20] | 1/3 | "
+                          "1.00 [0.83..1.11] | 74% / 0% |"])
+
+    def test_report_gives_peers_a_ratio_column_and_the_baseline_its_table(self):
+        rows = (self.rows("a", "annals", [100, 120]) + self.rows("a", "annals@b", [50, 60]) +
+                self.rows("a", "rocksdb", [200, 240]))
+        run = {"started": "s", "finished": "f", "machine": "m", "source": "commit 1",
+               "baseline": "commit 0 built in /b", "command": "c"}
+        md = render_markdown(rows, [{"name": "a"}], ["annals", "annals@b", "rocksdb"], [run], {})
+        self.assertIn("annals commit 1, baseline commit 0 built in /b: `c`", md)
+        self.assertIn("| workload | rounds | annals events/s | annals@b events/s | "
+                      "rocksdb events/s | rocksdb/annals |\n", md)
+        self.assertIn("| a | 2 | 110 | 55 | 2.00 | 2.00 [2.00..2.00] | 2/2 | "
+                      "0.50 [0.50..0.50] | 18% / 18% |\n", md)
 
 
 class CheckTest(unittest.TestCase):

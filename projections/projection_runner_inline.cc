@@ -104,7 +104,8 @@ absl::Status ProjectionRunner::Impl::InlineHook::ApplyGroupEvent(const EventView
     b.writer.UndoFrom(event.position);
     pending = event.position - 1;
     rollback_pending_ = false;
-    std::erase_if(applied_, [&](uint64_t p) { return p > pending; });
+    // By value: clang analyses the lambda apart, where the lock is not held.
+    std::erase_if(applied_, [last = pending](uint64_t p) { return p > last; });
   }
   if (pending + 1 < event.position) {
     // Events committed between the catch-up in Start() (or a take-over) and
@@ -147,7 +148,7 @@ void ProjectionRunner::Impl::InlineHook::OnGroupDone(bool written) {
       }
       b.checkpoint = pending;
       impl_->Publish(pending);
-      std::erase_if(applied_, [&](uint64_t p) { return p > pending; });
+      std::erase_if(applied_, [last = pending](uint64_t p) { return p > last; });
       RecordTick(impl_->statistics(), Ticker::kProjectionEventsApplied, applied_.size());
     } else {
       pending = b.checkpoint;

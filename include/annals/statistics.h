@@ -229,9 +229,9 @@ enum class StatisticsUnit : uint8_t {
 // no other name does, so that an exporter can add unit suffixes by rule
 // (docs/statistics.md gives the Prometheus names they map to).
 struct StatisticsInfo {
-  std::string_view name;
+  std::string_view name{};
   StatisticsUnit unit = StatisticsUnit::kCount;
-  std::string_view help;
+  std::string_view help{};
 };
 
 // Static metadata. Every ticker below kTickerCount and every histogram below
@@ -260,7 +260,7 @@ struct HistogramData {
   double p95 = 0;
   double p99 = 0;
   // Observations per bucket, aligned with BucketBounds() (not cumulative).
-  std::vector<uint64_t> bucket_counts;
+  std::vector<uint64_t> bucket_counts{};
 
   // HistogramData::Percentile()
   //
@@ -272,11 +272,11 @@ struct HistogramData {
 // One increment of a ticker, or one observation of a histogram, for
 // Statistics::Record().
 struct TickerIncrement {
-  Ticker ticker;
+  Ticker ticker{};
   uint64_t count = 1;
 };
 struct HistogramValue {
-  Histogram histogram;
+  Histogram histogram{};
   uint64_t value = 0;
 };
 

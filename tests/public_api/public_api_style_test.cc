@@ -26,6 +26,7 @@
 #include "annals/read_model.h"
 #include "annals/repository.h"
 #include "annals/snapshot_store.h"
+#include "annals/statistics.h"
 #include "annals/subscription.h"
 #include "gtest/gtest.h"
 
@@ -196,6 +197,17 @@ TEST(PublicApiStyle, ModuleTypes) {
   const annals::SnapshotQuery query_rest{.fingerprint = "f"};
   EXPECT_TRUE(query.fingerprint.empty());
   EXPECT_GT(query_rest.max_version, 3u);
+}
+
+TEST(PublicApiStyle, StatisticsTypes) {
+  const annals::StatisticsInfo info{.name = "appends"};
+  EXPECT_TRUE(info.help.empty());
+  const annals::HistogramData data{.count = 1};
+  EXPECT_TRUE(data.bucket_counts.empty());
+  const annals::TickerIncrement tick{.count = 2};
+  const annals::HistogramValue value{.value = 3};
+  EXPECT_EQ(static_cast<int>(tick.ticker), 0);
+  EXPECT_EQ(static_cast<int>(value.histogram), 0);
 }
 
 }  // namespace

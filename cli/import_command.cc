@@ -692,9 +692,9 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
       // point lookup per new event (the id family's bloom filter answers most).
       if (absl::StatusOr<RecordedEvent> held = store.ReadEvent(e.id); held.ok()) {
         return absl::AlreadyExistsError(
-            StrCat("import line ", reader.line(), ": event id ", e.id.ToString(),
-                   " (position ", *e.position, " of the export) is already stored at position ",
-                   held->position, " (version ", held->version, " of '", held->stream,
+            StrCat("import line ", reader.line(), ": event id ", e.id.ToString(), " (position ",
+                   *e.position, " of the export) is already stored at position ", held->position,
+                   " (version ", held->version, " of '", held->stream,
                    "'); the export is not a continuation of this store"));
       } else if (held.status().code() != absl::StatusCode::kNotFound) {
         return held.status();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/rocksdb_options.h"
@@ -52,6 +53,11 @@ absl::Status EventStore::Impl::CreateDeclaredFamilies() {
 }
 
 absl::Status EventStore::Impl::TryCatchUp() {
+  // What the writer appended to its WAL and MANIFEST since the last check is
+  // checked before the secondary reads it (eventstore/internal/log_header_check.h).
+  // A writer could still append after the check and before RocksDB reads;
+  // only a record damaged as it is written could slip through that window.
+  RETURN_IF_ERROR(log_check_->CheckNewRecords());
   const rocksdb::Status s = db_->TryCatchUpWithPrimary();
   if (s.ok()) return absl::OkStatus();
   if (s.IsCorruption()) {

@@ -23,6 +23,7 @@
 #include "common/strings.h"
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/info_log.h"
+#include "eventstore/internal/log_header_check.h"
 #include "eventstore/internal/rocksdb_options.h"
 #include "eventstore/internal/rocksdb_status.h"
 #include "eventstore/internal/store_dir.h"
@@ -206,7 +207,16 @@ absl::Status EventStore::Impl::OpenDb() {
 
   if (!is_db) {
     RETURN_IF_ERROR(CreateStore(path_, db_options, descriptors));
-  } else {
+  }
+  {
+    WriterLock lock(&follower_mu_);
+    log_check_ = std::make_unique<internal::LogHeaderCheck>(env_->GetFileSystem().get(), path_);
+    // Before RocksDB reads the WAL and the MANIFEST: a damaged record type
+    // makes a follower's open spin forever and a writer's open drop records
+    // (eventstore/internal/log_header_check.h).
+    if (is_db) RETURN_IF_ERROR(log_check_->CheckNewRecords());
+  }
+  if (is_db) {
     ASSIGN_OR_RETURN(const std::vector<std::string> others, CheckFamiliesOnDisk(db_options));
     for (const std::string& name : others) {
       descriptors.emplace_back(
@@ -247,6 +257,7 @@ absl::Status EventStore::Impl::OpenDb() {
   if (!options_.read_only) RETURN_IF_ERROR(SyncParentDirectory(env_, path_));
 
   if (options_.read_only) {
+    WriterLock lock(&follower_mu_);
     RETURN_IF_ERROR(TryCatchUp());
   }
 

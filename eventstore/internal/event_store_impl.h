@@ -44,6 +44,7 @@
 #include "eventstore/internal/column_family.h"
 #include "eventstore/internal/commit_hook.h"
 #include "eventstore/internal/keys.h"
+#include "eventstore/internal/log_header_check.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
@@ -144,8 +145,11 @@ class EventStore::Impl {
   absl::Status CreateDeclaredFamilies() ABSL_LOCKS_EXCLUDED(module_families_mu_);
   // Followers: TryCatchUpWithPrimary(), with its failure named;
   // kFailedPrecondition when the writer created a family since this
-  // instance opened (event_store_families.cc).
-  absl::Status TryCatchUp() ABSL_LOCKS_EXCLUDED(module_families_mu_);
+  // instance opened (event_store_families.cc). First log_check_ checks what
+  // the writer appended to its WAL and MANIFEST since the last catch-up
+  // (kDataLoss for a damaged record header). Every catch-up goes through here.
+  absl::Status TryCatchUp() ABSL_EXCLUSIVE_LOCKS_REQUIRED(follower_mu_)
+      ABSL_LOCKS_EXCLUDED(module_families_mu_);
   absl::Status LoadState() ABSL_LOCKS_EXCLUDED(follower_mu_, position_mu_);
   // Writes the commit record and the current format_version into an older
   // store (the commit record is new to a version-1 store and rewritten
@@ -201,6 +205,9 @@ class EventStore::Impl {
   rocksdb::Env* env_ = nullptr;  // Not owned: RocksDB's default or the test hook's.
   int format_version_ = 0;        // As read at open (upgraded by a writer).
   ManifestView checked_manifest_ ABSL_GUARDED_BY(follower_mu_);  // Followers.
+  // Checks the WAL and MANIFEST record headers before RocksDB reads them: at
+  // every open of an existing store, and before each catch-up of a follower.
+  std::unique_ptr<internal::LogHeaderCheck> log_check_ ABSL_GUARDED_BY(follower_mu_);
 
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -1,17 +1,28 @@
-// Durability across SIGKILL: a child process appends with Durability::kSync
-// from several threads and reports every acknowledged append through a pipe;
-// the parent kills it at random moments, reopens the store and checks that
-// every acknowledged event is there, at its position, gap-free, exactly once.
+// Durability across SIGKILL: a child process (crash_test_child) appends with
+// Durability::kSync from several threads and reports every acknowledged
+// append through a pipe; the parent kills it at random moments, reopens the
+// store and checks that every acknowledged event is there, at its position,
+// gap-free, exactly once.
+//
+// The child is a program started with posix_spawn, not a fork of this
+// process: after the first reopen this process has RocksDB threads, and a
+// forked child that opened a store could block on a mutex one of them held
+// (it did once, seed 786081284, and the parent waited for it forever). The
+// parent waits for the child's "ready" at most kReadyTimeout.
 //
 // ANNALS_CRASH_ROUNDS overrides the number of kills (default 25); the seed is
 // printed and ANNALS_TEST_SEED replays a run.
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <thread>
@@ -21,61 +32,60 @@
 #include "absl/container/flat_hash_set.h"
 #include "annals/event_store.h"
 #include "gtest/gtest.h"
+#include "tests/common/subprocess.h"
 #include "tests/common/temp_dir.h"
+#include "tests/eventstore/crash_test_child.h"
+
+#ifndef ANNALS_CRASH_TEST_CHILD
+#error "ANNALS_CRASH_TEST_CHILD must name the crash_test_child binary"
+#endif
 
 namespace annals {
 namespace {
 
-struct Ack {
-  uint64_t position;
-  uint64_t version;
-  char stream[16];
-  std::array<uint8_t, 16> id;
+using testing::CrashAck;
+
+// An open of a small kSync store takes well under a second; this leaves room
+// for sanitizers and a machine busy with other builds.
+constexpr std::chrono::milliseconds kReadyTimeout(60'000);
+
+// Closes a file descriptor at the end of its scope (an ASSERT may leave early).
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ~ScopedFd() { close(fd_); }
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
 };
 
-// Runs in the child: writes one byte to `ready_fd` once the store is open,
-// then appends until killed. Never returns.
-[[noreturn]] void ChildAppender(const std::string& path, int ready_fd, int fd, uint64_t seed) {
-  Options options;
-  options.durability = Durability::kSync;
-  auto store = EventStore::Open(path, options);
-  if (!store.ok()) {
-    std::fprintf(stderr, "child: open failed: %s\n", store.status().ToString().c_str());
-    _exit(3);
+enum class Ready { kReady, kEnded, kTimedOut };
+
+// Waits for the child's ready byte on `fd` until `timeout` has passed.
+// kEnded: the child closed its end without saying ready (it died; its exit
+// status says why).
+Ready WaitForReady(int fd, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Ready::kTimedOut;
+    pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+    const int r = poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      ADD_FAILURE() << "poll: " << std::strerror(errno);
+      return Ready::kEnded;
+    }
+    if (r == 0) continue;  // The deadline check above ends the wait.
+    char byte = 0;
+    const ssize_t n = read(fd, &byte, 1);
+    if (n < 0 && errno == EINTR) continue;
+    return n == 1 && byte == testing::kCrashChildReady ? Ready::kReady : Ready::kEnded;
   }
-  if (write(ready_fd, "r", 1) != 1) _exit(6);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      std::mt19937_64 rng(seed * 31 + t);
-      const std::string payload(static_cast<size_t>(100 + rng() % 4000), 'x');
-      for (;;) {
-        Ack ack{};
-        std::snprintf(ack.stream, sizeof(ack.stream), "s-%d", static_cast<int>(rng() % 6));
-        const int count = 1 + static_cast<int>(rng() % 3);
-        std::vector<NewEvent> events(count);
-        std::vector<Uuid> ids(count);
-        for (int i = 0; i < count; ++i) {
-          ids[i] = Uuid::V7();
-          events[i] = NewEvent{.id = ids[i], .type = "Tick", .payload = payload};
-        }
-        auto r = (*store)->Append(ack.stream, ExpectedVersion::Any(), events);
-        if (!r.ok()) {
-          std::fprintf(stderr, "child: append failed: %s\n", r.status().ToString().c_str());
-          _exit(4);
-        }
-        for (int i = 0; i < count; ++i) {
-          ack.position = r->first_position + i;
-          ack.version = r->first_version + i;
-          ack.id = ids[i].bytes();
-          // Writes of <= PIPE_BUF bytes are atomic, so threads never interleave.
-          if (write(fd, &ack, sizeof(ack)) != sizeof(ack)) _exit(5);
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  _exit(0);
 }
 
 TEST(CrashTest, EveryAcknowledgedAppendSurvivesSigkill) {
@@ -86,45 +96,47 @@ TEST(CrashTest, EveryAcknowledgedAppendSurvivesSigkill) {
   testing::TempDir dir;
   const std::string path = dir.Sub("store");
 
-  absl::flat_hash_map<uint64_t, Ack> acked;  // position -> ack
+  absl::flat_hash_map<uint64_t, CrashAck> acked;  // position -> ack
   uint64_t kills = 0;
   for (int round = 0; round < rounds; ++round) {
+    // The child's stdout: its ready byte, then its acks. Close-on-exec, so
+    // that only the child's fd 1 (a dup) and this process's read end remain.
     int fds[2];
-    int ready[2];
-    ASSERT_EQ(pipe(fds), 0);
-    ASSERT_EQ(pipe(ready), 0);
-    const pid_t child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      close(fds[0]);
-      close(ready[0]);
-      ChildAppender(path, ready[1], fds[1], seed + round);
-    }
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0) << std::strerror(errno);
+    ScopedFd acks(fds[0]);
+    testing::Process child =
+        testing::Process::Start({ANNALS_CRASH_TEST_CHILD, path, std::to_string(seed + round)},
+                                dir.Sub("child"), {.stdout_fd = fds[1]});
     close(fds[1]);
-    close(ready[1]);
+    ASSERT_GT(child.pid(), 0) << "crash_test_child did not start";
     // Wait until the child has opened the store (slow under sanitizers or on
     // a loaded machine, where a fixed delay could kill every child before its
     // first acknowledgement), let it append 20..200 ms, then kill it
-    // mid-write. A child that dies before opening closes the pipe: read
-    // returns 0 and the status check below reports its exit code.
-    char byte = 0;
-    if (read(ready[0], &byte, 1) == 1) {
+    // mid-write. A child that dies before opening closes the pipe; its exit
+    // status is checked below.
+    const Ready ready = WaitForReady(acks.get(), kReadyTimeout);
+    if (ready == Ready::kTimedOut) {
+      kill(child.pid(), SIGKILL);
+      const testing::ProcessResult r = child.Wait();
+      FAIL() << "round " << round << ": the child did not open the store within "
+             << kReadyTimeout.count() / 1000 << " s (seed " << seed
+             << "; replay with ANNALS_TEST_SEED=" << seed << "); killed it; its stderr: " << r.err;
+    }
+    if (ready == Ready::kReady) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 180));
     }
-    close(ready[0]);
-    ASSERT_EQ(kill(child, SIGKILL), 0);
-    int status = 0;
-    ASSERT_EQ(waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited on its own with status "
-                                     << WEXITSTATUS(status) << " (see its stderr)";
+    kill(child.pid(), SIGKILL);
+    const testing::ProcessResult r = child.Wait();
+    ASSERT_EQ(r.signal, SIGKILL) << "round " << round << " (seed " << seed
+                                 << "): the child ended on its own: " << r.Describe()
+                                 << "; its stderr: " << r.err;
     ++kills;
-    Ack ack;
-    ssize_t n;
-    while ((n = read(fds[0], &ack, sizeof(ack))) == sizeof(ack)) {
+    // The child is gone, so the pipe ends after what it wrote.
+    CrashAck ack;
+    while (read(acks.get(), &ack, sizeof(ack)) == sizeof(ack)) {
       ASSERT_TRUE(acked.emplace(ack.position, ack).second)
           << "position " << ack.position << " acknowledged twice";
     }
-    close(fds[0]);
 
     // Reopen: everything acknowledged so far must be there.
     Options options;

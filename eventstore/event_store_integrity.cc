@@ -26,10 +26,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "codec/internal/record_codec.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "eventstore/internal/event_store_impl.h"
-#include "codec/internal/record_codec.h"
 #include "eventstore/internal/rocksdb_status.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_checksum.h"
@@ -164,8 +164,8 @@ absl::StatusOr<std::pair<uint64_t, std::string>> EventStore::Impl::ReadLogEnd(
     codec_internal::RecordDecoder decoder;
     codec_internal::PayloadEncoding encoding;
     const rocksdb::Slice v = it->value();
-    absl::Status st = decoder.DecodeCanonical(std::string_view(v.data(), v.size()), true, &last,
-                                              &encoding);
+    absl::Status st =
+        decoder.DecodeCanonical(std::string_view(v.data(), v.size()), true, &last, &encoding);
     if (!st.ok()) {
       return absl::DataLossError(
           StrCat("the newest record of the log is damaged: ", st.message(), "; run annals verify"));

@@ -17,9 +17,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "codec/internal/payload_codec.h"
 #include "common/coding.h"
 #include "common/status_macros.h"
-#include "codec/internal/payload_codec.h"
 #include "common/strings.h"
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/info_log.h"
@@ -112,8 +112,8 @@ absl::Status CreateStore(const std::string& path, rocksdb::DBOptions db_options,
   if (!io_status.ok()) {
     fs::remove_all(tmpl, ec);
     if (fs::exists(target / "CURRENT", ec)) return absl::OkStatus();
-    return absl::InternalError(StrCat("cannot move the new store into place at '", path,
-                                      "': ", io_status.ToString()));
+    return absl::InternalError(
+        StrCat("cannot move the new store into place at '", path, "': ", io_status.ToString()));
   }
   // Make the rename durable before anything is acknowledged in the store
   // (every writer open repeats this: see SyncParentDirectory).
@@ -151,8 +151,8 @@ rocksdb::Env* EnvForTesting() { return test_env.load(); }
 EventStore::Impl::Impl(std::string path, const Options& options)
     : path_(std::move(path)), options_(options) {}
 
-absl::StatusOr<std::unique_ptr<EventStore::Impl>> EventStore::Impl::Open(
-    std::string_view path, const Options& options) {
+absl::StatusOr<std::unique_ptr<EventStore::Impl>> EventStore::Impl::Open(std::string_view path,
+                                                                         const Options& options) {
   if (path.empty()) return absl::InvalidArgumentError("store path is empty");
   if (options.max_event_bytes == 0 || options.max_append_bytes < options.max_event_bytes) {
     return absl::InvalidArgumentError(
@@ -173,13 +173,14 @@ absl::Status EventStore::Impl::OpenDb() {
   const bool is_db = kind == internal::StoreDirKind::kDatabase;
   if (!is_db) {
     if (options_.read_only || !options_.create_if_missing) {
-      return absl::NotFoundError(StrCat(
-          "no annals store at '", path_, "'; create one by appending to it (annals append)"));
+      return absl::NotFoundError(StrCat("no annals store at '", path_,
+                                        "'; create one by appending to it (annals append)"));
     }
     if (kind == internal::StoreDirKind::kOtherDir) {
-      return absl::InvalidArgumentError(StrCat(
-          "'", path_, "' is a non-empty directory that is not an annals store; choose an "
-          "empty or new directory"));
+      return absl::InvalidArgumentError(
+          StrCat("'", path_,
+                 "' is a non-empty directory that is not an annals store; choose an "
+                 "empty or new directory"));
     }
   } else {
     RETURN_IF_ERROR(internal::CheckCurrentFile(path_));
@@ -191,8 +192,8 @@ absl::Status EventStore::Impl::OpenDb() {
   block_cache_ = internal::NewBlockCache(options_.block_cache_bytes);
   if (options_.low_priority_compaction && !options_.read_only) {
     // Process-wide (Options::low_priority_compaction says why and what).
-    rocksdb::Status s = db_options.env->LowerThreadPoolCPUPriority(
-        rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow);
+    rocksdb::Status s = db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
+                                                                   rocksdb::CpuPriority::kLow);
     if (!s.ok()) return FromRocksDb(s, "lowering the CPU priority of compaction threads");
   }
   // The core's families first (families_ is indexed by internal::Family),
@@ -284,9 +285,9 @@ absl::Status EventStore::Impl::OpenDb() {
                                         absl::CEscape(version), "'"));
     }
     if (format_version_ > internal::kFormatVersion) {
-      return absl::InvalidArgumentError(StrCat(
-          "store '", path_, "' has format version ", format_version_,
-          " but this annals reads up to ", internal::kFormatVersion, "; use a newer annals"));
+      return absl::InvalidArgumentError(StrCat("store '", path_, "' has format version ",
+                                               format_version_, " but this annals reads up to ",
+                                               internal::kFormatVersion, "; use a newer annals"));
     }
   }
   write_options_.sync = options_.durability == Durability::kSync;
@@ -368,8 +369,7 @@ absl::Status EventStore::Impl::LoadState() {
   return absl::OkStatus();
 }
 
-absl::Status EventStore::Impl::UpgradeFormat(uint64_t last_position,
-                                             std::string_view last_hash) {
+absl::Status EventStore::Impl::UpgradeFormat(uint64_t last_position, std::string_view last_hash) {
   rocksdb::WriteBatch batch;
   batch.Put(families_[internal::kDefaultFamily], internal::kCommitKey,
             internal::EncodeCommitRecord(last_position, last_position > 0 ? last_hash : ""));
@@ -377,9 +377,9 @@ absl::Status EventStore::Impl::UpgradeFormat(uint64_t last_position,
             StrCat(internal::kFormatVersion));
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  RETURN_IF_ERROR(FromRocksDb(db_->Write(wo, &batch),
-                              StrCat("upgrading store '", path_, "' to format version ",
-                                     internal::kFormatVersion)));
+  RETURN_IF_ERROR(FromRocksDb(
+      db_->Write(wo, &batch),
+      StrCat("upgrading store '", path_, "' to format version ", internal::kFormatVersion)));
   format_version_ = internal::kFormatVersion;
   return absl::OkStatus();
 }

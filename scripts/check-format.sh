@@ -12,8 +12,8 @@
 # when every file is formatted, 1 when any deviates, 2 when clang-format 14
 # is missing or a file cannot be formatted.
 #
-# Fix one file with `clang-format -i FILE`. Not run by CI yet: the tree gets
-# one whole formatting pass first (issue 12).
+# Fix one file with `clang-format-14 -i FILE`. CI runs it on the whole tree
+# (ctest test format_tree, tests/conventions/CMakeLists.txt).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -15,6 +15,7 @@ packages=(
   # scripts/test.sh's sanitizer and fuzz stages: clang, its sanitizer and
   # libFuzzer runtimes, llvm-symbolizer for the stacks.
   clang libclang-rt-14-dev llvm
+  clang-format-14  # scripts/check-format.sh: ctest's format_tree keeps the tree formatted
 )
 # Extra packages for the comparison benchmarks (bench/run_comparison.sh --with-peers).
 if [[ "${ANNALS_BENCH_PEERS:-0}" == "1" ]]; then

@@ -52,8 +52,7 @@ namespace annals {
 
 class EventStore::Impl {
  public:
-  static absl::StatusOr<std::unique_ptr<Impl>> Open(std::string_view path,
-                                                    const Options& options);
+  static absl::StatusOr<std::unique_ptr<Impl>> Open(std::string_view path, const Options& options);
   ~Impl();
 
   // --- append path (event_store_append.cc) ---
@@ -112,7 +111,8 @@ class EventStore::Impl {
   absl::StatusOr<rocksdb::ColumnFamilyHandle*> ModuleFamily(const internal::ColumnFamilySpec& spec)
       ABSL_LOCKS_EXCLUDED(module_families_mu_);
   // Every open family: the core's, then the modules'.
-  std::vector<rocksdb::ColumnFamilyHandle*> AllFamilies() const ABSL_LOCKS_EXCLUDED(module_families_mu_);
+  std::vector<rocksdb::ColumnFamilyHandle*> AllFamilies() const
+      ABSL_LOCKS_EXCLUDED(module_families_mu_);
 
   // The sticky write error, OK while appends are accepted.
   absl::Status write_error() const ABSL_LOCKS_EXCLUDED(queue_mu_);
@@ -158,8 +158,8 @@ class EventStore::Impl {
 
   // --- integrity cross-checks (event_store_integrity.cc) ---
   struct ManifestView {
-    std::string name;   // e.g. "MANIFEST-000012", from CURRENT
-    uint64_t size = 0;  // bytes when read
+    std::string name;                  // e.g. "MANIFEST-000012", from CURRENT
+    uint64_t size = 0;                 // bytes when read
     std::vector<uint64_t> live_files;  // with list_files only
   };
   absl::StatusOr<ManifestView> ReadManifest(bool list_files);
@@ -203,7 +203,7 @@ class EventStore::Impl {
   mutable SharedMutex follower_mu_;
 
   rocksdb::Env* env_ = nullptr;  // Not owned: RocksDB's default or the test hook's.
-  int format_version_ = 0;        // As read at open (upgraded by a writer).
+  int format_version_ = 0;       // As read at open (upgraded by a writer).
   ManifestView checked_manifest_ ABSL_GUARDED_BY(follower_mu_);  // Followers.
   // Checks the WAL and MANIFEST record headers before RocksDB reads them: at
   // every open of an existing store, and before each catch-up of a follower.
@@ -245,7 +245,6 @@ class EventStore::Impl {
   std::vector<internal::CommitHook*> group_hooks_;  // hooks_ as of the current group
   codec_internal::RecordEncoder record_encoder_{&codec_options_};
   std::atomic<bool> test_fail_next_write_{false};
-
 };
 
 }  // namespace annals

@@ -163,8 +163,8 @@ TEST(CrashTest, EveryAcknowledgedAppendSurvivesSigkill) {
                               })
                     .ok());
     for (const auto& [position, a] : acked) {
-      ASSERT_LT(position, expected) << "acknowledged position " << position
-                                    << " lost after kill " << round;
+      ASSERT_LT(position, expected)
+          << "acknowledged position " << position << " lost after kill " << round;
     }
   }
   // Without acknowledged appends the kills would have checked nothing.

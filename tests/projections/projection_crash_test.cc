@@ -25,10 +25,12 @@
 // sets the number of kills per test (scripts/test.sh sets 200 for
 // ANNALS_SOAK=1).
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <random>
@@ -57,6 +59,8 @@ int Rounds(int default_rounds) {
 // prints (collected by a thread until the child's stdout closes).
 class Child {
  public:
+  static constexpr std::chrono::seconds kReadyTimeout{60};
+
   Child(const std::string& store, const std::string& mode, const std::string& arg) {
     int fds[2];
     if (pipe(fds) != 0) return;
@@ -71,9 +75,24 @@ class Child {
     }
     close(fds[1]);
     fd_ = fds[0];
+    // The wait for "ready" is bounded: a child that never opens its store
+    // (a hang in the store) is killed and reported, not waited for forever.
     char c;
     std::string first;
-    while (read(fd_, &c, 1) == 1 && c != '\n') first.push_back(c);
+    const auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
+      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) == 0) {
+        ADD_FAILURE() << "the child (" << mode << " " << arg << ") did not say ready within "
+                      << kReadyTimeout.count() << " s; killed";
+        kill(pid_, SIGKILL);
+        break;
+      }
+      if (read(fd_, &c, 1) != 1 || c == '\n') break;
+      first.push_back(c);
+    }
     ready_ = first == "ready";
     reader_ = std::thread([this] {
       char buf[65536];
@@ -275,8 +294,8 @@ size_t CheckAcks(const std::string& output, const std::vector<LoggedEvent>& log,
     const LoggedEvent& e = log[position];
     EXPECT_TRUE(e.stream == stream && e.version == version && e.payload == value)
         << "round " << round << ": position " << position << " holds " << e.stream << " v"
-        << e.version << " " << e.payload << ", acknowledged as " << stream << " v" << version
-        << " " << value;
+        << e.version << " " << e.payload << ", acknowledged as " << stream << " v" << version << " "
+        << value;
   }
   return acks;
 }
@@ -330,16 +349,17 @@ void KillAndCheck(const std::string& path, const std::string& mode, uint64_t see
   // Restarted, every projection catches up with the whole log.
   const StatsMap all = Expected(log, log.size() - 1);
   {
-    auto runner = ProjectionRunner::Start(
-        **store, std::make_shared<testing::StatsProjection>("inline_stats"),
-        ProjectionOptions{.mode = ProjectionMode::kInline});
+    auto runner =
+        ProjectionRunner::Start(**store, std::make_shared<testing::StatsProjection>("inline_stats"),
+                                ProjectionOptions{.mode = ProjectionMode::kInline});
     ASSERT_TRUE(runner.ok()) << runner.status();
   }
   EXPECT_EQ(ReadStats(**store, "inline_stats"),
             std::make_pair(all, static_cast<uint64_t>(log.size() - 1)))
       << "round " << round << ": inline_stats after restart";
   for (const std::string& name : async_names) {
-    auto runner = ProjectionRunner::Start(**store, std::make_shared<testing::StatsProjection>(name));
+    auto runner =
+        ProjectionRunner::Start(**store, std::make_shared<testing::StatsProjection>(name));
     ASSERT_TRUE(runner.ok()) << runner.status();
     ASSERT_TRUE((*runner)->WaitForPosition(log.size() - 1, absl::Seconds(60)))
         << (*runner)->status().error;
@@ -382,10 +402,11 @@ void RunAppendCrashTest(const std::string& mode, int default_rounds, size_t prep
   auto report = (*store)->Verify();
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_TRUE(report->ok) << report->reason << " at " << report->first_bad_position;
-  std::printf("%s: %d kills in %.1f s, %zu acknowledged events checked, %d kills found "
-              "inline_stats behind the log (mid-rebuild); inline[/async]:log after each kill:%s\n",
-              mode.c_str(), rounds, absl::ToDoubleSeconds(absl::Now() - start), figures.acks,
-              figures.mid_rebuild, figures.positions.c_str());
+  std::printf(
+      "%s: %d kills in %.1f s, %zu acknowledged events checked, %d kills found "
+      "inline_stats behind the log (mid-rebuild); inline[/async]:log after each kill:%s\n",
+      mode.c_str(), rounds, absl::ToDoubleSeconds(absl::Now() - start), figures.acks,
+      figures.mid_rebuild, figures.positions.c_str());
   EXPECT_GT(figures.acks, 0u) << "no append was acknowledged before the kills";
   if (mode == "rebuild") {
     EXPECT_GE(figures.mid_rebuild, rounds / 4)

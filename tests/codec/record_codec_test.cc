@@ -344,11 +344,13 @@ TEST_F(CipherHookTest, RewrittenCiphertextBreaksTheChain) {
   stored.payload = forged;
   flatbuffers::FlatBufferBuilder fbb;
   EncodeRecord(stored, encoding, RecordChecksum(stored, encoding, stored.hash), fbb);
+  // The decoded view points into the record: it must outlive the view.
+  const std::string record = Bytes(fbb);
   EventView canonical;
-  ASSERT_TRUE(decoder.DecodeCanonical(Bytes(fbb), true, &canonical, &encoding).ok());
+  ASSERT_TRUE(decoder.DecodeCanonical(record, true, &canonical, &encoding).ok());
   Sha256 sha;
   EXPECT_NE(DigestView(ChainHash(sha, hashes_[0], canonical, encoding)), hashes_[1]);
-  EXPECT_EQ(RecordDecoder(cipher_.get()).Decode(Bytes(fbb), true, &canonical).code(),
+  EXPECT_EQ(RecordDecoder(cipher_.get()).Decode(record, true, &canonical).code(),
             absl::StatusCode::kDataLoss);
 }
 

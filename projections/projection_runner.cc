@@ -203,6 +203,9 @@ absl::Status ProjectionRunner::Impl::Start() {
 }
 
 void ProjectionRunner::Impl::Stop() {
+  // Serializes concurrent Stop()s: one detaches and joins, the others wait
+  // for it and find nothing left to do.
+  MutexLock stop_lock(&stop_mu_);
   {
     MutexLock lock(&state_mu_);
     stop_ = true;

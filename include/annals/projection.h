@@ -247,7 +247,9 @@ class ProjectionRunner {
   // ProjectionRunner::Stop()
   //
   // Stops: an async runner finishes (commits or discards) its current batch;
-  // an inline one detaches from the commit path. Idempotent.
+  // an inline one detaches from the commit path. Idempotent; concurrent
+  // calls are safe (each returns once the runner has stopped). Must not be
+  // called from the projection's own callbacks (it waits for them).
   void Stop();
 
   ProjectionStatus status() const;

@@ -250,12 +250,15 @@ class ProjectionRunner::Impl {
   bool stop_ ABSL_GUARDED_BY(state_mu_) = false;
   uint64_t published_ ABSL_GUARDED_BY(state_mu_) = 0;
 
-  // The lifecycle's own state, not guarded: Claim() and Start() run before
-  // the runner is handed out; Stop() and the destructor after. Two Stop()
-  // calls at the same time would race here (on thread_.join()).
+  // The lifecycle's own state. Claim() and Start() run before the runner is
+  // handed out, unguarded; after that only Stop() (public, callable from any
+  // thread, and the destructor's) changes it, under stop_mu_, so that two
+  // Stop() calls at once detach the hook and join the thread once. Lock
+  // order: stop_mu_ before state_mu_.
+  Mutex stop_mu_;
   bool registered_ = false;
   bool hook_attached_ = false;
-  bool hook_detached_ = false;
+  bool hook_detached_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread thread_;
   std::mt19937_64 rng_;  // Backoff jitter; runner thread only.
 };

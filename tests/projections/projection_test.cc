@@ -148,6 +148,26 @@ TEST_F(ProjectionTest, AsyncAppliesEveryEventOnceInOrder) {
   EXPECT_EQ(st.mode, ProjectionMode::kAsync);
 }
 
+// Stop() may be called from any thread, several at once (the destructor
+// too): the hook is detached and the runner thread joined once. Without the
+// serialization two joins raced (std::system_error, or TSan's data race on
+// the thread handle).
+TEST_F(ProjectionTest, ConcurrentStopsStopOnce) {
+  AppendMany(20);
+  for (int round = 0; round < 20; ++round) {
+    ProjectionOptions options;
+    options.mode = round % 2 == 0 ? ProjectionMode::kAsync : ProjectionMode::kInline;
+    auto runner = ProjectionRunner::Start(*store_, std::make_shared<CounterProjection>(), options);
+    ASSERT_TRUE(runner.ok()) << runner.status();
+    ASSERT_TRUE((*runner)->WaitForPosition(20, absl::Seconds(30)));
+    std::vector<std::thread> stoppers;
+    for (int i = 0; i < 4; ++i) stoppers.emplace_back([&] { (*runner)->Stop(); });
+    for (std::thread& t : stoppers) t.join();
+    EXPECT_EQ((*runner)->status().state, ProjectionState::kStopped) << "round " << round;
+  }
+  EXPECT_EQ(Table("counter", "count"), CleanPass("count"));
+}
+
 TEST_F(ProjectionTest, AsyncResumesFromItsCheckpoint) {
   AppendMany(100);
   {

@@ -52,6 +52,9 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "eventstore/internal/rocksdb_status.h"
+#include "eventstore/internal/store_access.h"
+#include "rocksdb/utilities/checkpoint.h"
 
 namespace annals::cli {
 namespace {
@@ -69,6 +72,11 @@ constexpr size_t kMaxStreamBytes = 512;
 constexpr size_t kMaxTypeBytes = 256;
 
 constexpr std::string_view kScratchInfix = ".importing-";
+
+// TEST HOOK, for tests/cli/import_test.cc only: when set to N, an import into
+// an existing store fails in pass 2 (the writes into the checkpoint) before
+// its batch N+1, as an I/O error there would. Not a user option.
+constexpr const char* kFailHookEnv = "ANNALS_TEST_IMPORT_FAIL_AFTER_BATCHES";
 
 struct ImportArgs {
   std::string store;
@@ -433,12 +441,19 @@ struct Imported {
 };
 
 // Appends every event `reader` yields, in batches.
-absl::Status AppendAll(EventStore& store, ExportReader& reader, uint64_t& imported) {
+// `fail_after_batches` (>= 0) is the test hook of ImportIntoExistingStore:
+// fail with kUnavailable once that many batches were written.
+absl::Status AppendAll(EventStore& store, ExportReader& reader, uint64_t& imported,
+                       long fail_after_batches = -1) {
   Batcher batcher(reader);
   std::vector<ParsedEvent> batch;
-  while (true) {
+  for (long written = 0;; ++written) {
     if (absl::Status s = batcher.Next(batch); !s.ok()) return s;
     if (batch.empty()) return absl::OkStatus();
+    if (written == fail_after_batches) {
+      return absl::UnavailableError(StrCat("injected failure after ", written,
+                                           " batches (test hook ", kFailHookEnv, ")"));
+    }
     if (absl::Status s = AppendBatch(store, batch); !s.ok()) return s;
     imported += batch.size();
   }
@@ -526,11 +541,180 @@ class ScratchDir {
   }
 
   fs::path store() const { return path_ / "store"; }
+  const fs::path& path() const { return path_; }
 
  private:
   fs::path path_;
   int fd_ = -1;
 };
+
+// Whether renameat2(RENAME_EXCHANGE) works on the file system of `dir` (a
+// fresh scratch directory): exchanges two empty directories made in it.
+// False for EINVAL/ENOSYS/ENOTSUP (a file system or kernel without it).
+absl::StatusOr<bool> CanExchangeIn(const fs::path& dir) {
+  const fs::path a = dir / "exchange-probe-a";
+  const fs::path b = dir / "exchange-probe-b";
+  if (::mkdir(a.c_str(), 0700) != 0 || ::mkdir(b.c_str(), 0700) != 0) {
+    return absl::InternalError(
+        StrCat("cannot create directories in '", dir.string(), "': ", ErrnoText(errno)));
+  }
+  const int rc = ::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE);
+  const int error = errno;
+  ::rmdir(a.c_str());
+  ::rmdir(b.c_str());
+  if (rc == 0) return true;
+  if (error == EINVAL || error == ENOSYS || error == ENOTSUP) return false;
+  return absl::InternalError(StrCat("renameat2 in '", dir.string(), "': ", ErrnoText(error)));
+}
+
+// Takes an open-file-description lock (F_OFD_SETLK, write, whole file) on
+// the store's RocksDB LOCK file: RocksDB 7.8 locks that file with
+// fcntl(F_SETLK) (env/fs_posix.cc, LockOrUnlock), a process-associated
+// record lock, and the kernel makes OFD locks and process-associated locks
+// conflict whoever holds them. So while this fd is open no RocksDB can open
+// the store for writing, and it fails (no waiting) if one has it open.
+// Returns the fd, or -1 when the lock is held by someone else.
+absl::StatusOr<int> LockStoreLockFile(const fs::path& store_dir) {
+  const fs::path lock = store_dir / "LOCK";
+  const int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::InternalError(StrCat("cannot open '", lock.string(), "': ", ErrnoText(errno)));
+  }
+  struct flock f = {};
+  f.l_type = F_WRLCK;
+  f.l_whence = SEEK_SET;
+  f.l_start = 0;
+  f.l_len = 0;
+  if (::fcntl(fd, F_OFD_SETLK, &f) != 0) {
+    const int error = errno;
+    ::close(fd);
+    if (error == EAGAIN || error == EACCES) return -1;
+    return absl::InternalError(StrCat("cannot lock '", lock.string(), "': ", ErrnoText(error)));
+  }
+  return fd;
+}
+
+// The identity of the store's CURRENT file: its inode and contents. RocksDB
+// rewrites CURRENT (a new file renamed over it: a new inode) whenever a
+// writer opens the store (every open starts a new MANIFEST), so an unchanged
+// identity means no writer opened the store in between.
+std::string CurrentIdentity(const fs::path& store_dir) {
+  const fs::path current = store_dir / "CURRENT";
+  struct stat st;
+  if (::stat(current.c_str(), &st) != 0) return "";
+  std::string id = StrCat(st.st_dev, ":", st.st_ino, ":");
+  if (FILE* f = std::fopen(current.c_str(), "r"); f != nullptr) {
+    char buffer[256];
+    const size_t n = std::fread(buffer, 1, sizeof(buffer), f);
+    std::fclose(f);
+    id.append(buffer, n);
+  }
+  return id;
+}
+
+// Pass 2 of an import into an existing store, all or nothing: the spooled
+// events are appended to a checkpoint of the store in a scratch directory,
+// which then takes the store's place by an atomic exchange. `owner` is the
+// store, open for writing since pass 1; it is closed here.
+absl::Status AppendIntoCheckpointAndExchange(std::unique_ptr<EventStore>& owner, FILE* spool,
+                                             const fs::path& target, ScratchDir& scratch,
+                                             const ImportArgs& a, Imported& result) {
+  // 1. A checkpoint of the store, taken while it is still open for writing
+  // (nobody else can write it). RocksDB 7.8 (utilities/checkpoint/
+  // checkpoint_impl.cc, db/db_filesnapshot.cc): log_size_for_flush 0 flushes
+  // the memtables first, then hard-links the live SST files (the same file
+  // system: the scratch directory is next to the store), copies MANIFEST,
+  // CURRENT and OPTIONS, hard-links the live WAL files but the last and
+  // copies the last one; it builds all that in "<dir>.tmp", renames it to
+  // <dir> and fsyncs. Hard-linked files are shared with the store, which is
+  // safe because RocksDB never writes an SST or an old WAL again (annals
+  // sets recycle_log_file_num = 0, eventstore/rocksdb_options.cc): the copy
+  // only adds new files and unlinks its own names. Everything in a store
+  // directory is RocksDB's (annals writes no other file there; its info log
+  // is not in the directory).
+  {
+    rocksdb::Checkpoint* raw = nullptr;
+    rocksdb::DB* db = internal::StoreAccess::Db(*owner);
+    if (rocksdb::Status s = rocksdb::Checkpoint::Create(db, &raw); !s.ok()) {
+      return internal::FromRocksDb(s, "creating a checkpoint of the store");
+    }
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    rocksdb::Status s = checkpoint->CreateCheckpoint(scratch.store().string(),
+                                                     /*log_size_for_flush=*/0);
+    if (!s.ok()) {
+      return internal::FromRocksDb(
+          s, StrCat("copying the store to '", scratch.store().string(), "' (hard links)"));
+    }
+  }
+
+  // 2. Pass 2 into the copy.
+  long fail_after = -1;
+  if (const char* hook = std::getenv(kFailHookEnv); hook != nullptr && *hook != '\0') {
+    fail_after = std::strtol(hook, nullptr, 10);
+  }
+  {
+    absl::StatusOr<std::unique_ptr<EventStore>> opened =
+        OpenStoreForWriting(scratch.store().string(), Durability::kBuffered);
+    if (!opened.ok()) return opened.status();
+    EventStore& copy = **opened;
+    FileLines spooled(spool);
+    ExportReader again(spooled);
+    RETURN_IF_ERROR(AppendAll(copy, again, result.imported, fail_after));
+    if (!a.buffered) RETURN_IF_ERROR(copy.Sync());
+    result.last_position = copy.last_position();
+  }  // Closes the copy: it is complete before it moves.
+  RETURN_IF_ERROR(SyncDirectory(scratch.store()));
+
+  // 3. Close the store before the exchange. Closing a RocksDB 7.8 database
+  // writes by path, not only through open fds (db/db_impl/db_impl.cc,
+  // CloseHelper): CancelAllBackgroundWork may flush memtables into new SST
+  // files named <dbname>/NNNNNN.sst, and FindObsoleteFiles(full scan) +
+  // PurgeObsoleteFiles delete every file in <dbname> the database does not
+  // know. After the exchange <dbname> is the copy, whose newer files the old
+  // database does not know (and whose file numbers it shares): closing it
+  // then would delete or overwrite the copy's files. So it is closed first.
+  // Its LOCK goes with it; an OFD lock on the same LOCK file keeps other
+  // writers out until the exchange is done (LockStoreLockFile), and the
+  // identity of CURRENT taken before the close tells whether one got in
+  // between close and lock (then nothing is exchanged). Closing writes no
+  // new CURRENT (a flush appends to the MANIFEST; a roll-over past
+  // max_manifest_file_size would, and then the import stops, safely).
+  const std::string current = CurrentIdentity(target);
+  owner.reset();
+  absl::StatusOr<int> lock_fd = LockStoreLockFile(target);
+  if (!lock_fd.ok()) return lock_fd.status();
+  struct CloseFd {
+    int fd;
+    ~CloseFd() {
+      if (fd >= 0) ::close(fd);
+    }
+  } close_lock{*lock_fd};
+  if (*lock_fd < 0 || current.empty() || CurrentIdentity(target) != current) {
+    return absl::AbortedError(
+        StrCat("another process opened '", target.string(),
+               "' for writing during the import; the store is as that process left it"));
+  }
+
+  // 4. The exchange: one atomic step, after which <target> is the copy and
+  // the scratch path names the old store. A crash before it leaves the
+  // store as it was, and after it the complete import; either way only the
+  // scratch directory is left over (the next import removes it).
+  if (::renameat2(AT_FDCWD, scratch.store().c_str(), AT_FDCWD, target.c_str(),
+                  RENAME_EXCHANGE) != 0) {
+    return absl::InternalError(StrCat("cannot exchange '", scratch.store().string(), "' and '",
+                                      target.string(), "': ", ErrnoText(errno)));
+  }
+  // Both directories' entries changed: sync both before the old store goes.
+  absl::Status synced = SyncDirectory(target.parent_path());
+  if (synced.ok()) synced = SyncDirectory(scratch.path());
+  scratch.Remove();
+  if (!synced.ok()) {
+    return absl::InternalError(StrCat(synced.message(),
+                                      "; the store is in place but may not survive a "
+                                      "power loss: run 'annals verify' on it, re-run import"));
+  }
+  return absl::OkStatus();
+}
 
 // The target as an absolute path without a trailing '/'.
 fs::path TargetPath(const std::string& store) {
@@ -618,11 +802,18 @@ absl::StatusOr<Imported> ImportIntoNewStore(CliContext& ctx, const ImportArgs& a
 
 // Into an existing store: check everything while spooling, then append.
 absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportArgs& a,
-                                                 const fs::path& target) {
+                                                 const fs::path& given) {
+  // The real directory: the scratch copy must be made next to it (the same
+  // file system, for hard links and the exchange), and a symlink to the
+  // store stays one.
+  std::error_code ec;
+  fs::path target = fs::canonical(given, ec);
+  if (ec) target = given;
   absl::StatusOr<std::unique_ptr<EventStore>> opened =
       OpenStoreForWriting(target.string(), Durability::kBuffered);
   if (!opened.ok()) return opened.status();
-  EventStore& store = **opened;
+  std::unique_ptr<EventStore> owner = std::move(*opened);
+  EventStore& store = *owner;
   const uint64_t stored = store.last_position();
 
   // The chain continues from the store's last hash.
@@ -751,12 +942,34 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
   }();
   if (!checked.ok()) return WithContext(checked, "; nothing was imported");
 
-  // Pass 2: append the spooled events.
+  // Pass 2: append the spooled events, into a checkpoint that then takes the
+  // store's place (AppendIntoCheckpointAndExchange).
   if (spool != nullptr) {
     if (std::fflush(spool) != 0 || std::fseek(spool, 0, SEEK_SET) != 0) {
       return absl::InternalError(StrCat("cannot write the spool file next to '", target.string(),
                                         "' (disk full?): ", ErrnoText(errno)));
     }
+    const fs::path parent = target.parent_path();
+    const std::string name = target.filename().string();
+    ScratchDir::RemoveStale(parent, name);
+    ScratchDir scratch;
+    RETURN_IF_ERROR(scratch.Create(parent, name));
+    absl::StatusOr<bool> can_exchange = CanExchangeIn(scratch.path());
+    if (!can_exchange.ok()) return can_exchange.status();
+    if (*can_exchange) {
+      absl::Status s = AppendIntoCheckpointAndExchange(owner, spool, target, scratch, a, result);
+      if (!s.ok()) return WithContext(s, "; nothing was imported (the store is unchanged)");
+      return result;
+    }
+    // No RENAME_EXCHANGE on this file system (e.g. NFS): the earlier way,
+    // batches appended to the store itself. Still checked in full by pass 1,
+    // but an I/O error or a crash now leaves a prefix, which re-running
+    // import completes.
+    scratch.Remove();
+    ctx.err << "annals import: the file system of '" << parent.string()
+            << "' cannot exchange directories atomically (renameat2 RENAME_EXCHANGE); "
+               "appending to the store in place: a failure leaves a prefix of the export, "
+               "re-run import to complete it\n";
     FileLines spooled(spool);
     ExportReader again(spooled);
     absl::Status s = AppendAll(store, again, result.imported);

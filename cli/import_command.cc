@@ -77,6 +77,16 @@ constexpr std::string_view kScratchInfix = ".importing-";
 // an existing store fails in pass 2 (the writes into the checkpoint) before
 // its batch N+1, as an I/O error there would. Not a user option.
 constexpr const char* kFailHookEnv = "ANNALS_TEST_IMPORT_FAIL_AFTER_BATCHES";
+// TEST HOOK: when set (non-empty), behave as on a file system without
+// RENAME_EXCHANGE (the in-place pass 2), so that tests can reach that path.
+constexpr const char* kNoExchangeHookEnv = "ANNALS_TEST_IMPORT_NO_EXCHANGE";
+
+// The value of the failure hook, -1 when unset.
+long FailAfterBatchesHook() {
+  const char* hook = std::getenv(kFailHookEnv);
+  if (hook == nullptr || *hook == '\0') return -1;
+  return std::strtol(hook, nullptr, 10);
+}
 
 struct ImportArgs {
   std::string store;
@@ -648,10 +658,7 @@ absl::Status AppendIntoCheckpointAndExchange(std::unique_ptr<EventStore>& owner,
   }
 
   // 2. Pass 2 into the copy.
-  long fail_after = -1;
-  if (const char* hook = std::getenv(kFailHookEnv); hook != nullptr && *hook != '\0') {
-    fail_after = std::strtol(hook, nullptr, 10);
-  }
+  const long fail_after = FailAfterBatchesHook();
   {
     absl::StatusOr<std::unique_ptr<EventStore>> opened =
         OpenStoreForWriting(scratch.store().string(), Durability::kBuffered);
@@ -956,6 +963,9 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
     RETURN_IF_ERROR(scratch.Create(parent, name));
     absl::StatusOr<bool> can_exchange = CanExchangeIn(scratch.path());
     if (!can_exchange.ok()) return can_exchange.status();
+    if (const char* hook = std::getenv(kNoExchangeHookEnv); hook != nullptr && *hook != '\0') {
+      *can_exchange = false;
+    }
     if (*can_exchange) {
       absl::Status s = AppendIntoCheckpointAndExchange(owner, spool, target, scratch, a, result);
       if (!s.ok()) return WithContext(s, "; nothing was imported (the store is unchanged)");
@@ -972,7 +982,7 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
                "re-run import to complete it\n";
     FileLines spooled(spool);
     ExportReader again(spooled);
-    absl::Status s = AppendAll(store, again, result.imported);
+    absl::Status s = AppendAll(store, again, result.imported, FailAfterBatchesHook());
     if (!s.ok()) {
       return WithContext(
           s, StrCat("; the store now holds the export up to position ", store.last_position(),

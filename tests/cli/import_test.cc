@@ -5,6 +5,8 @@
 // file is left next to the store. Runs the built binary ($ANNALS_CLI) like
 // cli_test.cc, through tests/common/cli_runner.h.
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -321,6 +323,72 @@ TEST_F(ImportTest, ContinuationOfAnotherHistoryWritesNothing) {
   EXPECT_THAT(r.err, Not(HasSubstr("run 'annals verify'"))) << "the store is not damaged";
   ExpectSame(Snapshot(other), before);
   EXPECT_THAT(Leftovers({"other"}), ::testing::IsEmpty());
+}
+
+// Sets an environment variable for the annals processes this test starts
+// (they inherit it), and unsets it again.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
+
+// An I/O error in pass 2 of an import into an existing store (injected by the
+// CLI's test hook after the first batch, 1,000 events, was written): the
+// store is byte for byte the store it was (verify and export unchanged), the
+// import reports that nothing was imported, and no scratch directory is left.
+// Before pass 2 wrote into a checkpoint, this left positions 1001..2000
+// stored (the in-place path, below, still does).
+TEST_F(ImportTest, AFailureInPassTwoLeavesTheExistingStoreUnchanged) {
+  const std::string exported = MakeExport();
+  const std::vector<std::string> lines = SplitLines(exported);
+  const std::string prefix = store("prefix");
+  ImportPrefix(prefix, lines, 1000);
+  const auto before = Snapshot(prefix);
+  {
+    ScopedEnv fail("ANNALS_TEST_IMPORT_FAIL_AFTER_BATCHES", "1");
+    CliRun r = Annals({"import", prefix}, exported);
+    EXPECT_NE(r.code, 0) << r.out;
+    EXPECT_THAT(r.err, HasSubstr("injected failure after 1 batches"));
+    EXPECT_THAT(r.err, HasSubstr("nothing was imported (the store is unchanged)"));
+  }
+  ExpectSame(Snapshot(prefix), before);
+  EXPECT_THAT(Leftovers({"prefix"}), ::testing::IsEmpty());
+
+  // Then the same import, without the failure, completes it.
+  CliRun r = Annals({"import", prefix}, exported);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"imported\":4000,\"skipped\":1000,\"last_position\":5000}\n");
+  EXPECT_TRUE(Annals({"export", prefix}).out == exported);
+  EXPECT_THAT(Leftovers({"prefix"}), ::testing::IsEmpty());
+}
+
+// On a file system without RENAME_EXCHANGE (forced by a test hook) import
+// says so and appends in place: a failure in pass 2 leaves a prefix of the
+// export, which re-running import completes.
+TEST_F(ImportTest, WithoutExchangeAFailureInPassTwoLeavesAResumablePrefix) {
+  const std::string exported = MakeExport();
+  const std::vector<std::string> lines = SplitLines(exported);
+  const std::string prefix = store("prefix");
+  ImportPrefix(prefix, lines, 1000);
+  ScopedEnv no_exchange("ANNALS_TEST_IMPORT_NO_EXCHANGE", "1");
+  {
+    ScopedEnv fail("ANNALS_TEST_IMPORT_FAIL_AFTER_BATCHES", "1");
+    CliRun r = Annals({"import", prefix}, exported);
+    EXPECT_NE(r.code, 0) << r.out;
+    EXPECT_THAT(r.err, HasSubstr("cannot exchange directories atomically"));
+    EXPECT_THAT(r.err, HasSubstr("the store now holds the export up to position 2000"));
+  }
+  EXPECT_THAT(Leftovers({"prefix"}), ::testing::IsEmpty());
+  CliRun r = Annals({"import", prefix}, exported);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"imported\":3000,\"skipped\":2000,\"last_position\":5000}\n");
+  EXPECT_TRUE(Annals({"export", prefix}).out == exported);
 }
 
 // A killed import leaves its scratch directory; the next import of the same

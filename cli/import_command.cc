@@ -21,13 +21,29 @@
 //     without writing (lines, consecutive positions, the overlap with the
 //     store, each stream's versions, unique ids, and the SHA-256 chain
 //     recomputed from the store's last hash, per docs/format.md), copying the
-//     new events' lines to an unlinked spool file next to the store. Pass 2
-//     appends them from the spool in batches. The store stays open for
-//     writing (RocksDB's LOCK) between the passes, so what pass 1 checked
-//     still holds, and so does every check pass 2 could otherwise fail
-//     (an id already stored is looked up in pass 1). A failure in pass 2 is
-//     then an I/O error or a crash: it leaves a prefix of the export, which
-//     re-running import completes (it skips what is stored).
+//     new events' lines to an unlinked spool file next to the store. The
+//     store stays open for writing (RocksDB's LOCK) throughout, so what
+//     pass 1 checked still holds. Pass 2 does not write into the store: it
+//     takes a RocksDB checkpoint of it (hard links: O(files), not O(data))
+//     into a scratch directory "<target>.importing-XXXXXX/store" (as above),
+//     appends the spooled events to that copy in batches, syncs and closes
+//     it, closes the store, and exchanges the two directories with one
+//     renameat2(RENAME_EXCHANGE); then the parent directories are fsynced and
+//     the old store (now at the scratch path) is removed. Any failure before
+//     the exchange removes the scratch directory and leaves the store's
+//     contents as they were (the same events, verify's last_hash; its files
+//     are RocksDB's to rewrite: opening it and the checkpoint's flush do); a
+//     crash leaves the store either as it was or fully
+//     imported, plus the scratch directory, which the next import removes.
+//     Why each step is safe: AppendIntoCheckpointAndExchange().
+//   * A file system without RENAME_EXCHANGE (EINVAL/ENOSYS/ENOTSUP, probed
+//     before pass 2, e.g. NFS): import says so on stderr and appends the
+//     spooled events to the store itself in batches, as before; a failure
+//     there is an I/O error or a crash, which leaves a prefix of the export
+//     that re-running import completes (it skips what is stored).
+//   * Test hooks (environment, for tests/cli/import_test.cc only):
+//     ANNALS_TEST_IMPORT_FAIL_AFTER_BATCHES=N fails pass 2 before batch N+1;
+//     ANNALS_TEST_IMPORT_NO_EXCHANGE=1 takes the path without the exchange.
 //
 // Thread-safety: runs on the CLI's thread; nothing here is shared.
 
@@ -670,6 +686,14 @@ absl::Status AppendIntoCheckpointAndExchange(std::unique_ptr<EventStore>& owner,
     if (!a.buffered) RETURN_IF_ERROR(copy.Sync());
     result.last_position = copy.last_position();
   }  // Closes the copy: it is complete before it moves.
+  // The copy's directory was made by RocksDB (0755 less the umask): give it
+  // the store's permission bits (owner and group stay the importer's).
+  if (struct stat st; ::stat(target.c_str(), &st) == 0) {
+    if (::chmod(scratch.store().c_str(), st.st_mode & 07777) != 0) {
+      return absl::InternalError(StrCat("cannot set the permissions of '",
+                                        scratch.store().string(), "': ", ErrnoText(errno)));
+    }
+  }
   RETURN_IF_ERROR(SyncDirectory(scratch.store()));
 
   // 3. Close the store before the exchange. Closing a RocksDB 7.8 database

@@ -391,6 +391,33 @@ TEST_F(ImportTest, WithoutExchangeAFailureInPassTwoLeavesAResumablePrefix) {
   EXPECT_TRUE(Annals({"export", prefix}).out == exported);
 }
 
+// A read-only follower (a RocksDB secondary) open during an import into an
+// existing store follows the exchange by CatchUp(), as it follows a writer
+// that reopened the store: the copy's CURRENT names a new MANIFEST that
+// continues the same files.
+TEST_F(ImportTest, AFollowerOpenDuringTheImportCatchesUp) {
+  const std::string exported = MakeExport();
+  const std::vector<std::string> lines = SplitLines(exported);
+  const std::string prefix = store("prefix");
+  ImportPrefix(prefix, lines, 1000);
+  Options options;
+  options.read_only = true;
+  absl::StatusOr<std::unique_ptr<EventStore>> follower = EventStore::Open(prefix, options);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  EXPECT_EQ((*follower)->last_position(), 1000u);
+  CliRun r = Annals({"import", prefix}, exported);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE((*follower)->CatchUp().ok());
+  EXPECT_EQ((*follower)->last_position(), 5000u);
+  size_t n = 0;
+  absl::Status scan = (*follower)->ScanAll(ReadAllOptions{}, [&](const EventView&) {
+    ++n;
+    return true;
+  });
+  EXPECT_TRUE(scan.ok()) << scan;
+  EXPECT_EQ(n, 5000u);
+}
+
 // A killed import leaves its scratch directory; the next import of the same
 // target removes it (a running import holds a lock on its own).
 TEST_F(ImportTest, NextImportRemovesAKilledImportsScratchDirectory) {

@@ -477,8 +477,8 @@ absl::Status AppendAll(EventStore& store, ExportReader& reader, uint64_t& import
     if (absl::Status s = batcher.Next(batch); !s.ok()) return s;
     if (batch.empty()) return absl::OkStatus();
     if (written == fail_after_batches) {
-      return absl::UnavailableError(StrCat("injected failure after ", written,
-                                           " batches (test hook ", kFailHookEnv, ")"));
+      return absl::UnavailableError(
+          StrCat("injected failure after ", written, " batches (test hook ", kFailHookEnv, ")"));
     }
     if (absl::Status s = AppendBatch(store, batch); !s.ok()) return s;
     imported += batch.size();
@@ -690,8 +690,8 @@ absl::Status AppendIntoCheckpointAndExchange(std::unique_ptr<EventStore>& owner,
   // the store's permission bits (owner and group stay the importer's).
   if (struct stat st; ::stat(target.c_str(), &st) == 0) {
     if (::chmod(scratch.store().c_str(), st.st_mode & 07777) != 0) {
-      return absl::InternalError(StrCat("cannot set the permissions of '",
-                                        scratch.store().string(), "': ", ErrnoText(errno)));
+      return absl::InternalError(StrCat("cannot set the permissions of '", scratch.store().string(),
+                                        "': ", ErrnoText(errno)));
     }
   }
   RETURN_IF_ERROR(SyncDirectory(scratch.store()));
@@ -730,8 +730,8 @@ absl::Status AppendIntoCheckpointAndExchange(std::unique_ptr<EventStore>& owner,
   // the scratch path names the old store. A crash before it leaves the
   // store as it was, and after it the complete import; either way only the
   // scratch directory is left over (the next import removes it).
-  if (::renameat2(AT_FDCWD, scratch.store().c_str(), AT_FDCWD, target.c_str(),
-                  RENAME_EXCHANGE) != 0) {
+  if (::renameat2(AT_FDCWD, scratch.store().c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) !=
+      0) {
     return absl::InternalError(StrCat("cannot exchange '", scratch.store().string(), "' and '",
                                       target.string(), "': ", ErrnoText(errno)));
   }

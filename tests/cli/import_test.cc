@@ -418,6 +418,24 @@ TEST_F(ImportTest, AFollowerOpenDuringTheImportCatchesUp) {
   EXPECT_EQ(n, 5000u);
 }
 
+// The exchange replaces the real directory behind a symlink (the copy is made
+// next to it) with one that has the store's permission bits.
+TEST_F(ImportTest, AStoreBehindASymlinkStaysOneAndKeepsItsMode) {
+  const std::string exported = MakeExport();
+  const std::vector<std::string> lines = SplitLines(exported);
+  const std::string real = store("real");
+  ImportPrefix(real, lines, 1000);
+  fs::permissions(real, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+  fs::create_directory_symlink(real, store("link"));
+  CliRun r = Annals({"import", store("link")}, exported);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(store("link")));
+  EXPECT_EQ(fs::status(real).permissions(),
+            fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+  EXPECT_TRUE(Annals({"export", real}).out == exported);
+  EXPECT_THAT(Leftovers({"real", "link"}), ::testing::IsEmpty());
+}
+
 // A killed import leaves its scratch directory; the next import of the same
 // target removes it (a running import holds a lock on its own).
 TEST_F(ImportTest, NextImportRemovesAKilledImportsScratchDirectory) {
@@ -486,19 +504,25 @@ TEST_F(ImportTest, MemoryDoesNotGrowWithTheInput) {
             << " KiB for " << fs::file_size(full_path) / 1024 << " KiB\n";
   EXPECT_LT(full.peak_rss_kb - half.peak_rss_kb, extra_kb / 4);
 
-  // Into a store holding a prefix: pass 1 and pass 2 are bounded too.
-  const std::string prefix = store("prefix");
+  // Into a store holding a prefix: pass 1 and pass 2 are bounded too. Its
+  // fixed part is larger (pass 2 opens a second store, the checkpoint copy:
+  // about 8 MB), so the baseline is the same import of the half input.
+  std::string head;
   {
     std::ifstream in(full_path);
-    std::string line, head;
+    std::string line;
     for (int i = 0; i < 10 && std::getline(in, line); ++i) head += line + "\n";
-    ASSERT_EQ(Annals({"import", prefix}, head).code, 0);
   }
-  CliRun rest = AnnalsFromFile({"import", prefix}, full_path);
+  ASSERT_EQ(Annals({"import", store("prefix-half")}, head).code, 0);
+  ASSERT_EQ(Annals({"import", store("prefix")}, head).code, 0);
+  CliRun rest_half = AnnalsFromFile({"import", store("prefix-half")}, half_path);
+  ASSERT_EQ(rest_half.code, 0) << rest_half.err;
+  CliRun rest = AnnalsFromFile({"import", store("prefix")}, full_path);
   ASSERT_EQ(rest.code, 0) << rest.err;
-  std::cout << "import into a store holding a prefix: peak RSS " << rest.peak_rss_kb << " KiB\n";
-  EXPECT_LT(rest.peak_rss_kb - half.peak_rss_kb, extra_kb / 4);
-  EXPECT_THAT(Leftovers({"half", "full", "prefix"}), ::testing::IsEmpty());
+  std::cout << "import into a store holding a prefix: peak RSS " << rest_half.peak_rss_kb
+            << " KiB for the half input, " << rest.peak_rss_kb << " KiB for the full one\n";
+  EXPECT_LT(rest.peak_rss_kb - rest_half.peak_rss_kb, extra_kb / 4);
+  EXPECT_THAT(Leftovers({"half", "full", "prefix-half", "prefix"}), ::testing::IsEmpty());
 }
 
 }  // namespace

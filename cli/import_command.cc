@@ -649,15 +649,15 @@ absl::Status AppendIntoCheckpointAndExchange(std::unique_ptr<EventStore>& owner,
   // (nobody else can write it). RocksDB 7.8 (utilities/checkpoint/
   // checkpoint_impl.cc, db/db_filesnapshot.cc): log_size_for_flush 0 flushes
   // the memtables first, then hard-links the live SST files (the same file
-  // system: the scratch directory is next to the store), copies MANIFEST,
-  // CURRENT and OPTIONS, hard-links the live WAL files but the last and
-  // copies the last one; it builds all that in "<dir>.tmp", renames it to
-  // <dir> and fsyncs. Hard-linked files are shared with the store, which is
-  // safe because RocksDB never writes an SST or an old WAL again (annals
-  // sets recycle_log_file_num = 0, eventstore/rocksdb_options.cc): the copy
-  // only adds new files and unlinks its own names. Everything in a store
-  // directory is RocksDB's (annals writes no other file there; its info log
-  // is not in the directory).
+  // system: the scratch directory is next to the store), copies MANIFEST and
+  // OPTIONS and writes CURRENT (synced: file/file_util.cc), hard-links the
+  // live WAL files but the last and copies the last one; it builds all that
+  // in "<dir>.tmp", renames it to <dir> and fsyncs. Hard-linked files are
+  // shared with the store, which is safe because RocksDB never writes an SST
+  // or an old WAL again (annals sets recycle_log_file_num = 0,
+  // eventstore/rocksdb_options.cc): the copy only adds new files and unlinks
+  // its own names. Everything in a store directory is RocksDB's (annals
+  // writes no other file there; its info log is not in the directory).
   {
     rocksdb::Checkpoint* raw = nullptr;
     rocksdb::DB* db = internal::StoreAccess::Db(*owner);

@@ -641,10 +641,13 @@ std::string CurrentIdentity(const fs::path& store_dir) {
 // Pass 2 of an import into an existing store, all or nothing: the spooled
 // events are appended to a checkpoint of the store in a scratch directory,
 // which then takes the store's place by an atomic exchange. `owner` is the
-// store, open for writing since pass 1; it is closed here.
+// store, open for writing since pass 1; it is closed here. `exchanged` is set
+// once the copy has taken the store's place (an error after that is not
+// "nothing was imported").
 absl::Status AppendIntoCheckpointAndExchange(std::unique_ptr<EventStore>& owner, FILE* spool,
                                              const fs::path& target, ScratchDir& scratch,
-                                             const ImportArgs& a, Imported& result) {
+                                             const ImportArgs& a, Imported& result,
+                                             bool& exchanged) {
   // 1. A checkpoint of the store, taken while it is still open for writing
   // (nobody else can write it). RocksDB 7.8 (utilities/checkpoint/
   // checkpoint_impl.cc, db/db_filesnapshot.cc): log_size_for_flush 0 flushes
@@ -739,9 +742,10 @@ absl::Status AppendIntoCheckpointAndExchange(std::unique_ptr<EventStore>& owner,
   absl::Status synced = SyncDirectory(target.parent_path());
   if (synced.ok()) synced = SyncDirectory(scratch.path());
   scratch.Remove();
+  exchanged = true;
   if (!synced.ok()) {
     return absl::InternalError(StrCat(synced.message(),
-                                      "; the store is in place but may not survive a "
+                                      "; the store holds the import but may not survive a "
                                       "power loss: run 'annals verify' on it, re-run import"));
   }
   return absl::OkStatus();
@@ -991,7 +995,10 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
       *can_exchange = false;
     }
     if (*can_exchange) {
-      absl::Status s = AppendIntoCheckpointAndExchange(owner, spool, target, scratch, a, result);
+      bool exchanged = false;
+      absl::Status s =
+          AppendIntoCheckpointAndExchange(owner, spool, target, scratch, a, result, exchanged);
+      if (!s.ok() && exchanged) return s;
       if (!s.ok()) return WithContext(s, "; nothing was imported (the store is unchanged)");
       return result;
     }

@@ -1,10 +1,10 @@
 // File: eventstore/internal/keys.h
 //
-// Column families and key grammar of store format version 3 (also in
+// Column families and key grammar of store format version 4 (also in
 // docs/format.md). All integers in keys are big-endian so that byte order is
 // numeric order.
 //
-//   default      "format_version"           -> decimal format version ("3")
+//   default      "format_version"           -> decimal format version ("4")
 //                "next_stream_id"           -> be64 next numeric stream id
 //                "commit"                   -> last_position:be64 last_hash:32
 //                                              (version 2; written in every
@@ -34,12 +34,16 @@ namespace annals::internal {
 // Version 2 added the commit record, version 3 two fields of the record
 // (payload compression and cipher, schemas/record.fbs). Older stores are
 // upgraded in place by the first writer open (which writes the commit record
-// and "3" in one synced batch); read-only opens read them as they are
+// and the current version in one synced batch); read-only opens read them as they are
 // (version 1 without the commit record cross-check). Their records need no
 // rewriting: the new fields' defaults mean "as before". The bump makes an
 // older annals refuse a store that may hold compressed records ("use a newer
 // annals") instead of reporting them as damaged.
-inline constexpr int kFormatVersion = 3;
+// Version 4 (issue 13: retention, deletion, scavenging, crypto-shredding)
+// adds stream metadata, stubs of scavenged events and sealed records with a
+// data subject; an older annals would show deleted events or call stubs
+// damage, so it must refuse the store. Older stores need no rewriting.
+inline constexpr int kFormatVersion = 4;
 inline constexpr int kFirstFormatWithCommitRecord = 2;
 inline constexpr std::string_view kFormatVersionKey = "format_version";
 inline constexpr std::string_view kNextStreamIdKey = "next_stream_id";

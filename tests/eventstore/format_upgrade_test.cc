@@ -1,8 +1,11 @@
-// Stores of older formats keep working under format 3 (payload compression
-// and the cipher marker in the record): read-only opens read them as they
-// are, a writer open upgrades them in place, and compressed events appended
-// afterwards sit next to the old records in one chain that verifies.
+// Stores of older formats keep working under the current format: read-only
+// opens read them as they are, a writer open upgrades them in place, and
+// compressed events appended afterwards sit next to the old records in one
+// chain that verifies.
 //
+// tests/eventstore/data/format_v3_store was made by annals at commit 8ae2063
+// (format 3) the same way as format_v2_store below, from the same file, so
+// its records, and therefore its hash chain, are those of the v2 store.
 // tests/eventstore/data/format_v2_store was made by annals at commit 590fce5
 // (format 2, before the codec) with two imports of
 // tests/eventstore/data/format_v2_store.jsonl (its first 5 lines, then the
@@ -139,6 +142,38 @@ TEST_F(FormatUpgradeTest, AFormat2StoreReadsVerifiesUpgradesAndTakesCompressedEv
   ASSERT_TRUE(old.ok()) << old.status();
   EXPECT_EQ(old->back().hash.size(), 32u);
   EXPECT_EQ(HexEncode(old->back().hash), v2_last_hash);
+}
+
+TEST_F(FormatUpgradeTest, AFormat3StoreReadsVerifiesUpgradesAndTakesCompressedEvents) {
+  const std::string path = CopyFixture("format_v3_store");
+  const std::string last_hash = "857ecfd3f589c3ae8282b591f819a2c731d6ebe4add120c38405621f52cbe9e5";
+  {
+    auto store = Open(path, /*read_only=*/true);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(FormatVersion(*store), "3");
+    absl::StatusOr<std::vector<RecordedEvent>> events = store->ReadAll();
+    ASSERT_TRUE(events.ok()) << events.status();
+    ASSERT_EQ(events->size(), 7u);
+    EXPECT_EQ((*events)[0].correlation_id, "corr-1");
+    EXPECT_THAT((*events)[4].payload, HasSubstr("lorem ipsum dolor sit amet"));
+    const VerifyReport report = Verified(*store);
+    EXPECT_EQ(report.events, 7u);
+    EXPECT_EQ(report.last_hash, last_hash);
+    EXPECT_EQ(FormatVersion(*store), "3") << "a read-only open must not upgrade";
+  }
+  {
+    auto store = Open(path, /*read_only=*/false);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(FormatVersion(*store), StrCat(internal::kFormatVersion));
+    AppendCompressed(*store, 4);
+    EXPECT_EQ(Verified(*store).events, 9u);
+  }
+  auto store = Open(path, /*read_only=*/true);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(Verified(*store).events, 9u);
+  absl::StatusOr<std::vector<RecordedEvent>> old = store->ReadAll({.limit = 7});
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(HexEncode(old->back().hash), last_hash);
 }
 
 TEST_F(FormatUpgradeTest, AFormat1StoreIsUpgradedToTheCurrentFormatAndTakesCompressedEvents) {

@@ -11,6 +11,7 @@
 
 #include "annals/event_store.h"
 #include "annals/projection.h"
+#include "annals/statistics.h"
 #include "annals/stream_metadata.h"
 #include "annals/subscription.h"
 #include "common/clock.h"
@@ -37,6 +38,7 @@ class RetentionTest : public ::testing::Test {
     store_.reset();
     Options options;
     options.durability = Durability::kBuffered;
+    options.statistics = stats_;
     options.retention_waits_for_consumers = waits_for_consumers;
     auto store = EventStore::Open(dir_.Sub("store"), options);
     ASSERT_TRUE(store.ok()) << store.status();
@@ -78,9 +80,25 @@ class RetentionTest : public ::testing::Test {
     return r.ok() ? *r : StreamMetadataInfo{};
   }
 
+  std::shared_ptr<Statistics> stats_ = CreateStatistics();
   testing::TempDir dir_;
   std::unique_ptr<EventStore> store_;
 };
+
+// Metadata changes, deletes and consumer moves are synced in a buffered
+// store (a scavenge must never act on a change a power loss takes back).
+TEST_F(RetentionTest, MetadataWritesAreSyncedWhateverTheDurability) {
+  Append("a", 2);
+  const uint64_t before = stats_->GetTickerCount(Ticker::kWalSyncs);
+  Append("a", 1);
+  EXPECT_EQ(stats_->GetTickerCount(Ticker::kWalSyncs), before);  // Buffered.
+  SetMeta("a", {.max_count = 5});
+  EXPECT_EQ(stats_->GetTickerCount(Ticker::kWalSyncs), before + 1);
+  ASSERT_TRUE(store_->DeleteStream("a", ExpectedVersion::Any(), DeleteMode::kSoft).ok());
+  EXPECT_EQ(stats_->GetTickerCount(Ticker::kWalSyncs), before + 2);
+  ASSERT_TRUE(store_->SetConsumerPosition("c", 1).ok());
+  EXPECT_EQ(stats_->GetTickerCount(Ticker::kWalSyncs), before + 3);
+}
 
 TEST_F(RetentionTest, MaxCountKeepsTheNewestThroughEveryReader) {
   Append("a", 10);
@@ -165,12 +183,14 @@ TEST_F(RetentionTest, TruncateBeforeThroughSubscriptionsProjectionsAndFollowers)
 
 TEST_F(RetentionTest, AsyncProjectionCatchingUpSkipsHiddenEventsAndFinishes) {
   Append("a", 10);
+  Append("tail", 3);  // Positions 11-13, all hidden below.
   SetMeta("a", {.max_count = 2});
+  SetMeta("tail", {.truncate_before = 100});
   auto runner = ProjectionRunner::Start(*store_, std::make_shared<testing::CounterProjection>(),
                                         ProjectionOptions{});
   ASSERT_TRUE(runner.ok()) << runner.status();
   // The hidden events are skipped and the checkpoint still reaches the end.
-  ASSERT_TRUE((*runner)->WaitForPosition(10, absl::Seconds(30)));
+  ASSERT_TRUE((*runner)->WaitForPosition(13, absl::Seconds(30)));
   auto snapshot = ReadModelSnapshot::Open(*store_, "counter");
   ASSERT_TRUE(snapshot.ok());
   EXPECT_THAT(testing::Dump(**snapshot, "count"), ElementsAre(Pair("a", "2")));
@@ -181,9 +201,13 @@ TEST_F(RetentionTest, SubscriptionDoesNotSpinOnAHiddenTail) {
   SetMeta("a", {.truncate_before = 10});
   auto sub = Subscription::Open(*store_, {});
   ASSERT_TRUE(sub.ok());
+  const uint64_t scans = stats_->GetTickerCount(Ticker::kAllScans);
   auto got = (*sub)->Next(absl::Milliseconds(200));
   ASSERT_TRUE(got.ok());
   EXPECT_THAT(*got, IsEmpty());
+  // It waited for new commits (waking every kStopCheck to see whether it was
+  // stopped) instead of rescanning the hidden tail in a busy loop.
+  EXPECT_LE(stats_->GetTickerCount(Ticker::kAllScans) - scans, 20u);
   Append("b", 1);
   got = (*sub)->Next(absl::Seconds(5));
   ASSERT_TRUE(got.ok());

@@ -186,6 +186,10 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
   }
 
   absl::Status write_status;
+  // Metadata, deletes and consumer positions are always synced: a scavenge
+  // must never act on a change that a power loss takes back.
+  rocksdb::WriteOptions wo = write_options_;
+  wo.sync = wo.sync || state.sync;
   if (any_staged) {
     if (next_stream_id_ != state.first_stream_id) {
       batch.Put(families_[internal::kDefaultFamily], internal::kNextStreamIdKey,
@@ -200,10 +204,6 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
     if (test_fail_next_write_.exchange(false)) {
       s = rocksdb::Status::IOError("injected failure (TEST_FailNextWrite)");
     } else {
-      // Metadata, deletes and consumer positions are always synced: a
-      // scavenge must never act on a change that a power loss takes back.
-      rocksdb::WriteOptions wo = write_options_;
-      wo.sync = wo.sync || state.sync;
       s = db_->Write(wo, &batch);
     }
     write_status = internal::FromRocksDb(s, "writing a group of appends");
@@ -233,7 +233,7 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
   if (stats != nullptr) {
     figures.appends = group.size();
     figures.events = next_position_ - first_position;
-    figures.synced = write_options_.sync || state.sync;
+    figures.synced = wo.sync;  // What the write did.
     internal::RecordGroup(*stats, figures);
   }
 

@@ -64,6 +64,8 @@ struct StreamMetadataInfo {
   // stream never had metadata (ExpectedVersion::NoStream() matches it).
   uint64_t metadata_version = 0;
   StreamDeletion deleted = StreamDeletion::kNone;
+
+  bool operator==(const StreamMetadataInfo&) const = default;
 };
 
 // One durable consumer (EventStore::ListConsumers()).

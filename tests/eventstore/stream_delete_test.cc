@@ -112,6 +112,7 @@ TEST_F(StreamDeleteTest, HardDeleteIsForever) {
     auto read = store_->ReadStream("a");
     EXPECT_TRUE(absl::IsNotFound(read.status()));
     EXPECT_THAT(read.status().message(), HasSubstr("was deleted (hard delete)"));
+    EXPECT_THAT(store_->GetStream("a").status().message(), HasSubstr("hard delete"));
     auto append = Append("a", ExpectedVersion::Any());
     EXPECT_TRUE(absl::IsFailedPrecondition(append.status())) << append.status();
     EXPECT_THAT(append.status().message(), HasSubstr("deleted"));

@@ -23,6 +23,8 @@ namespace cli {
   X(All)                          \
   X(Event)                        \
   X(Streams)                      \
+  X(StreamMeta)                   \
+  X(Delete)                       \
   X(Verify)                       \
   X(Export)                       \
   X(Import)                       \

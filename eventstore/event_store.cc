@@ -149,6 +149,27 @@ absl::Status EventStore::ListStreams(std::string_view prefix,
   return impl_->ListStreams(prefix, visit);
 }
 
+absl::StatusOr<StreamMetadataInfo> EventStore::GetStreamMetadata(std::string_view stream) const {
+  return impl_->GetStreamMetadata(stream);
+}
+absl::StatusOr<StreamMetadataInfo> EventStore::SetStreamMetadata(std::string_view stream,
+                                                                 ExpectedVersion expected,
+                                                                 const StreamMetadata& metadata) {
+  return impl_->SetStreamMetadata(stream, expected, metadata);
+}
+absl::StatusOr<StreamMetadataInfo> EventStore::DeleteStream(std::string_view stream,
+                                                            ExpectedVersion expected,
+                                                            DeleteMode mode) {
+  return impl_->DeleteStream(stream, expected, mode);
+}
+absl::Status EventStore::SetConsumerPosition(std::string_view name, uint64_t position) {
+  return impl_->SetConsumerPosition(name, position);
+}
+absl::Status EventStore::RemoveConsumer(std::string_view name) {
+  return impl_->RemoveConsumer(name);
+}
+std::vector<ConsumerInfo> EventStore::ListConsumers() const { return impl_->ListConsumers(); }
+
 uint64_t EventStore::last_position() const { return impl_->last_position(); }
 bool EventStore::WaitForPosition(uint64_t position, absl::Duration timeout) {
   return impl_->WaitForPosition(position, timeout);

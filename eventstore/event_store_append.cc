@@ -106,6 +106,11 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendAndWait(
   Request request;
   request.parts = parts;
   request.bytes = *bytes;
+  if (absl::Status s = EnqueueAndWait(request, enqueued_us); !s.ok()) return s;
+  return std::move(request.results);
+}
+
+absl::Status EventStore::Impl::EnqueueAndWait(Request& request, uint64_t* enqueued_us) {
   const uint64_t start_us = enqueued_us != nullptr ? MonotonicMicros() : 0;
   MutexLock lock(&queue_mu_);
   if (!write_error_.ok()) {
@@ -134,8 +139,7 @@ absl::StatusOr<std::vector<AppendResult>> EventStore::Impl::AppendAndWait(
     ++commit_generation_;
     queue_cv_.NotifyAll();
   }
-  if (!request.status.ok()) return request.status;
-  return std::move(request.results);
+  return request.status;
 }
 
 std::vector<EventStore::Impl::Request*> EventStore::Impl::TakeGroup() {
@@ -170,15 +174,22 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
   GroupState state;
   state.now_us = NowMicros();
   state.first_stream_id = next_stream_id_;
+  state.view = retention();
   rocksdb::WriteBatch batch;
   bool any_staged = false;
   for (Request* r : group) {
-    r->status = StageRequest(*r, state, batch);
+    r->status = r->meta != nullptr ? StageMetaRequest(*r->meta, state, batch)
+                                   : StageRequest(*r, state, batch);
+    if (r->meta != nullptr && r->status.ok()) r->writes = true;
     any_staged = any_staged || (r->status.ok() && r->writes);
     if (r->status.ok() && r->writes) figures.event_bytes += r->bytes;
   }
 
   absl::Status write_status;
+  // Metadata, deletes and consumer positions are always synced: a scavenge
+  // must never act on a change that a power loss takes back.
+  rocksdb::WriteOptions wo = write_options_;
+  wo.sync = wo.sync || state.sync;
   if (any_staged) {
     if (next_stream_id_ != state.first_stream_id) {
       batch.Put(families_[internal::kDefaultFamily], internal::kNextStreamIdKey,
@@ -193,7 +204,7 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
     if (test_fail_next_write_.exchange(false)) {
       s = rocksdb::Status::IOError("injected failure (TEST_FailNextWrite)");
     } else {
-      s = db_->Write(write_options_, &batch);
+      s = db_->Write(wo, &batch);
     }
     write_status = internal::FromRocksDb(s, "writing a group of appends");
     if (stats != nullptr) {
@@ -216,12 +227,13 @@ void EventStore::Impl::CommitGroup(std::vector<Request*>& group) {
       if (head_cache_.size() >= options_.stream_head_cache_entries) head_cache_.clear();
       head_cache_[stream] = head;
     }
+    PublishRetention(state);
     if (any_staged) PublishPosition(next_position_ - 1);
   }
   if (stats != nullptr) {
     figures.appends = group.size();
     figures.events = next_position_ - first_position;
-    figures.synced = write_options_.sync;
+    figures.synced = wo.sync;  // What the write did.
     internal::RecordGroup(*stats, figures);
   }
 

@@ -165,6 +165,7 @@ absl::StatusOr<std::unique_ptr<EventStore::Impl>> EventStore::Impl::Open(std::st
   // Only into a store found whole: the families of the modules this process
   // links, so that followers opened from now on have them.
   if (!options.read_only) RETURN_IF_ERROR(impl->CreateDeclaredFamilies());
+  RETURN_IF_ERROR(impl->LoadRetention());
   return impl;
 }
 
@@ -414,7 +415,9 @@ absl::Status EventStore::Impl::CatchUp() {
   if (!options_.read_only) return absl::OkStatus();
   WriterLock lock(&follower_mu_);
   RETURN_IF_ERROR(TryCatchUp());
-  return CheckFollowerView();
+  RETURN_IF_ERROR(CheckFollowerView());
+  // The writer's metadata commits since the last catch-up.
+  return LoadRetention();
 }
 
 void EventStore::Impl::PublishPosition(uint64_t position) {

@@ -5,10 +5,13 @@
 // never as a silently shorter stream (shared/reliability-notes.md).
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/coding.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "eventstore/internal/event_store_impl.h"
 #include "eventstore/internal/rocksdb_status.h"
@@ -58,9 +61,51 @@ absl::StatusOr<internal::Head> EventStore::Impl::ReadHead(const rocksdb::ReadOpt
   return head;
 }
 
+absl::Status EventStore::Impl::CheckVisible(const rocksdb::ReadOptions& ro, std::string_view stream,
+                                            const internal::Head& head,
+                                            const internal::RetentionView::Entry& meta,
+                                            const internal::StreamRule& rule) const {
+  if (rule.hard_deleted) return DeletedStreamError(stream, StreamDeletion::kHard);
+  int64_t last_recorded_at = std::numeric_limits<int64_t>::max();
+  if (rule.min_recorded_at_us != std::numeric_limits<int64_t>::min()) {
+    rocksdb::PinnableSlice last;
+    rocksdb::Status s = db_->Get(ro, families_[internal::kLogFamily],
+                                 coding::BigEndian64(head.last_position), &last);
+    if (!s.ok()) {
+      return internal::FromRocksDb(s, StrCat("reading the last event of '", stream, "'"));
+    }
+    EventView last_view;
+    codec_internal::RecordDecoder decoder = NewRecordDecoder();
+    absl::Status st = decoder.Decode(std::string_view(last.data(), last.size()),
+                                     options_.verify_checksums_on_read, &last_view);
+    if (!st.ok()) {
+      return absl::IsDataLoss(st) ? Damaged(head.last_position, StdSv(st.message())) : st;
+    }
+    last_recorded_at = last_view.recorded_at_us;
+  }
+  if (rule.Visible(head.version, head.last_position, last_recorded_at)) return absl::OkStatus();
+  if (meta.record.info.deleted != StreamDeletion::kNone) {
+    return DeletedStreamError(stream, meta.record.info.deleted);
+  }
+  return absl::NotFoundError(StrCat("stream '", stream,
+                                    "' has no visible event: the retention limits of its metadata "
+                                    "hide all of its ",
+                                    head.version, " events"));
+}
+
 absl::StatusOr<StreamInfo> EventStore::Impl::GetStream(std::string_view stream) const {
-  absl::StatusOr<internal::Head> head = ReadHead(rocksdb::ReadOptions(), stream);
+  ReaderLock follower_lock(&follower_mu_);
+  ScopedSnapshot snapshot(db_.get(), options_.read_only);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.get();
+  absl::StatusOr<internal::Head> head = ReadHead(ro, stream);
   if (!head.ok()) return head.status();
+  const std::shared_ptr<const internal::RetentionView> view = retention();
+  if (const internal::RetentionView::Entry* meta = view->Find(stream)) {
+    RETURN_IF_ERROR(CheckVisible(
+        ro, stream, *head, *meta,
+        internal::RuleFor(meta->record, head->version, NowMicros(), view->limits_bound())));
+  }
   return StreamInfo{std::string(stream), head->version, head->last_position};
 }
 
@@ -68,6 +113,7 @@ absl::Status EventStore::Impl::ListStreams(std::string_view prefix,
                                            absl::FunctionRef<bool(const StreamInfo&)> visit) const {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), families_[internal::kHeadsFamily]));
+  const std::shared_ptr<const internal::RetentionView> view = retention();
   StreamInfo info;
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
     const std::string_view name(it->key().data(), it->key().size());
@@ -75,6 +121,12 @@ absl::Status EventStore::Impl::ListStreams(std::string_view prefix,
     internal::Head head;
     if (!internal::DecodeHead(std::string_view(it->value().data(), it->value().size()), &head)) {
       return absl::DataLossError(StrCat("head of stream '", name, "' is malformed"));
+    }
+    // A deleted stream (hard, or soft and not appended to since) has
+    // nothing visible: it is not listed.
+    if (const internal::RetentionView::Entry* meta = view->Find(name);
+        meta != nullptr && meta->record.info.deleted != StreamDeletion::kNone) {
+      continue;
     }
     info.stream.assign(name);
     info.version = head.version;
@@ -96,21 +148,33 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream, const ReadStr
   if (!read_head.ok()) return read_head.status();
   const internal::Head head = *read_head;
 
+  // Retention (eventstore/internal/retention.h): the stream's rule, and
+  // kNotFound when nothing of it is visible. Visibility only grows with the
+  // version (versions, times and positions grow together), so the last
+  // event decides whether any is visible.
+  const std::shared_ptr<const internal::RetentionView> retention_view = retention();
+  const internal::RetentionView::Entry* meta = retention_view->Find(stream);
+  internal::StreamRule rule;
+  if (meta != nullptr) {
+    rule =
+        internal::RuleFor(meta->record, head.version, NowMicros(), retention_view->limits_bound());
+    RETURN_IF_ERROR(CheckVisible(ro, stream, head, *meta, rule));
+  }
+
   // The inclusive version range in reading order, as ReadStreamOptions
-  // defines it: bounds clamped to 1..head.version, empty when `last` lies
-  // before `first`, then cut to `limit` events.
+  // defines it: bounds clamped to 1..head.version (and, forward, to the
+  // first version retention may show), empty when `last` lies before
+  // `first`. `limit` counts visible events, in the loop below.
   const bool forward = options.direction == Direction::kForward;
   uint64_t first, last;
   if (forward) {
-    first = std::max<uint64_t>(1, options.from_version);
+    first = std::max<uint64_t>({1, options.from_version, rule.FirstPossibleVersion()});
     last = options.to_version == 0 ? head.version : std::min(options.to_version, head.version);
     if (first > last) return absl::OkStatus();
-    if (options.limit != 0 && last - first + 1 > options.limit) last = first + options.limit - 1;
   } else {
     first = options.from_version == 0 ? head.version : std::min(options.from_version, head.version);
-    last = std::max<uint64_t>(1, options.to_version);
+    last = std::max<uint64_t>({1, options.to_version, rule.FirstPossibleVersion()});
     if (first < last) return absl::OkStatus();
-    if (options.limit != 0 && first - last + 1 > options.limit) last = first - options.limit + 1;
   }
 
   // Versions -> positions from the stream index; records from a second
@@ -132,7 +196,8 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream, const ReadStr
   codec_internal::RecordDecoder decoder = NewRecordDecoder();
   uint64_t version = first;
   uint64_t previous_position = 0;
-  uint64_t delivered = 0;
+  uint64_t delivered = 0;  // Index entries walked.
+  uint64_t returned = 0;   // Visible events handed to `visit`.
   for (; delivered < count && index->Valid(); ++delivered) {
     const rocksdb::Slice k = index->key();
     if (k.size() != 16 ||
@@ -162,8 +227,11 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream, const ReadStr
     if (view.stream != stream || view.position != position || view.version != version) {
       return Damaged(position, "it belongs to another place than its index entry says");
     }
-    ++recorder.events;
-    if (!visit(view)) return absl::OkStatus();
+    if (meta == nullptr || rule.Visible(view.version, view.position, view.recorded_at_us)) {
+      ++recorder.events;
+      if (!visit(view)) return absl::OkStatus();
+      if (options.limit != 0 && ++returned >= options.limit) return absl::OkStatus();
+    }
     version = forward ? version + 1 : version - 1;
     if (forward) {
       index->Next();
@@ -227,6 +295,13 @@ absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
     if (expected != end) it->SeekForPrev(coding::BigEndian64(expected));
   }
 
+  // Retention: with no stream metadata at all (the common case) nothing is
+  // looked up per event.
+  const std::shared_ptr<const internal::RetentionView> retention_view = retention();
+  const bool filter_retention = retention_view->has_stream_metadata();
+  const uint64_t limits_bound = filter_retention ? retention_view->limits_bound() : 0;
+  const int64_t now_us = filter_retention ? NowMicros() : 0;
+
   uint64_t delivered = 0;
   bool stopped = false;  // By the visitor or the limit.
   EventView view;
@@ -251,6 +326,15 @@ absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
     }
     if (!options.stream_prefix.empty() && !view.stream.starts_with(options.stream_prefix)) {
       continue;
+    }
+    if (filter_retention) {
+      if (const internal::RetentionView::Entry* meta = retention_view->Find(view.stream);
+          meta != nullptr &&
+          !internal::RuleFor(meta->record, meta->last_version.load(std::memory_order_acquire),
+                             now_us, limits_bound)
+               .Visible(view.version, view.position, view.recorded_at_us)) {
+        continue;
+      }
     }
     ++recorder.events;
     if (!visit(view) || (options.limit != 0 && ++delivered >= options.limit)) {
@@ -310,6 +394,18 @@ absl::StatusOr<RecordedEvent> EventStore::Impl::ReadEvent(const Uuid& id) const 
     return Damaged(entry.position, StrCat("the event-id index places ", id.ToString(), " (version ",
                                           entry.version, ") there, but it holds ",
                                           view.id.ToString(), " (version ", view.version, ")"));
+  }
+  const std::shared_ptr<const internal::RetentionView> retention_view = retention();
+  if (const internal::RetentionView::Entry* meta = retention_view->Find(view.stream);
+      meta != nullptr &&
+      !internal::RuleFor(meta->record, meta->last_version.load(std::memory_order_acquire),
+                         NowMicros(), retention_view->limits_bound())
+           .Visible(view.version, view.position, view.recorded_at_us)) {
+    return absl::NotFoundError(StrCat("event ", id.ToString(), " (version ", view.version, " of '",
+                                      view.stream, "') is no longer visible: ",
+                                      meta->record.info.deleted != StreamDeletion::kNone
+                                          ? "its stream was deleted"
+                                          : "its stream's retention limits hide it"));
   }
   return view.ToOwned();
 }

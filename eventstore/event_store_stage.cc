@@ -141,6 +141,15 @@ absl::Status CheckReplayContent(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* lo
 
 }  // namespace
 
+namespace internal {
+absl::Status HardDeletedError(std::string_view stream) {
+  return absl::FailedPreconditionError(StrCat(
+      "stream '", stream,
+      "' was deleted (hard delete): nothing can be appended to it, ever, and its name cannot "
+      "be reused; append to a stream of another name"));
+}
+}  // namespace internal
+
 absl::StatusOr<internal::Head> EventStore::Impl::LookupHead(std::string_view stream,
                                                             const GroupState& group) {
   if (auto it = group.heads.find(Sv(stream)); it != group.heads.end()) return it->second;
@@ -172,6 +181,7 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
   const auto parts = request.parts;
   std::vector<internal::Head> heads(parts.size());
   std::vector<std::optional<AppendResult>> replays(parts.size());
+  std::vector<std::optional<internal::StreamMetaRecord>> metas(parts.size());
   size_t replay_count = 0;
   size_t empty_parts = 0;
 
@@ -221,6 +231,10 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
   // Phase 1: checks only.
   for (size_t p = 0; p < parts.size(); ++p) {
     const StreamAppend& part = parts[p];
+    metas[p] = LookupMeta(part.stream, group);
+    if (metas[p] && metas[p]->info.deleted == StreamDeletion::kHard) {
+      return internal::HardDeletedError(part.stream);
+    }
     absl::StatusOr<internal::Head> head = LookupHead(part.stream, group);
     if (!head.ok()) return head.status();
     heads[p] = *head;
@@ -240,7 +254,7 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
       any_staged = any_staged || entries[p][i].staged != nullptr;
     }
     if (found == 0) {
-      if (!part.expected.Matches(head->version)) {
+      if (!internal::ExpectedMatches(part.expected, head->version, metas[p])) {
         return WrongExpectedVersionError({std::string(part.stream), part.expected, head->version});
       }
       continue;
@@ -297,7 +311,8 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
         "not; a retry must re-send exactly the original append");
   }
   for (size_t p = 0; p < parts.size(); ++p) {
-    if (parts[p].events.empty() && !parts[p].expected.Matches(heads[p].version)) {
+    if (parts[p].events.empty() &&
+        !internal::ExpectedMatches(parts[p].expected, heads[p].version, metas[p])) {
       return WrongExpectedVersionError(
           {std::string(parts[p].stream), parts[p].expected, heads[p].version});
     }
@@ -309,6 +324,7 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
   const std::string saved_hash = last_hash_;
   std::vector<std::pair<std::string, std::optional<internal::Head>>> saved_heads;
   std::vector<Uuid> staged_ids;
+  std::vector<std::pair<std::string, std::optional<internal::StreamMetaRecord>>> saved_meta;
   batch.SetSavePoint();
 
   auto rollback = [&] {
@@ -324,6 +340,13 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
       }
     }
     for (const Uuid& id : staged_ids) group.ids.erase(id);
+    for (auto& [stream, meta] : saved_meta) {
+      if (meta) {
+        group.meta[stream] = *meta;
+      } else {
+        group.meta.erase(stream);
+      }
+    }
     request.results.clear();
   };
   // A failure at one event of the request: rolls the request back and tells
@@ -419,6 +442,19 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
     result.last_position = head.last_position;
     batch.Put(families_[internal::kHeadsFamily], part.stream, internal::EncodeHead(head));
     group.heads[std::string(part.stream)] = head;
+    if (metas[p] && metas[p]->info.deleted == StreamDeletion::kSoft) {
+      // A new event recreates a soft-deleted stream: the mark clears in the
+      // same batch; its older events stay hidden (deleted_before).
+      const auto staged_meta = group.meta.find(Sv(part.stream));
+      saved_meta.emplace_back(std::string(part.stream),
+                              staged_meta == group.meta.end()
+                                  ? std::nullopt
+                                  : std::optional<internal::StreamMetaRecord>(staged_meta->second));
+      internal::StreamMetaRecord cleared = *metas[p];
+      cleared.info.deleted = StreamDeletion::kNone;
+      batch.Put(stream_meta_cf_, part.stream, internal::EncodeStreamMeta(cleared));
+      group.meta[std::string(part.stream)] = cleared;
+    }
     request.results.push_back(result);
   }
   request.writes = empty_parts < parts.size();

@@ -40,4 +40,8 @@ size_t StoreAccess::TEST_QueuedAppends(EventStore& store) {
   return store.impl_->TEST_QueuedAppends();
 }
 
+std::shared_ptr<const ScavengePolicy> StoreAccess::RetentionPolicy(const EventStore& store) {
+  return store.impl_->RetentionPolicy();
+}
+
 }  // namespace annals::internal

@@ -46,6 +46,12 @@ absl::StatusOr<ProjectionRunner::Impl::BatchResult> ProjectionRunner::Impl::Appl
   uint64_t applied = 0;
   ReadAllOptions ro;
   ro.from_position = b.checkpoint + 1;
+  // Every position up to here is committed before the scan starts, so a
+  // scan that runs to its end has passed it, even when retention hid the
+  // last events (ScanAll skips them): the checkpoint moves past them too,
+  // or the runner would read them again and again.
+  const uint64_t watermark = store_.last_position();
+  bool stopped = false;
   absl::Status scan = store_.ScanAll(ro, [&](const EventView& e) {
     if (b.Handles(e)) {
       b.writer.set_tag(e.position);
@@ -54,14 +60,17 @@ absl::StatusOr<ProjectionRunner::Impl::BatchResult> ProjectionRunner::Impl::Appl
         b.writer.UndoFrom(e.position);  // Its writes are only in the overlay.
         result.failed_position = e.position;
         result.apply_error = std::move(s);
+        stopped = true;
         return false;
       }
       ++applied;
     }
     position = e.position;
     ++result.scanned;
-    return result.scanned < max_events && b.writer.bytes() < options_.batch_bytes;
+    stopped = result.scanned >= max_events || b.writer.bytes() >= options_.batch_bytes;
+    return !stopped;
   });
+  if (scan.ok() && !stopped && watermark > position) position = watermark;
   if (scan.ok()) b.writer.Flush();
   b.writer.Bind(nullptr, false);
   b.writer.Clear();

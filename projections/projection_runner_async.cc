@@ -33,9 +33,36 @@ void ProjectionRunner::Impl::AsyncLoop() {
   }
 }
 
+namespace {
+
+// With Options::retention_waits_for_consumers, an async projection is a
+// durable consumer "projection:<name>" of the store, at its checkpoint, so
+// that retention keeps every event it has not applied (docs/lifecycle.md).
+// A checkpoint below the registered position (the projection was reset)
+// re-registers it there: events retention hid meanwhile stay hidden.
+void ReportConsumer(EventStore& store, std::string_view name, uint64_t checkpoint) {
+  if (!store.options().retention_waits_for_consumers) return;
+  const std::string consumer = StrCat("projection:", name);
+  absl::Status s = store.SetConsumerPosition(consumer, checkpoint);
+  if (absl::IsFailedPrecondition(s) && store.RemoveConsumer(consumer).ok()) {
+    s = store.SetConsumerPosition(consumer, checkpoint);
+  }
+  // Best effort: a failed report leaves the consumer behind, which only
+  // keeps more events; the next batch reports again.
+  s.IgnoreError();
+}
+
+}  // namespace
+
 void ProjectionRunner::Impl::AsyncBatches() {
   absl::Time next_heartbeat = absl::Now() + options_.heartbeat_every;
+  uint64_t reported = checkpoint_.load();
+  ReportConsumer(store_, name_, reported);
   while (!stopping()) {
+    if (const uint64_t checkpoint = checkpoint_.load(); checkpoint != reported) {
+      ReportConsumer(store_, name_, checkpoint);
+      reported = checkpoint;
+    }
     if (absl::Now() >= next_heartbeat) {
       WriteHealth();
       next_heartbeat = absl::Now() + options_.heartbeat_every;

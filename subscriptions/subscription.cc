@@ -68,12 +68,18 @@ absl::StatusOr<std::vector<RecordedEvent>> Subscription::Next(absl::Duration tim
     if (options_.stream.empty()) {
       ReadAllOptions ro;
       ro.from_position = cursor + 1;
+      // Committed before the scan: a scan that runs to its end has passed
+      // it, even when retention hid the last events (ScanAll skips them).
+      const uint64_t watermark = store_.last_position();
+      bool stopped = false;
       absl::Status s = store_.ScanAll(ro, [&](const EventView& e) {
         cursor = e.position;
         ++scanned;
         if (Matches(e)) out.push_back(e.ToOwned());
-        return out.size() < options_.batch_size && scanned < scan_limit;
+        stopped = out.size() >= options_.batch_size || scanned >= scan_limit;
+        return !stopped;
       });
+      if (s.ok() && !stopped && watermark > cursor) cursor = watermark;
       cursor_.store(cursor, std::memory_order_release);
       if (!s.ok()) return s;
       wait_for = cursor + 1;

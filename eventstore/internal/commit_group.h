@@ -10,6 +10,8 @@
 #define ANNALS_EVENTSTORE_INTERNAL_COMMIT_GROUP_H_
 
 #include <exception>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,8 +41,22 @@ absl::Status CallHook(std::string_view what, F&& call) {
 
 }  // namespace internal
 
+// A metadata, delete or consumer request: its input, and its result.
+struct EventStore::Impl::MetaOp {
+  enum class Kind : uint8_t { kSetMetadata, kDelete, kSetConsumer, kRemoveConsumer };
+  Kind kind = Kind::kSetMetadata;
+  std::string_view name;  // The stream or consumer; borrowed from the caller.
+  ExpectedVersion expected = ExpectedVersion::Any();
+  StreamMetadata metadata;
+  DeleteMode mode = DeleteMode::kSoft;
+  uint64_t position = 0;
+  StreamMetadataInfo result;
+};
+
 struct EventStore::Impl::Request {
   absl::Span<const StreamAppend> parts;
+  // Set for a metadata, delete or consumer request (then `parts` is empty).
+  MetaOp* meta = nullptr;
   size_t bytes = 0;
   absl::Status status;
   std::vector<AppendResult> results;
@@ -75,6 +91,16 @@ struct EventStore::Impl::GroupState {
   flatbuffers::FlatBufferBuilder fbb{1024};
   int64_t now_us = 0;
   uint64_t first_stream_id = 0;
+  // The published retention view when the group began.
+  std::shared_ptr<const internal::RetentionView> view;
+  // Stream metadata staged by this group (overlay over `view`), with the
+  // stream's last version when it was staged.
+  absl::flat_hash_map<std::string, internal::StreamMetaRecord> meta;
+  // Consumers staged by this group: a position, or nullopt when removed.
+  absl::flat_hash_map<std::string, std::optional<uint64_t>> consumers;
+  std::optional<uint64_t> consumer_floor;
+  // A metadata change or delete is in the group: write it synced.
+  bool sync = false;
 };
 
 }  // namespace annals

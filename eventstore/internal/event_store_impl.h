@@ -9,6 +9,8 @@
 //   event_store_read.cc    stream and global-log reads
 //   event_store_verify.cc  Verify() and Stats()
 //   event_store_integrity.cc  commit record and follower MANIFEST cross-checks
+//   event_store_meta.cc    stream metadata, deletes and consumers (requests
+//                          of the committer) and the published RetentionView
 //
 // Threading: any number of appender threads enqueue requests under queue_mu_.
 // One of them at a time is the committer (committing_ is true while it works,
@@ -30,6 +32,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "annals/event_store.h"
 #include "annals/statistics.h"
+#include "annals/stream_metadata.h"
 #include "codec/internal/record_codec.h"
 #include "common/mutex.h"
 #include "common/sha256.h"
@@ -45,6 +49,7 @@
 #include "eventstore/internal/commit_hook.h"
 #include "eventstore/internal/keys.h"
 #include "eventstore/internal/log_header_check.h"
+#include "eventstore/internal/retention.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
@@ -66,6 +71,30 @@ class EventStore::Impl {
   // the hook may be freed right after; never call it from inside a hook.
   void AddCommitHook(internal::CommitHook* hook) ABSL_LOCKS_EXCLUDED(queue_mu_);
   void RemoveCommitHook(internal::CommitHook* hook) ABSL_LOCKS_EXCLUDED(queue_mu_);
+
+  // --- metadata, deletes, consumers (event_store_meta.cc) ---
+  // Each is a request of the committer, ordered with appends and written
+  // synced whatever Options::durability says (docs/lifecycle.md).
+  absl::StatusOr<StreamMetadataInfo> GetStreamMetadata(std::string_view stream) const;
+  absl::StatusOr<StreamMetadataInfo> SetStreamMetadata(std::string_view stream,
+                                                       ExpectedVersion expected,
+                                                       const StreamMetadata& metadata)
+      ABSL_LOCKS_EXCLUDED(queue_mu_);
+  absl::StatusOr<StreamMetadataInfo> DeleteStream(std::string_view stream, ExpectedVersion expected,
+                                                  DeleteMode mode) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  absl::Status SetConsumerPosition(std::string_view name, uint64_t position)
+      ABSL_LOCKS_EXCLUDED(queue_mu_);
+  absl::Status RemoveConsumer(std::string_view name) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  std::vector<ConsumerInfo> ListConsumers() const;
+  // The published view every reader applies (never null once open).
+  std::shared_ptr<const internal::RetentionView> retention() const
+      ABSL_LOCKS_EXCLUDED(retention_mu_) {
+    MutexLock lock(&retention_mu_);
+    return retention_;
+  }
+  // The scavenge policy of this store's retention (retention.h); it keeps
+  // a pointer to this store: use it only while the store is open.
+  std::shared_ptr<const internal::ScavengePolicy> RetentionPolicy() const;
 
   // --- read path (event_store_read.cc) ---
   absl::Status ScanStream(std::string_view stream, const ReadStreamOptions& options,
@@ -130,6 +159,7 @@ class EventStore::Impl {
  private:
   struct Request;
   struct GroupState;
+  struct MetaOp;
 
   Impl(std::string path, const Options& options);
 
@@ -185,10 +215,33 @@ class EventStore::Impl {
   std::vector<Request*> TakeGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
   void CommitGroup(std::vector<Request*>& group) ABSL_LOCKS_EXCLUDED(queue_mu_);
   absl::Status StageRequest(Request& request, GroupState& group, rocksdb::WriteBatch& batch);
+  // A metadata, delete or consumer request (event_store_meta.cc).
+  absl::Status StageMetaRequest(MetaOp& op, GroupState& group, rocksdb::WriteBatch& batch);
+  // Queues `request` and waits until a committer has done it (the leader/
+  // follower loop of the append path).
+  absl::Status EnqueueAndWait(Request& request, uint64_t* enqueued_us)
+      ABSL_LOCKS_EXCLUDED(queue_mu_);
+  // The metadata of `stream` as it will be after the group so far.
+  std::optional<internal::StreamMetaRecord> LookupMeta(std::string_view stream,
+                                                       const GroupState& group) const;
+  // After a group's write succeeded: publishes a new view with the group's
+  // metadata and consumer changes, or raises last_version of the streams
+  // with metadata the group appended to.
+  void PublishRetention(const GroupState& group) ABSL_LOCKS_EXCLUDED(retention_mu_);
+  // Reads `stream_meta` and `consumers` (at open, and at a follower's
+  // catch-up) and publishes the view.
+  absl::Status LoadRetention() ABSL_LOCKS_EXCLUDED(retention_mu_);
+  // kNotFound naming a deleted stream, for readers (`deleted` != kNone).
+  static absl::Status DeletedStreamError(std::string_view stream, StreamDeletion deleted);
   // The committed head of `stream` as `ro` sees it; kNotFound if it has no events.
   absl::StatusOr<internal::Head> ReadHead(const rocksdb::ReadOptions& ro,
                                           std::string_view stream) const;
   absl::StatusOr<internal::Head> LookupHead(std::string_view stream, const GroupState& group);
+  // OK when the last event of `stream` (head) is visible by `rule`, else
+  // kNotFound saying why (deleted, or hidden by its limits).
+  absl::Status CheckVisible(const rocksdb::ReadOptions& ro, std::string_view stream,
+                            const internal::Head& head, const internal::RetentionView::Entry& meta,
+                            const internal::StreamRule& rule) const;
   void PublishPosition(uint64_t position) ABSL_LOCKS_EXCLUDED(position_mu_);
 
   const std::string path_;
@@ -236,6 +289,16 @@ class EventStore::Impl {
   uint64_t commit_generation_ ABSL_GUARDED_BY(queue_mu_) = 0;  // Groups committed so far.
   absl::Status write_error_ ABSL_GUARDED_BY(queue_mu_);
   std::vector<internal::CommitHook*> hooks_ ABSL_GUARDED_BY(queue_mu_);
+
+  // Retention (event_store_meta.cc): the published view, swapped by the
+  // committer after each metadata commit (and by a follower's catch-up).
+  // Readers copy the pointer under the mutex, then read the view unlocked.
+  mutable Mutex retention_mu_;
+  std::shared_ptr<const internal::RetentionView> retention_ ABSL_GUARDED_BY(retention_mu_);
+  // Handles of `stream_meta` and `consumers`: null in a follower opened on
+  // a store that has not got them yet (nothing is stored in them then).
+  rocksdb::ColumnFamilyHandle* stream_meta_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* consumers_cf_ = nullptr;
 
   // Committer state: touched only by the current committer (see above).
   uint64_t next_position_ = 1;

@@ -26,6 +26,7 @@
 #include "eventstore/internal/column_family.h"
 #include "eventstore/internal/commit_hook.h"
 #include "eventstore/internal/keys.h"
+#include "eventstore/internal/scavenge_policy.h"
 #include "rocksdb/db.h"
 
 namespace annals::internal {
@@ -74,6 +75,10 @@ class StoreAccess {
   // commit can call the hook any more (it waits for one in flight), so the
   // hook may be freed right after; never call it from inside a hook.
   static void AddCommitHook(EventStore& store, CommitHook* hook);
+  // The scavenge policy of the store's retention (the readers' visibility
+  // rule, eventstore/internal/retention.h), for the scavenger to install.
+  // It refers to the store: use it only while the store is open.
+  static std::shared_ptr<const ScavengePolicy> RetentionPolicy(const EventStore& store);
   static void RemoveCommitHook(EventStore& store, CommitHook* hook);
 
   // Installs the cipher that seals payloads (codec/internal/payload_cipher.h;

@@ -57,6 +57,7 @@
 #include "annals/event.h"
 #include "annals/expected_version.h"
 #include "annals/options.h"
+#include "annals/stream_metadata.h"
 
 namespace annals {
 
@@ -303,6 +304,68 @@ class EventStore {
     return AppendMultiOwned(parts);
   }
 
+  // Stream metadata, deletes and consumers (annals/stream_metadata.h,
+  // docs/lifecycle.md). Each change is ordered with appends by the committer
+  // (an append queued after it sees it), is atomic, and is synced to disk
+  // before the call returns, whatever Options::durability says: a scavenge
+  // must never act on a change a power loss could take back. Every reader
+  // applies it from the moment the call returns. On a read-only store the
+  // changes fail with kFailedPrecondition.
+
+  // EventStore::GetStreamMetadata()
+  //
+  // The metadata of `stream`, its metadata version and whether it was
+  // deleted; all zero for a stream that never had any (whether or not it has
+  // events). kInvalidArgument for a bad stream name.
+  absl::StatusOr<StreamMetadataInfo> GetStreamMetadata(std::string_view stream) const;
+
+  // EventStore::SetStreamMetadata()
+  //
+  // Replaces the metadata of `stream` if its metadata version matches
+  // `expected_metadata_version` (NoStream() = it never had metadata;
+  // Exact(n); Any()); returns the new state, whose metadata_version is one
+  // more. The stream need not exist yet. Errors: kAborted on a metadata
+  // version mismatch (reread, retry); kFailedPrecondition for a hard-deleted
+  // stream; kInvalidArgument for a bad name or a negative max_age_us.
+  absl::StatusOr<StreamMetadataInfo> SetStreamMetadata(std::string_view stream,
+                                                       ExpectedVersion expected_metadata_version,
+                                                       const StreamMetadata& metadata);
+
+  // EventStore::DeleteStream()
+  //
+  // Deletes `stream` if its version matches `expected` (of the stream, as
+  // Append() checks it). kSoft: hides every event it has now
+  // (truncate_before := last version + 1) and marks it deleted until its
+  // next append, which recreates it with the next version. kHard: a
+  // tombstone; every later append fails with kFailedPrecondition, every
+  // read with kNotFound saying it was deleted, forever. A hard delete of a
+  // stream with no events reserves the name. Both act at once, whatever
+  // Options::retention_waits_for_consumers. Errors: kAborted (version
+  // mismatch); kNotFound (soft delete of a stream without events);
+  // kFailedPrecondition (already hard-deleted).
+  absl::StatusOr<StreamMetadataInfo> DeleteStream(std::string_view stream, ExpectedVersion expected,
+                                                  DeleteMode mode);
+
+  // EventStore::SetConsumerPosition()
+  //
+  // Registers durable consumer `name` (1 to 256 bytes, no control
+  // characters) or moves it to `position`: it has handled the log up to
+  // `position` inclusive. A consumer never moves backward silently: a lower
+  // position than its current one is kFailedPrecondition (RemoveConsumer()
+  // it first to restart it); a position past the end of the log is
+  // kInvalidArgument.
+  absl::Status SetConsumerPosition(std::string_view name, uint64_t position);
+
+  // EventStore::RemoveConsumer()
+  //
+  // Forgets consumer `name`; kNotFound when there is none.
+  absl::Status RemoveConsumer(std::string_view name);
+
+  // EventStore::ListConsumers()
+  //
+  // Every registered consumer, by name.
+  std::vector<ConsumerInfo> ListConsumers() const;
+
   // Reads. The const methods below only read: they neither change the store
   // nor what this handle shows later, and run concurrently with each other
   // and with appends. (CatchUp(), WaitForPosition() and Verify() are not
@@ -312,15 +375,18 @@ class EventStore {
   // EventStore::ReadStream()
   //
   // Returns the events of `stream` per `options` (see ReadStreamOptions for
-  // how from_version, to_version, direction and limit combine). kNotFound
-  // when the stream has no events; kDataLoss on corruption.
+  // how from_version, to_version, direction and limit combine), skipping
+  // the events its retention hides (annals/stream_metadata.h; `limit`
+  // counts returned events). kNotFound when the stream has no visible
+  // event, the message saying when it was deleted; kDataLoss on corruption.
   absl::StatusOr<std::vector<RecordedEvent>> ReadStream(
       std::string_view stream, const ReadStreamOptions& options = {}) const;
 
   // EventStore::ScanStream()
   //
   // Like ReadStream() but hands each event to `visit` without copying;
-  // `visit` returns false to stop. kNotFound when the stream has no events.
+  // `visit` returns false to stop. kNotFound when the stream has no visible
+  // event.
   absl::Status ScanStream(std::string_view stream, const ReadStreamOptions& options,
                           absl::FunctionRef<bool(const EventView&)> visit) const;
 
@@ -328,7 +394,8 @@ class EventStore {
   //
   // Returns events of the global log per `options`, in position order
   // forward or in reverse position order backward (see ReadAllOptions).
-  // kDataLoss on corruption (never a silently shorter log).
+  // Events hidden by retention or deletion are skipped (positions keep
+  // their gaps). kDataLoss on corruption (never a silently shorter log).
   absl::StatusOr<std::vector<RecordedEvent>> ReadAll(const ReadAllOptions& options = {}) const;
 
   // EventStore::ScanAll()
@@ -342,20 +409,22 @@ class EventStore {
   //
   // The event with id `id`, wherever it is stored, through the event-id
   // index (one index lookup and one log read). kNotFound when no event has
-  // this id; kInvalidArgument for the nil id (it names no event: an event
-  // appended without an id gets a generated one); kDataLoss when the index
+  // this id or its event is hidden by retention or deletion; kInvalidArgument for the nil id (it
+  // names no event: an event appended without an id gets a generated one); kDataLoss when the index
   // and the log disagree. Works on read-only followers too.
   absl::StatusOr<RecordedEvent> ReadEvent(const Uuid& id) const;
 
   // EventStore::GetStream()
   //
-  // kNotFound when the stream has no events.
+  // kNotFound when the stream has no visible event (saying so when it was
+  // deleted). version is the last version, visible or not.
   absl::StatusOr<StreamInfo> GetStream(std::string_view stream) const;
 
   // EventStore::ListStreams()
   //
   // Visits streams in name order (byte-wise), optionally only those whose
-  // name starts with `prefix`; `visit` returns false to stop.
+  // name starts with `prefix`; `visit` returns false to stop. A deleted
+  // stream (hard, or soft and not appended to since) is not listed.
   absl::Status ListStreams(std::string_view prefix,
                            absl::FunctionRef<bool(const StreamInfo&)> visit) const;
 

@@ -53,6 +53,20 @@ struct Options {
   // Default: true. With false, opening a missing store fails with kNotFound.
   bool create_if_missing = true;
 
+  // Retention that waits for durable consumers (docs/lifecycle.md,
+  // "Consumer-aware retention"). When true and at least one consumer is
+  // registered (EventStore::SetConsumerPosition(); every async
+  // ProjectionRunner registers itself), the retention limits of stream
+  // metadata (max_count, max_age, truncate_before) hide an event, and let a
+  // scavenge reclaim it, only once every registered consumer has passed its
+  // position. Deletes (soft and hard) act at once either way.
+  // Default: false. Retention limits are often obligations (an age limit
+  // for data minimisation), and with true a consumer that stops, or one
+  // nobody removed, keeps every later event of every stream with limits
+  // forever, silently; false behaves as EventStoreDB does. Turn it on when
+  // a projection must never miss an event to retention.
+  bool retention_waits_for_consumers = false;
+
   // Open as a read-only follower (RocksDB secondary instance): works while
   // another process has the store open for writing; sees a growing,
   // contiguous prefix of the log, refreshed by EventStore::CatchUp().

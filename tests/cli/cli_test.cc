@@ -1056,5 +1056,63 @@ TEST_F(CliTest, DeeplyNestedJsonIsRefusedNotACrash) {
   ASSERT_EQ(events.size(), 1u);
 }
 
+// docs/lifecycle.md through the CLI: stream-meta shows and changes the
+// retention metadata; delete (soft, --hard); read and streams of deleted
+// streams.
+TEST_F(CliTest, StreamMetaShowsAndChangesRetention) {
+  for (int i = 0; i < 5; ++i) Append("s", "E", "{}");
+  CliRun r = Annals({"stream-meta", store(), "s"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "{\"stream\":\"s\",\"metadata_version\":0,\"max_count\":0,\"max_age_us\":0,"
+            "\"truncate_before\":0,\"deleted\":\"none\"}\n");
+  r = Annals({"stream-meta", store(), "s", "--max-count", "2", "--max-age", "30d"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.json()["metadata_version"], 1);
+  EXPECT_EQ(r.json()["max_count"], 2);
+  EXPECT_EQ(r.json()["max_age_us"], int64_t{30} * 86'400'000'000);
+  EXPECT_EQ(Versions(Annals({"read", store(), "s"}).lines()), (std::vector<uint64_t>{4, 5}));
+  // Only the fields given change.
+  r = Annals({"stream-meta", store(), "s", "--truncate-before", "5"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.json()["max_count"], 2);
+  EXPECT_EQ(r.json()["metadata_version"], 2);
+  EXPECT_EQ(Versions(Annals({"read", store(), "s"}).lines()), (std::vector<uint64_t>{5}));
+  for (const char* bad : {"12", "3w", "-1d", "d"}) {
+    EXPECT_EQ(Annals({"stream-meta", store(), "s", "--max-age", bad}).code, 2) << bad;
+  }
+}
+
+TEST_F(CliTest, DeleteSoftAndHard) {
+  Append("soft", "E", "{}");
+  Append("hard", "E", "{}");
+  Append("kept", "E", "{}");
+  CliRun r = Annals({"delete", store(), "soft"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.json()["deleted"], "soft");
+  r = Annals({"read", store(), "soft"});
+  EXPECT_EQ(r.code, 4);
+  ExpectOneLine(r);
+  EXPECT_THAT(r.err, HasSubstr("was deleted (soft delete)"));
+  ASSERT_EQ(Annals({"delete", store(), "hard", "--hard"}).code, 0);
+  r = Annals({"read", store(), "hard"});
+  EXPECT_EQ(r.code, 4);
+  ExpectOneLine(r);
+  EXPECT_THAT(r.err, HasSubstr("was deleted (hard delete)"));
+  EXPECT_EQ(Annals({"streams", store()}).out,
+            "{\"stream\":\"kept\",\"version\":1,\"last_position\":3}\n");
+  // An append to a hard-deleted stream: exit 1 with the reason.
+  r = Annals({"append", store(), "hard", "--type", "E", "--data", "{}"});
+  EXPECT_EQ(r.code, 1);
+  ExpectOneLine(r);
+  EXPECT_THAT(r.err, HasSubstr("was deleted (hard delete)"));
+  // Soft: an append recreates it, continuing its versions.
+  EXPECT_EQ(Append("soft", "E", "{}")["first_version"], 2);
+  EXPECT_EQ(Versions(Annals({"read", store(), "soft"}).lines()), (std::vector<uint64_t>{2}));
+  EXPECT_EQ(Annals({"stream-meta", store(), "hard"}).json()["deleted"], "hard");
+  EXPECT_EQ(Annals({"delete", store(), "hard"}).code, 1);
+  EXPECT_EQ(Annals({"delete", store(), "nothing"}).code, 4);
+}
+
 }  // namespace
 }  // namespace annals

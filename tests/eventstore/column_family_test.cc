@@ -40,8 +40,12 @@ const internal::ColumnFamilyDeclaration kDeclareOutbox(kOutbox);
 constexpr internal::ColumnFamilySpec kLazy{.name = "test_lazy"};
 constexpr internal::ColumnFamilySpec kRaced{.name = "test_raced"};
 
-const std::vector<std::string> kCoreAndOutbox = {"default", "log",       "stream_index",
-                                                 "heads",   "event_ids", "test_outbox"};
+// The core's families, then the declared ones: the event store's own
+// module families (stream_meta, consumers: retention, eventstore/retention.cc)
+// and this test's outbox.
+const std::vector<std::string> kCoreAndOutbox = {"default",     "log",        "stream_index",
+                                                 "heads",       "event_ids",  "consumers",
+                                                 "stream_meta", "test_outbox"};
 
 Options ReadOnly() {
   Options options;

@@ -34,6 +34,11 @@ void StoreAccess::SetPayloadCipher(EventStore& store,
   store.impl_->SetPayloadCipher(std::move(cipher));
 }
 
+void StoreAccess::SetScavengePolicy(EventStore& store,
+                                    std::shared_ptr<const ScavengePolicy> policy) {
+  store.impl_->SetScavengePolicy(std::move(policy));
+}
+
 void StoreAccess::TEST_FailNextWrite(EventStore& store) { store.impl_->TEST_FailNextWrite(); }
 
 size_t StoreAccess::TEST_QueuedAppends(EventStore& store) {

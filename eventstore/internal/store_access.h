@@ -30,6 +30,8 @@
 
 namespace annals::internal {
 
+class ScavengePolicy;
+
 class StoreAccess {
  public:
   StoreAccess() = delete;
@@ -81,6 +83,11 @@ class StoreAccess {
   // before the first append or read; the store keeps it while it is open.
   static void SetPayloadCipher(EventStore& store,
                                std::shared_ptr<codec_internal::PayloadCipher> cipher);
+
+  // Installs the scavenge policy (eventstore/internal/scavenge_policy.h;
+  // null: none). Thread-safe; compactions already running keep theirs.
+  static void SetScavengePolicy(EventStore& store,
+                                std::shared_ptr<const ScavengePolicy> policy);
 
   // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync
   // had failed, without writing anything.

@@ -56,7 +56,8 @@ uint32_t StubChecksum(const StubView& stub) {
 std::string EncodeStub(const StubView& stub) {
   flatbuffers::FlatBufferBuilder fbb(128 + stub.stream.size());
   auto stream = fbb.CreateString(stub.stream.data(), stub.stream.size());
-  auto hash = fbb.CreateVector(reinterpret_cast<const uint8_t*>(stub.hash.data()), stub.hash.size());
+  auto hash =
+      fbb.CreateVector(reinterpret_cast<const uint8_t*>(stub.hash.data()), stub.hash.size());
   auto previous = fbb.CreateVector(reinterpret_cast<const uint8_t*>(stub.previous_hash.data()),
                                    stub.previous_hash.size());
   fb::StubBuilder b(fbb);

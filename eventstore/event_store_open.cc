@@ -212,8 +212,7 @@ absl::Status EventStore::Impl::OpenDb() {
     descriptors[internal::kLogFamily].options.compaction_filter_factory =
         internal::NewLogScavengeFilterFactory(scavenge_state_);
     descriptors[internal::kStreamIndexFamily].options.compaction_filter_factory =
-        internal::NewIndexScavengeFilterFactory(scavenge_state_,
-                                                internal::IndexKind::kStreamIndex);
+        internal::NewIndexScavengeFilterFactory(scavenge_state_, internal::IndexKind::kStreamIndex);
     descriptors[internal::kEventIdsFamily].options.compaction_filter_factory =
         internal::NewIndexScavengeFilterFactory(scavenge_state_, internal::IndexKind::kEventIds);
   }

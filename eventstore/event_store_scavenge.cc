@@ -68,18 +68,17 @@ absl::Status EventStore::Impl::SetCategoryCompaction(std::string_view category,
 absl::StatusOr<absl::flat_hash_map<std::string, CompactionKey>>
 EventStore::Impl::ReadCategoryCompactions(const rocksdb::ReadOptions& ro) const {
   absl::flat_hash_map<std::string, CompactionKey> out;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(ro, families_[internal::kDefaultFamily]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, families_[internal::kDefaultFamily]));
   for (it->Seek(rocksdb::Slice(kCompactionPrefix.data(), kCompactionPrefix.size()));
-       it->Valid() && it->key().starts_with(rocksdb::Slice(kCompactionPrefix.data(),
-                                                           kCompactionPrefix.size()));
+       it->Valid() &&
+       it->key().starts_with(rocksdb::Slice(kCompactionPrefix.data(), kCompactionPrefix.size()));
        it->Next()) {
     CompactionKey key;
     const std::string_view name(it->key().data() + kCompactionPrefix.size(),
                                 it->key().size() - kCompactionPrefix.size());
     if (!DecodeCompactionKey(std::string_view(it->value().data(), it->value().size()), &key)) {
-      return absl::DataLossError(StrCat("the compaction setting of category '", name,
-                                        "' is malformed; set it again"));
+      return absl::DataLossError(
+          StrCat("the compaction setting of category '", name, "' is malformed; set it again"));
     }
     out.emplace(std::string(name), std::move(key));
   }

@@ -118,11 +118,10 @@ absl::Status CheckReplayContent(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* lo
       }
       if (!s.ok()) return internal::FromRocksDb(s, "reading a stored event to compare a retry");
       if (codec_internal::IsStub(std::string_view(value.data(), value.size()))) {
-        return absl::FailedPreconditionError(
-            StrCat("event id ", retry.id.ToString(), " was appended at position ",
-                   known[i].entry.position,
-                   " and has since been scavenged (retention, deletion or compaction by key); "
-                   "a retry of that append cannot be recognized any more"));
+        return absl::FailedPreconditionError(StrCat(
+            "event id ", retry.id.ToString(), " was appended at position ", known[i].entry.position,
+            " and has since been scavenged (retention, deletion or compaction by key); "
+            "a retry of that append cannot be recognized any more"));
       }
       EventView stored;
       RETURN_IF_ERROR(decoder.Decode(std::string_view(value.data(), value.size()),

@@ -133,9 +133,9 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
                                        .version = stub.version,
                                        .position = position,
                                        .recorded_at_us = stub.recorded_at_us})) {
-        return fail(position, StrCat("forged stub: the scavenge policy says version ",
-                                     stub.version, " of '", stub.stream,
-                                     "' is still reachable, so it cannot have been scavenged"));
+        return fail(position,
+                    StrCat("forged stub: the scavenge policy says version ", stub.version, " of '",
+                           stub.stream, "' is still reachable, so it cannot have been scavenged"));
       }
       prev_hash.assign(stub.hash);
       after_stub = position;

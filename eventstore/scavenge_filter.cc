@@ -193,8 +193,7 @@ class IndexScavengeFilter : public rocksdb::CompactionFilter {
     // stream_index: position:be64; event_ids: position:be64 stream_id version.
     const size_t expected_size = kind_ == IndexKind::kStreamIndex ? 8 : 24;
     if (existing_value.size() != expected_size) return Decision::kKeep;
-    const uint64_t position =
-        coding::DecodeBigEndian64(std::string_view(existing_value.data(), 8));
+    const uint64_t position = coding::DecodeBigEndian64(std::string_view(existing_value.data(), 8));
     if (!state_->ReadLog(position, &value_)) return Decision::kKeep;
     if (!codec_internal::IsStub(value_)) return Decision::kKeep;
     // Only a well-formed stub of this position drops the entry.

@@ -86,8 +86,7 @@ class StoreAccess {
 
   // Installs the scavenge policy (eventstore/internal/scavenge_policy.h;
   // null: none). Thread-safe; compactions already running keep theirs.
-  static void SetScavengePolicy(EventStore& store,
-                                std::shared_ptr<const ScavengePolicy> policy);
+  static void SetScavengePolicy(EventStore& store, std::shared_ptr<const ScavengePolicy> policy);
 
   // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync
   // had failed, without writing anything.

@@ -24,9 +24,9 @@
 namespace annals {
 namespace {
 
-using ::testing::HasSubstr;
 using codec_internal::ScavengeReason;
 using codec_internal::StubView;
+using ::testing::HasSubstr;
 
 // Streams named dead are unreachable, for ever (names are only added).
 class TestPolicy : public internal::ScavengePolicy {
@@ -63,7 +63,8 @@ class ScavengeTest : public ::testing::Test {
   void Fill(int streams, int per_stream) {
     for (int v = 0; v < per_stream; ++v) {
       for (int i = 0; i < streams; ++i) {
-        const std::string payload = StrCat("{\"n\":", v, ",\"pad\":\"", std::string(200, 'x'), "\"}");
+        const std::string payload =
+            StrCat("{\"n\":", v, ",\"pad\":\"", std::string(200, 'x'), "\"}");
         NewEvent e{.type = "Counted", .payload = payload};
         ASSERT_TRUE(store_->Append(StrCat("s-", i), ExpectedVersion::Any(), {&e, 1}).ok());
       }
@@ -76,10 +77,9 @@ class ScavengeTest : public ::testing::Test {
   }
   std::string Raw(uint64_t position) {
     std::string value;
-    EXPECT_TRUE(
-        db()->Get(rocksdb::ReadOptions(), cf(internal::kLogFamily), coding::BigEndian64(position),
-                  &value)
-            .ok());
+    EXPECT_TRUE(db()->Get(rocksdb::ReadOptions(), cf(internal::kLogFamily),
+                          coding::BigEndian64(position), &value)
+                    .ok());
     return value;
   }
   void PutRaw(uint64_t position, std::string_view value) {
@@ -223,9 +223,9 @@ TEST_F(ScavengeTest, BackgroundCompactionsScavengeToo) {
   policy_->Kill("s-2");
   // An ordinary compaction, as RocksDB runs them on its own.
   ASSERT_TRUE(db()->Flush(rocksdb::FlushOptions(), cf(internal::kLogFamily)).ok());
-  ASSERT_TRUE(db()->CompactRange(rocksdb::CompactRangeOptions(), cf(internal::kLogFamily),
-                                 nullptr, nullptr)
-                  .ok());
+  ASSERT_TRUE(
+      db()->CompactRange(rocksdb::CompactRangeOptions(), cf(internal::kLogFamily), nullptr, nullptr)
+          .ok());
   auto all = store_->ReadAll();
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 30u);
@@ -332,9 +332,9 @@ TEST_F(ForgedStubTest, ADamagedStubIsNamed) {
 }
 
 TEST_F(ForgedStubTest, ADroppedStubIsAGap) {
-  ASSERT_TRUE(db()->Delete(rocksdb::WriteOptions(), cf(internal::kLogFamily),
-                           coding::BigEndian64(10))
-                  .ok());
+  ASSERT_TRUE(
+      db()->Delete(rocksdb::WriteOptions(), cf(internal::kLogFamily), coding::BigEndian64(10))
+          .ok());
   const VerifyReport r = MustFail();
   EXPECT_EQ(r.first_bad_position, 10u);
   EXPECT_THAT(r.reason, HasSubstr("gap"));
@@ -393,7 +393,7 @@ TEST_F(ScavengeTest, CompactionByStreamKeepsTheNewestEventOfEachStream) {
 
 TEST_F(ScavengeTest, CompactionByJsonFieldKeepsTheNewestEventPerValue) {
   const char* payloads[] = {R"({"sku":"a","p":1})", R"({"sku":"b","p":2})", R"({"sku":"a","p":3})",
-                            R"({"p":4})", R"({"sku":"b","p":5})", R"({"sku":"c","p":6})"};
+                            R"({"p":4})",           R"({"sku":"b","p":5})", R"({"sku":"c","p":6})"};
   for (const char* p : payloads) {
     NewEvent e{.type = "Price", .payload = p};
     ASSERT_TRUE(store_->Append("prices-eu", ExpectedVersion::Any(), {&e, 1}).ok());
@@ -420,9 +420,8 @@ TEST_F(ScavengeTest, ACompactedStubOfAnUncompactedCategoryIsForged) {
   ASSERT_TRUE(store_->SetCategoryCompaction("acct", {}).ok());
   ASSERT_TRUE(store_->Scavenge().ok());
   // Remove the setting behind the store's back.
-  ASSERT_TRUE(db()->Delete(rocksdb::WriteOptions(), cf(internal::kDefaultFamily),
-                           "compaction/acct")
-                  .ok());
+  ASSERT_TRUE(
+      db()->Delete(rocksdb::WriteOptions(), cf(internal::kDefaultFamily), "compaction/acct").ok());
   auto verify = store_->Verify();
   ASSERT_TRUE(verify.ok());
   EXPECT_FALSE(verify->ok);

@@ -39,6 +39,7 @@
 #include "annals/event_store.h"
 #include "annals/statistics.h"
 #include "codec/internal/record_codec.h"
+#include "codec/internal/stub_codec.h"
 #include "common/mutex.h"
 #include "common/sha256.h"
 #include "eventstore/internal/column_family.h"
@@ -75,6 +76,12 @@ class EventStore::Impl {
   absl::Status ScanAll(const ReadAllOptions& options,
                        absl::FunctionRef<bool(const EventView&)> visit) const;
   absl::StatusOr<RecordedEvent> ReadEvent(const Uuid& id) const;
+  // Every position of the log from `from_position` on, forward, stubs
+  // included (export): `visit_event` gets a record as readers see it,
+  // `visit_stub` a stub; either returns false to stop. One consistent view.
+  absl::Status ScanLog(uint64_t from_position,
+                       absl::FunctionRef<bool(const EventView&)> visit_event,
+                       absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub) const;
   absl::StatusOr<StreamInfo> GetStream(std::string_view stream) const;
   absl::Status ListStreams(std::string_view prefix,
                            absl::FunctionRef<bool(const StreamInfo&)> visit) const;

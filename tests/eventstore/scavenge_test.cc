@@ -193,6 +193,24 @@ TEST_F(ScavengeTest, UnreachableEventsBecomeStubsAndReadersSkipThem) {
   EXPECT_EQ(verify->last_position, 200u);
 }
 
+TEST_F(ScavengeTest, ADamagedRecordIsNotLaunderedIntoAStub) {
+  Fill(2, 5);
+  // Damage the payload of s-1's version 2 (position 4), then let it go.
+  std::string raw = Raw(4);
+  const size_t at = raw.find("xxxx");
+  ASSERT_NE(at, std::string::npos);
+  raw[at] = 'y';
+  PutRaw(4, raw);
+  policy_->Kill("s-1");
+  ASSERT_TRUE(store_->Scavenge().ok());
+  EXPECT_FALSE(codec_internal::IsStub(Raw(4)));
+  EXPECT_TRUE(codec_internal::IsStub(Raw(2)));
+  auto verify = store_->Verify();
+  ASSERT_TRUE(verify.ok());
+  EXPECT_FALSE(verify->ok);
+  EXPECT_EQ(verify->first_bad_position, 4u);
+}
+
 TEST_F(ScavengeTest, StreamReadsSkipStubsWhoseIndexEntriesRemain) {
   Fill(2, 10);
   // Stubs written by hand, index entries left in place: what a reader sees

@@ -152,20 +152,37 @@ absl::StatusOr<ScavengeReport> EventStore::Impl::Scavenge() {
   RETURN_IF_ERROR(scan);
 
   if (!compacted->empty()) scavenge_state_->SetCompacted(compacted);
-  scavenge_state_->SetForced(true);
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   compact.exclusive_manual_compaction = false;  // Background compactions go on.
-  // The log first: the index filters drop the entries of stubs it wrote.
-  absl::Status st;
-  for (internal::Family f :
-       {internal::kLogFamily, internal::kStreamIndexFamily, internal::kEventIdsFamily}) {
-    st = internal::FromRocksDb(db_->CompactRange(compact, families_[f], nullptr, nullptr),
-                               "compacting for a scavenge");
-    if (!st.ok()) break;
+  // The log first: the index filters drop the entries of its stubs, those
+  // it writes now and (found by one sequential scan) those of earlier runs.
+  absl::Status st = internal::FromRocksDb(
+      db_->CompactRange(compact, families_[internal::kLogFamily], nullptr, nullptr),
+      "compacting the log for a scavenge");
+  if (st.ok()) {
+    std::vector<uint64_t> stubs;
+    rocksdb::ReadOptions scan_ro;
+    scan_ro.fill_cache = false;
+    scan_ro.readahead_size = 2 << 20;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(scan_ro, families_[internal::kLogFamily]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const rocksdb::Slice v = it->value();
+      if (it->key().size() == 8 && codec_internal::IsStub(std::string_view(v.data(), v.size()))) {
+        stubs.push_back(coding::DecodeBigEndian64(std::string_view(it->key().data(), 8)));
+      }
+    }
+    st = internal::FromRocksDb(it->status(), "finding the stubs of the log");
+    if (st.ok()) scavenge_state_->AddStubbed(stubs);
   }
-  scavenge_state_->SetForced(false);
+  for (internal::Family f : {internal::kStreamIndexFamily, internal::kEventIdsFamily}) {
+    if (!st.ok()) break;
+    st = internal::FromRocksDb(db_->CompactRange(compact, families_[f], nullptr, nullptr),
+                               "compacting the indexes for a scavenge");
+  }
   scavenge_state_->SetCompacted(nullptr);
+  scavenge_state_->ClearStubbed();
   RETURN_IF_ERROR(st);
   report.scavenged = scavenge_state_->stubs_written.load() - stubs_before;
   report.bytes_after = LiveTableBytes(db_.get(), all);

@@ -31,10 +31,24 @@ std::shared_ptr<const CompactedPositions> ScavengeState::compacted() const {
   return compacted_;
 }
 
-bool ScavengeState::Active() const {
-  if (forced_.load()) return true;
+void ScavengeState::AddStubbed(const std::vector<uint64_t>& positions) {
   MutexLock lock(&mu_);
-  return policy_ != nullptr || compacted_ != nullptr;
+  stubbed_.insert(positions.begin(), positions.end());
+}
+
+bool ScavengeState::Stubbed(uint64_t position) const {
+  MutexLock lock(&mu_);
+  return stubbed_.contains(position);
+}
+
+bool ScavengeState::AnyStubbed() const {
+  MutexLock lock(&mu_);
+  return !stubbed_.empty();
+}
+
+void ScavengeState::ClearStubbed() {
+  MutexLock lock(&mu_);
+  stubbed_.clear();
 }
 
 void ScavengeState::Attach(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* log) {
@@ -194,13 +208,7 @@ class IndexScavengeFilter : public rocksdb::CompactionFilter {
     const size_t expected_size = kind_ == IndexKind::kStreamIndex ? 8 : 24;
     if (existing_value.size() != expected_size) return Decision::kKeep;
     const uint64_t position = coding::DecodeBigEndian64(std::string_view(existing_value.data(), 8));
-    if (!state_->ReadLog(position, &value_)) return Decision::kKeep;
-    if (!codec_internal::IsStub(value_)) return Decision::kKeep;
-    // Only a well-formed stub of this position drops the entry.
-    codec_internal::StubView stub;
-    if (!codec_internal::DecodeStub(value_, &scratch_, &stub).ok() || stub.position != position) {
-      return Decision::kKeep;
-    }
+    if (!state_->Stubbed(position)) return Decision::kKeep;
     state_->index_entries_dropped.fetch_add(1, std::memory_order_relaxed);
     return Decision::kRemove;
   }
@@ -208,8 +216,6 @@ class IndexScavengeFilter : public rocksdb::CompactionFilter {
  private:
   const std::shared_ptr<ScavengeState> state_;
   const IndexKind kind_;
-  mutable std::string value_;
-  mutable std::string scratch_;
 };
 
 class IndexScavengeFilterFactory : public rocksdb::CompactionFilterFactory {
@@ -219,7 +225,7 @@ class IndexScavengeFilterFactory : public rocksdb::CompactionFilterFactory {
   const char* Name() const override { return "annals.IndexScavengeFilterFactory"; }
   std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
       const rocksdb::CompactionFilter::Context& /*context*/) override {
-    if (!state_->Active()) return nullptr;
+    if (!state_->AnyStubbed()) return nullptr;
     return std::make_unique<IndexScavengeFilter>(state_, kind_);
   }
 

@@ -30,6 +30,7 @@ namespace cli {
   X(Import)                       \
   X(Replay)                       \
   X(Stats)                        \
+  X(Scavenge)                     \
   X(Projections)
 
 #define ANNALS_CLI_DECLARE(name) void Define##name##Command(CLI::App& root, CommandSet& commands);

@@ -212,6 +212,13 @@ class ExportReader {
     if (object.is_discarded()) {
       return LineError(line_, "not valid JSON (expected annals export lines)");
     }
+    if (object.is_object() && object.contains("scavenged")) {
+      // Import does not write stubs yet (docs/lifecycle.md, "Scavenging").
+      return LineError(line_,
+                       "a scavenged event (a stub of an export of a scavenged store): "
+                       "import cannot write stubs yet; import an export made before "
+                       "the scavenge");
+    }
     absl::StatusOr<ParsedEvent> e = ParseEvent(object);
     if (!e.ok()) return LineError(line_, StdSv(e.status().message()));
     for (const char* field : {"position", "version", "stream", "id", "recorded_at"}) {

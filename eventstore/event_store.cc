@@ -177,6 +177,11 @@ bool EventStore::WaitForPosition(uint64_t position, absl::Duration timeout) {
 absl::Status EventStore::CatchUp() { return impl_->CatchUp(); }
 absl::Status EventStore::Sync() { return impl_->Sync(); }
 absl::StatusOr<VerifyReport> EventStore::Verify() { return impl_->Verify(); }
+absl::StatusOr<ScavengeReport> EventStore::Scavenge() { return impl_->Scavenge(); }
+absl::Status EventStore::SetCategoryCompaction(std::string_view category,
+                                               const CompactionKey& key) {
+  return impl_->SetCategoryCompaction(category, key);
+}
 absl::StatusOr<StoreStats> EventStore::Stats() const { return impl_->Stats(); }
 bool EventStore::read_only() const { return impl_->read_only(); }
 const std::string& EventStore::path() const { return impl_->path(); }

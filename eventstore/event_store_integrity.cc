@@ -27,6 +27,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "codec/internal/record_codec.h"
+#include "codec/internal/stub_codec.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "eventstore/internal/event_store_impl.h"
@@ -164,13 +165,22 @@ absl::StatusOr<std::pair<uint64_t, std::string>> EventStore::Impl::ReadLogEnd(
     codec_internal::RecordDecoder decoder;
     codec_internal::PayloadEncoding encoding;
     const rocksdb::Slice v = it->value();
-    absl::Status st =
-        decoder.DecodeCanonical(std::string_view(v.data(), v.size()), true, &last, &encoding);
+    const std::string_view bytes(v.data(), v.size());
+    absl::Status st;
+    if (codec_internal::IsStub(bytes)) {
+      // A scavenged last event: its stub keeps the hash the chain ends with.
+      std::string scratch;
+      codec_internal::StubView stub;
+      st = codec_internal::DecodeStub(bytes, &scratch, &stub);
+      if (st.ok()) end = {stub.position, std::string(stub.hash)};
+    } else {
+      st = decoder.DecodeCanonical(bytes, true, &last, &encoding);
+      if (st.ok()) end = {last.position, std::string(last.hash)};
+    }
     if (!st.ok()) {
       return absl::DataLossError(
           StrCat("the newest record of the log is damaged: ", st.message(), "; run annals verify"));
     }
-    end = {last.position, std::string(last.hash)};
   }
   if (!it->status().ok()) return internal::FromRocksDb(it->status(), "reading the end of the log");
   return end;

@@ -206,6 +206,17 @@ absl::Status EventStore::Impl::OpenDb() {
     descriptors.emplace_back(std::string(core.name),
                              internal::FamilyOptions(options_, block_cache_, core.tuning));
   }
+  if (!options_.read_only) {
+    // Scavenging (eventstore/internal/scavenge_filter.h): every compaction of
+    // these families runs its filter, which does nothing until a policy,
+    // compacted positions or Scavenge() give it work.
+    descriptors[internal::kLogFamily].options.compaction_filter_factory =
+        internal::NewLogScavengeFilterFactory(scavenge_state_);
+    descriptors[internal::kStreamIndexFamily].options.compaction_filter_factory =
+        internal::NewIndexScavengeFilterFactory(scavenge_state_, internal::IndexKind::kStreamIndex);
+    descriptors[internal::kEventIdsFamily].options.compaction_filter_factory =
+        internal::NewIndexScavengeFilterFactory(scavenge_state_, internal::IndexKind::kEventIds);
+  }
 
   if (!is_db) {
     RETURN_IF_ERROR(CreateStore(path_, db_options, descriptors));
@@ -256,7 +267,10 @@ absl::Status EventStore::Impl::OpenDb() {
       }
     }
   }
-  if (!options_.read_only) RETURN_IF_ERROR(SyncParentDirectory(env_, path_));
+  if (!options_.read_only) {
+    scavenge_state_->Attach(db_.get(), families_[internal::kLogFamily]);
+    RETURN_IF_ERROR(SyncParentDirectory(env_, path_));
+  }
 
   if (options_.read_only) {
     WriterLock lock(&follower_mu_);
@@ -394,6 +408,8 @@ EventStore::Impl::~Impl() {
       return queue_.empty() && !committing_;
     });
   }
+  // No index filter reads the log through a handle destroyed below.
+  scavenge_state_->Detach();
   if (db_ != nullptr) {
     for (auto* h : families_) {
       if (h != nullptr) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "annals/errors.h"
 #include "codec/internal/record_codec.h"
+#include "codec/internal/stub_codec.h"
 #include "common/clock.h"
 #include "common/coding.h"
 #include "common/status_macros.h"
@@ -116,6 +117,12 @@ absl::Status CheckReplayContent(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* lo
                                           ", which is not in the log; run verify"));
       }
       if (!s.ok()) return internal::FromRocksDb(s, "reading a stored event to compare a retry");
+      if (codec_internal::IsStub(std::string_view(value.data(), value.size()))) {
+        return absl::FailedPreconditionError(StrCat(
+            "event id ", retry.id.ToString(), " was appended at position ", known[i].entry.position,
+            " and has since been scavenged (retention, deletion or compaction by key); "
+            "a retry of that append cannot be recognized any more"));
+      }
       EventView stored;
       RETURN_IF_ERROR(decoder.Decode(std::string_view(value.data(), value.size()),
                                      /*verify_checksum=*/true, &stored));

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "codec/internal/record_codec.h"
+#include "codec/internal/stub_codec.h"
 #include "common/coding.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
@@ -92,6 +93,11 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
   codec_internal::RecordDecoder decoder;
   codec_internal::PayloadEncoding encoding;
   std::string value;
+  std::string stub_scratch;
+  uint64_t after_stub = 0;  // The position of the last stub seen.
+  // What a stub may claim: the policy and the compacted categories.
+  const std::shared_ptr<const internal::ScavengePolicy> policy = scavenge_state_->policy();
+  ASSIGN_OR_RETURN(const auto categories, ReadCategoryCompactions(ro));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const rocksdb::Slice key = it->key();
     const uint64_t position =
@@ -102,14 +108,79 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
                       ? StrCat("gap: position ", expected, " is missing (next is ", position, ")")
                       : StrCat("malformed log key after position ", expected - 1));
     }
-    absl::Status st = decoder.DecodeCanonical(
-        std::string_view(it->value().data(), it->value().size()), true, &view, &encoding);
+    const std::string_view bytes(it->value().data(), it->value().size());
+    if (codec_internal::IsStub(bytes)) {
+      // A scavenged event (docs/format.md, "Stub"): it must sit in the chain
+      // where its event was, and be one the policy let go.
+      codec_internal::StubView stub;
+      absl::Status st = codec_internal::DecodeStub(bytes, &stub_scratch, &stub);
+      if (!st.ok()) return fail(position, std::string(st.message()));
+      if (stub.position != position) {
+        return fail(position, StrCat("stub says position ", stub.position));
+      }
+      if (stub.previous_hash != prev_hash) {
+        return fail(position, StrCat("forged stub: its previous hash is not the hash of position ",
+                                     position - 1, " (a stub rewritten, moved or inserted)"));
+      }
+      const std::string_view category = internal::CategoryOf(stub.stream);
+      if (stub.reason == codec_internal::ScavengeReason::kCompacted) {
+        if (!categories.contains(Sv(category))) {
+          return fail(position, StrCat("forged stub: it says compacted by key, but category '",
+                                       category, "' is not compacted"));
+        }
+      } else if (policy != nullptr &&
+                 !policy->Unreachable({.stream = stub.stream,
+                                       .version = stub.version,
+                                       .position = position,
+                                       .recorded_at_us = stub.recorded_at_us})) {
+        return fail(position,
+                    StrCat("forged stub: the scavenge policy says version ", stub.version, " of '",
+                           stub.stream, "' is still reachable, so it cannot have been scavenged"));
+      }
+      prev_hash.assign(stub.hash);
+      after_stub = position;
+      StreamTally& tally = streams[Sv(stub.stream)];
+      if (stub.version != tally.version + 1) {
+        return fail(position, StrCat("stream '", stub.stream, "' jumps from version ",
+                                     tally.version, " to ", stub.version, " (at a stub)"));
+      }
+      if (tally.stream_id == 0) {
+        rocksdb::Status s = db_->Get(ro, families_[internal::kHeadsFamily], stub.stream, &value);
+        internal::Head head;
+        if (!s.ok() || !internal::DecodeHead(value, &head)) {
+          return fail(position, StrCat("stream '", stub.stream, "' has no readable head (",
+                                       s.ToString(), ")"));
+        }
+        tally.stream_id = head.stream_id;
+      }
+      tally.version = stub.version;
+      tally.last_position = position;
+      // Its stream index entry is dropped by the next compaction of the
+      // index; until then it must point here.
+      rocksdb::Status s = db_->Get(ro, families_[internal::kStreamIndexFamily],
+                                   internal::StreamIndexKey(tally.stream_id, stub.version), &value);
+      if (s.ok() && (value.size() != 8 || coding::DecodeBigEndian64(value) != position)) {
+        return fail(position, StrCat("stream index entry of '", stub.stream, "' version ",
+                                     stub.version, " does not point to its stub"));
+      }
+      if (!s.ok() && !s.IsNotFound()) return fail(position, s.ToString());
+      ++expected;
+      ++report.scavenged;
+      continue;
+    }
+    absl::Status st = decoder.DecodeCanonical(bytes, true, &view, &encoding);
     if (!st.ok()) return fail(position, std::string(st.message()));
     if (view.position != position) {
       return fail(position, StrCat("record says position ", view.position));
     }
     const Sha256::Digest hash = codec_internal::ChainHash(sha, prev_hash, view, encoding);
     if (std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()) != view.hash) {
+      if (after_stub == position - 1) {
+        // The stub's hash is what this record chains from: a stub whose hash
+        // was rewritten (with a fresh checksum) shows here.
+        return fail(position - 1, StrCat("forged stub: the record at position ", position,
+                                         " does not chain from the stub's hash"));
+      }
       return fail(position,
                   "hash chain broken: the record's hash does not follow from the previous record "
                   "and its content (rewritten or reordered)");
@@ -157,6 +228,11 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
   // a rolled-back `log` or `default` family shows here.
   absl::Status commit =
       CheckCommitRecord(ro, report.last_position, report.last_position > 0 ? prev_hash : "");
+  if (absl::IsDataLoss(commit) && after_stub != 0 && after_stub == report.last_position) {
+    return fail(after_stub, StrCat("forged stub: the commit record does not name the hash of the "
+                                   "stub that ends the log (",
+                                   commit.message(), ")"));
+  }
   if (absl::IsDataLoss(commit)) return fail(expected, std::string(commit.message()));
   RETURN_IF_ERROR(commit);
 
@@ -184,9 +260,11 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
   rocksdb::Status count_status;
   const uint64_t index_entries =
       CountKeys(db_.get(), families_[internal::kStreamIndexFamily], &count_status);
-  if (count_status.ok() && index_entries != report.events) {
-    return fail(
-        0, StrCat("stream index has ", index_entries, " entries for ", report.events, " events"));
+  // Every event has its entry (checked above); a stub may still have one.
+  if (count_status.ok() &&
+      (index_entries < report.events || index_entries > report.events + report.scavenged)) {
+    return fail(0, StrCat("stream index has ", index_entries, " entries for ", report.events,
+                          " events and ", report.scavenged, " stubs"));
   }
   if (!count_status.ok()) return fail(0, count_status.ToString());
   if (!rocks_problem.empty()) {

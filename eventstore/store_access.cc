@@ -34,6 +34,18 @@ void StoreAccess::SetPayloadCipher(EventStore& store,
   store.impl_->SetPayloadCipher(std::move(cipher));
 }
 
+absl::Status StoreAccess::ScanLog(
+    EventStore& store, uint64_t from_position,
+    absl::FunctionRef<bool(const EventView&)> visit_event,
+    absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub) {
+  return store.impl_->ScanLog(from_position, visit_event, visit_stub);
+}
+
+void StoreAccess::SetScavengePolicy(EventStore& store,
+                                    std::shared_ptr<const ScavengePolicy> policy) {
+  store.impl_->SetScavengePolicy(std::move(policy));
+}
+
 void StoreAccess::TEST_FailNextWrite(EventStore& store) { store.impl_->TEST_FailNextWrite(); }
 
 size_t StoreAccess::TEST_QueuedAppends(EventStore& store) {

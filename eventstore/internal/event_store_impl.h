@@ -43,6 +43,7 @@
 #include "annals/statistics.h"
 #include "annals/stream_metadata.h"
 #include "codec/internal/record_codec.h"
+#include "codec/internal/stub_codec.h"
 #include "common/mutex.h"
 #include "common/sha256.h"
 #include "eventstore/internal/column_family.h"
@@ -50,6 +51,8 @@
 #include "eventstore/internal/keys.h"
 #include "eventstore/internal/log_header_check.h"
 #include "eventstore/internal/retention.h"
+#include "eventstore/internal/scavenge_filter.h"
+#include "eventstore/internal/scavenge_policy.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
@@ -102,6 +105,12 @@ class EventStore::Impl {
   absl::Status ScanAll(const ReadAllOptions& options,
                        absl::FunctionRef<bool(const EventView&)> visit) const;
   absl::StatusOr<RecordedEvent> ReadEvent(const Uuid& id) const;
+  // Every position of the log from `from_position` on, forward, stubs
+  // included (export): `visit_event` gets a record as readers see it,
+  // `visit_stub` a stub; either returns false to stop. One consistent view.
+  absl::Status ScanLog(uint64_t from_position,
+                       absl::FunctionRef<bool(const EventView&)> visit_event,
+                       absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub) const;
   absl::StatusOr<StreamInfo> GetStream(std::string_view stream) const;
   absl::Status ListStreams(std::string_view prefix,
                            absl::FunctionRef<bool(const StreamInfo&)> visit) const;
@@ -114,6 +123,21 @@ class EventStore::Impl {
   // --- audit (event_store_verify.cc) ---
   absl::StatusOr<VerifyReport> Verify() ABSL_LOCKS_EXCLUDED(follower_mu_);
   absl::StatusOr<StoreStats> Stats() const;
+
+  // --- scavenging (event_store_scavenge.cc; scavenge_filter.h) ---
+  // Installs the policy that decides which records the compaction filter may
+  // turn into stubs (null: none for retention). Retention installs its own
+  // at open; tests install theirs. Thread-safe: compactions already running
+  // keep the policy they started with. Verify() asks it about every stub.
+  void SetScavengePolicy(std::shared_ptr<const internal::ScavengePolicy> policy) {
+    scavenge_state_->SetPolicy(std::move(policy));
+  }
+  absl::StatusOr<ScavengeReport> Scavenge() ABSL_LOCKS_EXCLUDED(scavenge_mu_);
+  absl::Status SetCategoryCompaction(std::string_view category, const CompactionKey& key);
+  // The compacted categories stored in `default` ("compaction/<category>"),
+  // as `ro` sees them.
+  absl::StatusOr<absl::flat_hash_map<std::string, CompactionKey>> ReadCategoryCompactions(
+      const rocksdb::ReadOptions& ro) const;
 
   // --- the codec (codec/) ---
   // Installs the cipher that seals payloads (crypto-shredding will install
@@ -308,6 +332,12 @@ class EventStore::Impl {
   std::vector<internal::CommitHook*> group_hooks_;  // hooks_ as of the current group
   codec_internal::RecordEncoder record_encoder_{&codec_options_};
   std::atomic<bool> test_fail_next_write_{false};
+
+  // Shared with the compaction filters of `log`, `stream_index` and
+  // `event_ids` (installed by OpenDb() for writers).
+  std::shared_ptr<internal::ScavengeState> scavenge_state_ =
+      std::make_shared<internal::ScavengeState>();
+  Mutex scavenge_mu_;  // Serializes Scavenge() calls; guards no field.
 };
 
 }  // namespace annals

@@ -20,9 +20,11 @@
 #include <memory>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "annals/event_store.h"
 #include "codec/internal/payload_cipher.h"
+#include "codec/internal/stub_codec.h"
 #include "eventstore/internal/column_family.h"
 #include "eventstore/internal/commit_hook.h"
 #include "eventstore/internal/keys.h"
@@ -30,6 +32,8 @@
 #include "rocksdb/db.h"
 
 namespace annals::internal {
+
+class ScavengePolicy;
 
 class StoreAccess {
  public:
@@ -86,6 +90,16 @@ class StoreAccess {
   // before the first append or read; the store keeps it while it is open.
   static void SetPayloadCipher(EventStore& store,
                                std::shared_ptr<codec_internal::PayloadCipher> cipher);
+
+  // Every position of the log from `from_position` on, stubs included
+  // (EventStore::Impl::ScanLog; the export of a scavenged store).
+  static absl::Status ScanLog(EventStore& store, uint64_t from_position,
+                              absl::FunctionRef<bool(const EventView&)> visit_event,
+                              absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub);
+
+  // Installs the scavenge policy (eventstore/internal/scavenge_policy.h;
+  // null: none). Thread-safe; compactions already running keep theirs.
+  static void SetScavengePolicy(EventStore& store, std::shared_ptr<const ScavengePolicy> policy);
 
   // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync
   // had failed, without writing anything.

@@ -184,6 +184,31 @@ struct VerifyReport {
   // a record, e.g. the stream index) and why.
   uint64_t first_bad_position = 0;
   std::string reason{};
+  // Positions that hold a stub, what remains of an event scavenging removed
+  // (format 4; docs/lifecycle.md, "Scavenging"). Counted in neither
+  // `events` nor as damage: the chain runs through each stub.
+  uint64_t scavenged = 0;
+};
+
+// What EventStore::Scavenge() did.
+struct ScavengeReport {
+  // Events this call turned into stubs (background compactions running at
+  // the same time may add theirs).
+  uint64_t scavenged = 0;
+  // Bytes of the store's live table files (every column family, after a
+  // flush) before and after.
+  uint64_t bytes_before = 0;
+  uint64_t bytes_after = 0;
+};
+
+// What log compaction by key keeps the newest event of, within a category
+// (EventStore::SetCategoryCompaction()).
+struct CompactionKey {
+  // Empty: the stream name (each stream of the category keeps its newest
+  // event). Otherwise the name of a top-level field of JSON payloads: the
+  // category keeps the newest event per value of that field; events whose
+  // payload is not JSON or lacks the field are never compacted.
+  std::string json_field{};
 };
 
 // The store's size now, as RocksDB reports it (a point-in-time answer).
@@ -466,6 +491,27 @@ class EventStore {
   // follower first catches up with the writer, to compare what it serves
   // with the writer's MANIFEST.
   absl::StatusOr<VerifyReport> Verify();
+
+  // EventStore::Scavenge()
+  //
+  // Scavenges now: forces a compaction of the log (then of the stream index
+  // and the event-id index) in which every event that retention or deletion
+  // made unreachable, and every event log compaction by key superseded,
+  // becomes a stub, and the index entries of stubs are dropped. The same
+  // happens in the background in every compaction RocksDB runs; this call
+  // makes it happen for the whole store before it returns. Runs while other
+  // threads append and read; readers never deliver a stub. Calls are
+  // serialized. kFailedPrecondition for a read-only store.
+  absl::StatusOr<ScavengeReport> Scavenge();
+
+  // EventStore::SetCategoryCompaction()
+  //
+  // Marks the streams of `category` (the part of a stream name before its
+  // first '-', or the whole name when it has none) as compacted by `key`:
+  // from the next Scavenge() on, only the newest event per key stays, older
+  // ones become stubs (never undone). Stored in the store (synced).
+  // kInvalidArgument for an empty category or one holding '-'.
+  absl::Status SetCategoryCompaction(std::string_view category, const CompactionKey& key);
 
   // EventStore::Stats()
   absl::StatusOr<StoreStats> Stats() const;

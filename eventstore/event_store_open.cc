@@ -166,6 +166,9 @@ absl::StatusOr<std::unique_ptr<EventStore::Impl>> EventStore::Impl::Open(std::st
   // links, so that followers opened from now on have them.
   if (!options.read_only) RETURN_IF_ERROR(impl->CreateDeclaredFamilies());
   RETURN_IF_ERROR(impl->LoadRetention());
+  // Scavenging (and Verify's check of every stub) follows the readers' rule:
+  // what no reader can see any more is what a compaction may stub.
+  impl->SetScavengePolicy(impl->RetentionPolicy());
   return impl;
 }
 

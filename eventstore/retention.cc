@@ -113,4 +113,11 @@ bool RetentionScavengePolicy::Unreachable(const ScavengeCandidate& c) const {
   return !rule.Visible(c.version, c.position, c.recorded_at_us);
 }
 
+bool RetentionScavengePolicy::HardDeleted(const ScavengeCandidate& c) const {
+  const std::shared_ptr<const RetentionView> view = view_(store_);
+  if (view == nullptr) return false;
+  const RetentionView::Entry* e = view->Find(c.stream);
+  return e != nullptr && e->record.info.deleted == StreamDeletion::kHard;
+}
+
 }  // namespace annals::internal

@@ -156,6 +156,8 @@ class RetentionScavengePolicy : public ScavengePolicy {
   using ViewFn = std::shared_ptr<const RetentionView> (*)(const void* store);
   RetentionScavengePolicy(const void* store, ViewFn view) : store_(store), view_(view) {}
   bool Unreachable(const ScavengeCandidate& c) const override;
+  // The stream is hard-deleted: its stubs say "deleted", not "retention".
+  bool HardDeleted(const ScavengeCandidate& c) const override;
 
  private:
   const void* store_;  // Not owned: the EventStore::Impl, which outlives the policy's use.

@@ -28,6 +28,7 @@ namespace cli {
   X(Import)                       \
   X(Replay)                       \
   X(Stats)                        \
+  X(Forget)                       \
   X(Projections)
 
 #define ANNALS_CLI_DECLARE(name) void Define##name##Command(CLI::App& root, CommandSet& commands);

@@ -168,6 +168,7 @@ struct ParsedEvent {
   int64_t recorded_at_us = 0;  // 0 when absent.
   std::string correlation_id;
   std::string causation_id;
+  std::string subject;
   std::vector<std::pair<std::string, std::string>> metadata;
   ContentType content_type = ContentType::kJson;
   std::string payload;

@@ -104,6 +104,14 @@ Json RenderEvent(const EventView& e, const CliOptions& options, RenderMode mode)
   Json metadata = Json::object();
   for (const auto& [k, v] : e.metadata) metadata[std::string(k)] = v;
   j["metadata"] = std::move(metadata);
+  if (!e.subject.empty()) j["subject"] = e.subject;
+  if (e.erased) {
+    // Crypto-shredded (EventStore::ForgetSubject): no data to render.
+    j["erased"] = true;
+    j["content_type"] = ContentTypeName(e.content_type);
+    j["hash"] = HexEncode(e.hash);
+    return j;
+  }
 
   // Whether "data" alone lets import reproduce the payload.
   bool exact = false;
@@ -147,6 +155,7 @@ NewEvent ParsedEvent::View(bool keep_recorded_at) const {
   e.correlation_id = correlation_id;
   e.causation_id = causation_id;
   e.metadata = metadata_views_;
+  e.subject = subject;
   if (keep_recorded_at) e.recorded_at_us = recorded_at_us;
   return e;
 }
@@ -198,8 +207,9 @@ absl::StatusOr<ParsedEvent> ParseEvent(const Json& o) {
     if (*us <= 0) return FieldError("recorded_at", "must be after 1970-01-01T00:00:00Z");
     e.recorded_at_us = *us;
   }
-  for (auto [field, target] : {std::pair{"correlation_id", &e.correlation_id},
-                               std::pair{"causation_id", &e.causation_id}}) {
+  for (auto [field, target] :
+       {std::pair{"correlation_id", &e.correlation_id}, std::pair{"causation_id", &e.causation_id},
+        std::pair{"subject", &e.subject}}) {
     if (!o.contains(field) || o.at(field).is_null()) continue;
     absl::StatusOr<std::string> v = GetString(o, field);
     if (!v.ok()) return v.status();

@@ -302,7 +302,9 @@ class ChainHasher {
   std::string Next(std::string_view prev, const ParsedEvent& e) {
     sha_.Reset();
     sha_.Update(prev.data(), prev.size());
-    sha_.Update("ANR1", 4);
+    // "ANR3" for an event with a subject (format 4), "ANR1" otherwise.
+    const bool v3 = !e.subject.empty();
+    sha_.Update(v3 ? "ANR3" : "ANR1", 4);
     U64(*e.position);
     Str(e.stream);
     U64(*e.version);
@@ -319,6 +321,11 @@ class ChainHasher {
     }
     const uint8_t content_type = static_cast<uint8_t>(e.content_type);
     sha_.Update(&content_type, 1);
+    if (v3) {
+      const char not_compressed_not_sealed[2] = {0, 0};
+      sha_.Update(not_compressed_not_sealed, 2);
+      Str(e.subject);
+    }
     Str(e.payload);
     const Sha256::Digest digest = sha_.Finish();
     return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());

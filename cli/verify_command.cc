@@ -55,6 +55,7 @@ int RunVerify(CliContext& ctx, const VerifyArgs& a) {
   j["streams"] = report->streams;
   j["last_position"] = report->last_position;
   j["last_hash"] = report->last_hash;
+  j["erased"] = report->erased;
   WriteJson(ctx, j);
   return kExitOk;
 }

@@ -42,6 +42,7 @@ class BorrowedEvents {
           .causation_id = e.causation_id,
           .metadata = absl::MakeConstSpan(metadata_.data() + first_entry, e.metadata.size()),
           .recorded_at_us = e.recorded_at_us,
+          .subject = e.subject,
       });
     }
     return absl::MakeConstSpan(events_.data() + first, owned.size());
@@ -156,6 +157,9 @@ bool EventStore::WaitForPosition(uint64_t position, absl::Duration timeout) {
 absl::Status EventStore::CatchUp() { return impl_->CatchUp(); }
 absl::Status EventStore::Sync() { return impl_->Sync(); }
 absl::StatusOr<VerifyReport> EventStore::Verify() { return impl_->Verify(); }
+absl::Status EventStore::ForgetSubject(std::string_view subject) {
+  return impl_->ForgetSubject(subject);
+}
 absl::StatusOr<StoreStats> EventStore::Stats() const { return impl_->Stats(); }
 bool EventStore::read_only() const { return impl_->read_only(); }
 const std::string& EventStore::path() const { return impl_->path(); }

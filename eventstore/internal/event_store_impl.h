@@ -41,6 +41,7 @@
 #include "codec/internal/record_codec.h"
 #include "common/mutex.h"
 #include "common/sha256.h"
+#include "crypto/internal/subject_cipher.h"
 #include "eventstore/internal/column_family.h"
 #include "eventstore/internal/commit_hook.h"
 #include "eventstore/internal/keys.h"
@@ -93,6 +94,12 @@ class EventStore::Impl {
   void SetPayloadCipher(std::shared_ptr<codec_internal::PayloadCipher> cipher) {
     codec_options_.cipher = std::move(cipher);
   }
+  // Crypto-shredding (event_store_open.cc): kFailedPrecondition unless the
+  // store is writable and open with Options::encryption.
+  absl::Status ForgetSubject(std::string_view subject) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  // Whether the key that sealed a record of `subject` is gone (Verify's
+  // "erased" count). Needs no master key.
+  absl::StatusOr<bool> SealedErased(std::string_view subject, std::string_view sealed);
   // A record decoder for one reader (a scan); see RecordDecoder.
   codec_internal::RecordDecoder NewRecordDecoder() const {
     return codec_internal::RecordDecoder(codec_options_.cipher.get());
@@ -151,6 +158,12 @@ class EventStore::Impl {
   absl::Status TryCatchUp() ABSL_EXCLUSIVE_LOCKS_REQUIRED(follower_mu_)
       ABSL_LOCKS_EXCLUDED(module_families_mu_);
   absl::Status LoadState() ABSL_LOCKS_EXCLUDED(follower_mu_, position_mu_);
+  // Installs the subject cipher when Options::encryption is set.
+  absl::Status OpenEncryption() ABSL_LOCKS_EXCLUDED(queue_mu_, module_families_mu_);
+  // Takes the committer role (waits for a group in flight) and gives it back:
+  // while held, no group is staged or written.
+  absl::Status AcquireCommitter() ABSL_LOCKS_EXCLUDED(queue_mu_);
+  void ReleaseCommitter() ABSL_LOCKS_EXCLUDED(queue_mu_);
   // Writes the commit record and the current format_version into an older
   // store (the commit record is new to a version-1 store and rewritten
   // unchanged in a version-2 one).
@@ -244,6 +257,8 @@ class EventStore::Impl {
   absl::flat_hash_map<std::string, internal::Head> head_cache_;
   std::vector<internal::CommitHook*> group_hooks_;  // hooks_ as of the current group
   codec_internal::RecordEncoder record_encoder_{&codec_options_};
+  // Options::encryption: the cipher in codec_options_, also a commit hook.
+  std::shared_ptr<crypto_internal::SubjectCipher> subject_cipher_;
   std::atomic<bool> test_fail_next_write_{false};
 };
 

@@ -183,6 +183,9 @@ struct VerifyReport {
   // a record, e.g. the stream index) and why.
   uint64_t first_bad_position = 0;
   std::string reason{};
+  // Events whose payload was crypto-shredded (ForgetSubject): intact links
+  // of the chain (the hash covers their ciphertext), counted, not damage.
+  uint64_t erased = 0;
 };
 
 // The store's size now, as RocksDB reports it (a point-in-time answer).
@@ -397,6 +400,23 @@ class EventStore {
   // follower first catches up with the writer, to compare what it serves
   // with the writer's MANIFEST.
   absl::StatusOr<VerifyReport> Verify();
+
+  // EventStore::ForgetSubject()
+  //
+  // Crypto-shredding (docs/lifecycle.md): destroys every data key of
+  // `subject`, so the payload and personal metadata of its events can never
+  // be read again. Needs Options::encryption (kFailedPrecondition otherwise,
+  // and in a read-only store). The deletion is synced first; then every
+  // family is flushed, the key family compacted with its bottommost level
+  // forced and the obsolete WALs and SSTs deleted, so that no file of the
+  // store holds the keys when it returns (files another holder pins, e.g.
+  // a checkpoint in progress, go when it lets go). Linearizable with
+  // appends: an event of the subject appended before it returns reads as
+  // erased (EventView::erased, empty payload); one appended after gets a
+  // new key and reads normally. The events stay in the log, their hashes
+  // unchanged: Verify() passes and counts them as erased. Forgetting a
+  // subject with no key is OK (idempotent).
+  absl::Status ForgetSubject(std::string_view subject);
 
   // EventStore::Stats()
   absl::StatusOr<StoreStats> Stats() const;

@@ -39,8 +39,8 @@ std::string MasterKey(char fill = 'M') {
 Options EncryptedOptions(std::string master = MasterKey()) {
   Options o;
   o.durability = Durability::kBuffered;
-  o.encryption = EncryptionOptions{.master_key = std::move(master),
-                                   .personal_metadata_keys = {"email"}};
+  o.encryption =
+      EncryptionOptions{.master_key = std::move(master), .personal_metadata_keys = {"email"}};
   return o;
 }
 
@@ -59,6 +59,12 @@ EventData PersonEvent(const std::string& subject, int n) {
       .metadata = {{"email", kMailMarker}, {"tenant", "acme"}},
       .subject = subject,
   };
+}
+
+std::string SubjectNo(int i) {
+  std::string s = "p";
+  s += std::to_string(i);
+  return s;
 }
 
 std::vector<RecordedEvent> ReadAll(EventStore& store) {
@@ -130,9 +136,8 @@ TEST(CryptoShreddingTest, SealsEventsWithASubjectAndReadsThemBack) {
   EXPECT_EQ(events[0].subject, "p1");
   EXPECT_FALSE(events[0].erased);
   // Plain entries first, then the personal ones restored from the seal.
-  EXPECT_EQ(events[0].metadata,
-            (std::vector<std::pair<std::string, std::string>>{{"tenant", "acme"},
-                                                              {"email", kMailMarker}}));
+  EXPECT_EQ(events[0].metadata, (std::vector<std::pair<std::string, std::string>>{
+                                    {"tenant", "acme"}, {"email", kMailMarker}}));
   EXPECT_EQ(events[1].subject, "");
   absl::StatusOr<VerifyReport> report = store->Verify();
   ASSERT_TRUE(report.ok());
@@ -147,9 +152,8 @@ TEST(CryptoShreddingTest, KeysSurviveAReopen) {
   {
     auto store = OpenEncrypted(dir.path());
     for (int i = 0; i < 20; ++i) {
-      ASSERT_TRUE(store->Append("s", ExpectedVersion::Any(),
-                                {PersonEvent("p" + std::to_string(i % 5), i)})
-                      .ok());
+      ASSERT_TRUE(
+          store->Append("s", ExpectedVersion::Any(), {PersonEvent(SubjectNo(i % 5), i)}).ok());
     }
   }
   auto store = OpenEncrypted(dir.path());
@@ -160,7 +164,7 @@ TEST(CryptoShreddingTest, KeysSurviveAReopen) {
     EXPECT_FALSE(events[i].erased);
   }
   // One key per subject, reused across groups and opens.
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(KeysOf(*store, "p" + std::to_string(i)).size(), 1u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(KeysOf(*store, SubjectNo(i)).size(), 1u);
 }
 
 TEST(CryptoShreddingTest, ForgetErasesAndLeavesNoPlaintextOrKeyInAnyFile) {
@@ -231,6 +235,28 @@ TEST(CryptoShreddingTest, ForgetErasesAndLeavesNoPlaintextOrKeyInAnyFile) {
   EXPECT_FALSE(events[100].erased);
 }
 
+// Without any flush before: the key sits in a WAL (and a memtable) only.
+// ForgetSubject() must make that WAL obsolete (flush every family) and
+// delete it before it returns.
+TEST(CryptoShreddingTest, ForgetDeletesTheWalThatHeldTheKey) {
+  testing::TempDir dir;
+  auto store = OpenEncrypted(dir.path());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store->Append("person-1", ExpectedVersion::Any(), {PersonEvent("p1", i)}).ok());
+  }
+  const std::vector<KeyBytes> keys = KeysOf(*store, "p1");
+  ASSERT_EQ(keys.size(), 1u);
+  std::vector<std::string> which;
+  ASSERT_EQ(FilesHolding(dir.path(), keys[0].wrapped, &which), 1);
+  EXPECT_THAT(which[0], ::testing::EndsWith(".log")) << "the key is in the WAL";
+  ASSERT_TRUE(store->ForgetSubject("p1").ok());
+  which.clear();
+  EXPECT_EQ(FilesHolding(dir.path(), keys[0].wrapped, &which), 0)
+      << "the wrapped key is still in " << (which.empty() ? "" : which[0]);
+  EXPECT_EQ(FilesHolding(dir.path(), keys[0].raw), 0);
+  EXPECT_TRUE(ReadAll(*store).front().erased);
+}
+
 // Verify needs no key: a store opened without encryption still proves the
 // chain and counts erased events.
 TEST(CryptoShreddingTest, VerifyWithoutTheMasterKey) {
@@ -271,9 +297,7 @@ TEST(CryptoShreddingTest, MasterKeyErrorsAtOpen) {
   EXPECT_THAT(EventStore::Open(dir.path(), o).status().message(), HasSubstr("exactly one"));
 
   // The right key from a file and from a callback.
-  {
-    std::ofstream(dir.Sub("master.key"), std::ios::binary) << MasterKey();
-  }
+  { std::ofstream(dir.Sub("master.key"), std::ios::binary) << MasterKey(); }
   o.encryption = EncryptionOptions{.master_key_file = dir.Sub("master.key")};
   {
     absl::StatusOr<std::unique_ptr<EventStore>> s = EventStore::Open(dir.path(), o);
@@ -304,8 +328,8 @@ TEST(CryptoShreddingTest, ForgetIsLinearizableWithAppends) {
   for (int t = 0; t < 3; ++t) {
     appenders.emplace_back([&, t] {
       for (int i = 0; !stop.load(); ++i) {
-        absl::StatusOr<AppendResult> r = store->Append(
-            "s-" + std::to_string(t), ExpectedVersion::Any(), {PersonEvent("p", i)});
+        absl::StatusOr<AppendResult> r =
+            store->Append("s-" + std::to_string(t), ExpectedVersion::Any(), {PersonEvent("p", i)});
         ASSERT_TRUE(r.ok()) << r.status();
         appended.fetch_add(1);
       }
@@ -347,14 +371,14 @@ TEST(CryptoShreddingTest, ForgetIsLinearizableWithAppends) {
 TEST(CryptoShreddingTest, SubjectIsValidatedAndPartOfAReplay) {
   testing::TempDir dir;
   auto store = OpenEncrypted(dir.path());
-  for (const std::string bad : {std::string(257, 'a'), std::string("a\nb"), std::string("\x7f"),
-                                std::string("\xff\xfe")}) {
+  for (const std::string bad :
+       {std::string(257, 'a'), std::string("a\nb"), std::string("\x7f"), std::string("\xff\xfe")}) {
     EventData e = PersonEvent(bad, 1);
     EXPECT_EQ(store->Append("s", ExpectedVersion::Any(), {e}).status().code(),
               absl::StatusCode::kInvalidArgument);
   }
-  EXPECT_TRUE(store->Append("s", ExpectedVersion::Any(), {PersonEvent(std::string(256, 'a'), 1)})
-                  .ok());
+  EXPECT_TRUE(
+      store->Append("s", ExpectedVersion::Any(), {PersonEvent(std::string(256, 'a'), 1)}).ok());
   EventData e = PersonEvent("p", 1);
   e.id = Uuid::V7();
   ASSERT_TRUE(store->Append("r", ExpectedVersion::Any(), {e}).ok());

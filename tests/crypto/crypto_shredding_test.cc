@@ -358,7 +358,9 @@ TEST(CryptoShreddingTest, ForgetIsLinearizableWithAppends) {
       EXPECT_FALSE(e.erased) << "position " << e.position;
       readable_after += !e.erased;
     }
-    if (!e.erased) EXPECT_THAT(e.payload, HasSubstr(kMarker));
+    if (!e.erased) {
+      EXPECT_THAT(e.payload, HasSubstr(kMarker));
+    }
     erased += e.erased;
   }
   EXPECT_GE(readable_after, 30u);
@@ -371,7 +373,7 @@ TEST(CryptoShreddingTest, ForgetIsLinearizableWithAppends) {
 TEST(CryptoShreddingTest, SubjectIsValidatedAndPartOfAReplay) {
   testing::TempDir dir;
   auto store = OpenEncrypted(dir.path());
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string(257, 'a'), std::string("a\nb"), std::string("\x7f"), std::string("\xff\xfe")}) {
     EventData e = PersonEvent(bad, 1);
     EXPECT_EQ(store->Append("s", ExpectedVersion::Any(), {e}).status().code(),

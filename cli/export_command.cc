@@ -5,6 +5,7 @@
 // positions, timestamps, payload bytes and therefore the same hash chain).
 
 #include "cli/cli_internal.h"
+#include "eventstore/internal/store_access.h"
 
 namespace annals::cli {
 namespace {
@@ -17,11 +18,18 @@ struct ExportArgs {
 int RunExport(CliContext& ctx, const ExportArgs& a) {
   absl::StatusOr<std::unique_ptr<EventStore>> store = OpenStore(a.store, /*read_only=*/true);
   if (!store.ok()) return ReportError(ctx, store.status());
-  ReadAllOptions options;
-  options.from_position = a.from;
-  absl::Status status = (*store)->ScanAll(options, [&](const EventView& e) {
-    return WriteJson(ctx, RenderEvent(e, ctx.options, RenderMode::kExport));
-  });
+  // The canonical view: what the hash covers. A sealed payload travels as
+  // its ciphertext with both markers, so the export needs no key, carries
+  // none, and an import reproduces every hash (docs/lifecycle.md).
+  absl::Status status = internal::StoreAccess::ScanCanonical(
+      **store, a.from, [&](const EventView& e, const codec_internal::PayloadEncoding& how) {
+        if (how.sealed()) {
+          return WriteJson(
+              ctx,
+              RenderSealedEvent(e, how.cipher, static_cast<uint8_t>(how.compression), ctx.options));
+        }
+        return WriteJson(ctx, RenderEvent(e, ctx.options, RenderMode::kExport));
+      });
   if (!status.ok()) return ReportError(ctx, status);
   return FinishOutput(ctx);
 }

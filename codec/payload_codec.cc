@@ -85,6 +85,14 @@ absl::Status PayloadEncoder::Encode(const EventView& envelope, std::string_view*
                                     PayloadEncoding* encoding,
                                     std::vector<MetadataEntry>* plain_metadata) {
   *plain_metadata = envelope.metadata;
+  if (options_->cipher != nullptr) {
+    if (const std::optional<StoredCompression> as_sealed = options_->cipher->PassThrough(envelope);
+        as_sealed.has_value()) {
+      *stored = envelope.payload;
+      *encoding = PayloadEncoding{.compression = *as_sealed, .cipher = options_->cipher->id()};
+      return absl::OkStatus();
+    }
+  }
   std::string_view stage = envelope.payload;
   PayloadEncoding how;
   if (options_->compression == StoredCompression::kZstd && !stage.empty() &&

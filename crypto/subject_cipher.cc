@@ -48,7 +48,8 @@ absl::Status GcmSeal(std::string_view key, std::string_view nonce, std::string_v
       EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
                          reinterpret_cast<const unsigned char*>(key.data()),
                          reinterpret_cast<const unsigned char*>(nonce.data())) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len,
+                        reinterpret_cast<const unsigned char*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
       EVP_EncryptUpdate(ctx.get(), o, &len, reinterpret_cast<const unsigned char*>(plain.data()),
                         static_cast<int>(plain.size())) != 1 ||
@@ -72,7 +73,8 @@ absl::StatusOr<bool> GcmOpen(std::string_view key, std::string_view nonce, std::
       EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
                          reinterpret_cast<const unsigned char*>(key.data()),
                          reinterpret_cast<const unsigned char*>(nonce.data())) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len,
+                        reinterpret_cast<const unsigned char*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
       EVP_DecryptUpdate(ctx.get(), o, &len, reinterpret_cast<const unsigned char*>(sealed.data()),
                         static_cast<int>(n)) != 1 ||
@@ -159,9 +161,9 @@ absl::StatusOr<std::string> ResolveMasterKey(const EncryptionOptions& options) {
   } else {
     absl::StatusOr<std::string> got = options.master_key_callback();
     if (!got.ok()) {
-      return absl::Status(got.status().code(),
-                          StrCat("EncryptionOptions::master_key_callback failed: ",
-                                 got.status().message()));
+      return absl::Status(
+          got.status().code(),
+          StrCat("EncryptionOptions::master_key_callback failed: ", got.status().message()));
     }
     key = std::move(*got);
   }
@@ -209,8 +211,7 @@ absl::StatusOr<std::string> UnwrapKey(std::string_view master, std::string_view 
   return key;
 }
 
-SubjectCipher::SubjectCipher(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* keys,
-                             std::string master)
+SubjectCipher::SubjectCipher(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* keys, std::string master)
     : db_(db), keys_(keys), master_(std::move(master)) {}
 
 SubjectCipher::~SubjectCipher() {
@@ -246,14 +247,14 @@ absl::StatusOr<std::shared_ptr<SubjectCipher>> SubjectCipher::Create(
     }
     return cipher;
   }
-  if (!s.IsNotFound()) return absl::UnavailableError(StrCat("reading subject_keys: ", s.ToString()));
+  if (!s.IsNotFound())
+    return absl::UnavailableError(StrCat("reading subject_keys: ", s.ToString()));
   if (writable) {
     rocksdb::WriteOptions wo;
     wo.sync = true;
     s = db->Put(wo, keys, kCheckKey, check);
     if (!s.ok()) {
-      return absl::UnavailableError(
-          StrCat("writing the master key's check value: ", s.ToString()));
+      return absl::UnavailableError(StrCat("writing the master key's check value: ", s.ToString()));
     }
   }
   return cipher;
@@ -262,7 +263,10 @@ absl::StatusOr<std::shared_ptr<SubjectCipher>> SubjectCipher::Create(
 absl::StatusOr<std::string> SubjectCipher::LoadKey(std::string_view name) const {
   if (keys_ == nullptr) {
     return absl::FailedPreconditionError(
-        "the store's subject_keys family was created after this read-only store opened; reopen it");
+        "this read-only store has no subject_keys family: either the store holds no subject keys "
+        "(keys never travel with an export, so an imported store reads its sealed events as "
+        "erased once opened for writing), or the writer created the family after this store "
+        "opened (reopen it)");
   }
   std::string wrapped;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys_, name, &wrapped);
@@ -275,7 +279,8 @@ absl::StatusOr<const SubjectCipher::DataKey*> SubjectCipher::CurrentKey(std::str
   const std::string s(subject);
   if (auto it = pending_.find(s); it != pending_.end()) return &it->second;
   if (auto it = current_.find(s); it != current_.end()) return &it->second;
-  if (keys_ == nullptr) return absl::FailedPreconditionError("the store has no subject_keys family");
+  if (keys_ == nullptr)
+    return absl::FailedPreconditionError("the store has no subject_keys family");
   // A key written before (by an earlier open): the newest of the subject.
   const std::string prefix = SubjectKeyPrefix(subject);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), keys_));
@@ -307,7 +312,8 @@ absl::StatusOr<bool> SubjectCipher::Seal(const EventView& envelope, std::string_
                                          std::string* sealed) {
   if (envelope.subject.empty()) return false;
   ASSIGN_OR_RETURN(const DataKey* key, CurrentKey(envelope.subject));
-  const std::string_view key_id = std::string_view(key->name).substr(key->name.size() - kKeyIdBytes);
+  const std::string_view key_id =
+      std::string_view(key->name).substr(key->name.size() - kKeyIdBytes);
   std::string nonce = Random(kNonceBytes);
   if (nonce.empty()) return CryptoError("to draw a nonce");
   sealed->clear();

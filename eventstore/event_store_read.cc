@@ -186,6 +186,34 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream, const ReadStr
   return absl::OkStatus();
 }
 
+absl::Status EventStore::Impl::ScanCanonical(
+    uint64_t from_position,
+    absl::FunctionRef<bool(const EventView&, const codec_internal::PayloadEncoding&)> visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), families_[internal::kLogFamily]));
+  uint64_t expected = std::max<uint64_t>(1, from_position);
+  EventView view;
+  codec_internal::PayloadEncoding encoding;
+  codec_internal::RecordDecoder decoder;  // No cipher: nothing is opened.
+  for (it->Seek(coding::BigEndian64(expected)); it->Valid(); it->Next(), ++expected) {
+    const rocksdb::Slice key = it->key();
+    if (key.size() != 8 || coding::DecodeBigEndian64(std::string_view(key.data(), 8)) != expected) {
+      return absl::DataLossError(StrCat("the global log has a gap or a bad key at position ",
+                                        expected, "; run annals verify"));
+    }
+    absl::Status st =
+        decoder.DecodeCanonical(std::string_view(it->value().data(), it->value().size()),
+                                /*verify_checksum=*/true, &view, &encoding);
+    if (!st.ok()) return absl::IsDataLoss(st) ? Damaged(expected, StdSv(st.message())) : st;
+    if (!visit(view, encoding)) return absl::OkStatus();
+  }
+  if (!it->status().ok()) {
+    return internal::FromRocksDb(it->status(),
+                                 StrCat("reading the global log near position ", expected));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
                                        absl::FunctionRef<bool(const EventView&)> visit) const {
   internal::ReadRecorder recorder(statistics(), Ticker::kAllScans);

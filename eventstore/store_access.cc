@@ -29,6 +29,12 @@ void StoreAccess::RemoveCommitHook(EventStore& store, CommitHook* hook) {
   store.impl_->RemoveCommitHook(hook);
 }
 
+absl::Status StoreAccess::ScanCanonical(
+    EventStore& store, uint64_t from_position,
+    absl::FunctionRef<bool(const EventView&, const codec_internal::PayloadEncoding&)> visit) {
+  return store.impl_->ScanCanonical(from_position, visit);
+}
+
 void StoreAccess::SetPayloadCipher(EventStore& store,
                                    std::shared_ptr<codec_internal::PayloadCipher> cipher) {
   store.impl_->SetPayloadCipher(std::move(cipher));

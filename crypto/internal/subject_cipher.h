@@ -80,8 +80,8 @@ class SubjectCipher : public codec_internal::PayloadCipher, public internal::Com
   // `keys` may be null only for a read-only store without the family (no
   // key was ever written: every sealed read is then erased... never sealed).
   static absl::StatusOr<std::shared_ptr<SubjectCipher>> Create(rocksdb::DB* db,
-                                                              rocksdb::ColumnFamilyHandle* keys,
-                                                              std::string master, bool writable);
+                                                               rocksdb::ColumnFamilyHandle* keys,
+                                                               std::string master, bool writable);
   ~SubjectCipher() override;
 
   // PayloadCipher.

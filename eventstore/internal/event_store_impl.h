@@ -74,6 +74,11 @@ class EventStore::Impl {
   absl::Status ScanAll(const ReadAllOptions& options,
                        absl::FunctionRef<bool(const EventView&)> visit) const;
   absl::StatusOr<RecordedEvent> ReadEvent(const Uuid& id) const;
+  // StoreAccess::ScanCanonical().
+  absl::Status ScanCanonical(
+      uint64_t from_position,
+      absl::FunctionRef<bool(const EventView&, const codec_internal::PayloadEncoding&)> visit)
+      const;
   absl::StatusOr<StreamInfo> GetStream(std::string_view stream) const;
   absl::Status ListStreams(std::string_view prefix,
                            absl::FunctionRef<bool(const StreamInfo&)> visit) const;

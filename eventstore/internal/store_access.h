@@ -20,8 +20,10 @@
 #include <memory>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "annals/event_store.h"
+#include "codec/internal/canonical.h"
 #include "codec/internal/payload_cipher.h"
 #include "eventstore/internal/column_family.h"
 #include "eventstore/internal/commit_hook.h"
@@ -81,6 +83,15 @@ class StoreAccess {
   // before the first append or read; the store keeps it while it is open.
   static void SetPayloadCipher(EventStore& store,
                                std::shared_ptr<codec_internal::PayloadCipher> cipher);
+
+  // Every record from `from_position` on, in position order, in its
+  // canonical view (RecordDecoder::DecodeCanonical): a sealed payload as
+  // stored (ciphertext, never opened: needs no key) with its encoding, an
+  // unsealed one as appended. For export, which must carry what the hash
+  // covers. kDataLoss for a damaged record.
+  static absl::Status ScanCanonical(
+      EventStore& store, uint64_t from_position,
+      absl::FunctionRef<bool(const EventView&, const codec_internal::PayloadEncoding&)> visit);
 
   // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync
   // had failed, without writing anything.

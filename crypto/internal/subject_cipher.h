@@ -45,6 +45,8 @@
 #include "eventstore/internal/commit_hook.h"
 #include "rocksdb/db.h"
 
+struct evp_cipher_ctx_st;  // OpenSSL's EVP_CIPHER_CTX.
+
 namespace annals::crypto_internal {
 
 inline constexpr internal::ColumnFamilySpec kSubjectKeysFamily{
@@ -123,6 +125,11 @@ class SubjectCipher : public codec_internal::PayloadCipher, public internal::Com
   absl::flat_hash_map<std::string, DataKey> current_;
   absl::flat_hash_map<std::string, DataKey> pending_;
   std::vector<std::string> unemitted_;  // Subjects in pending_.
+  // Seal()'s AES-GCM context (reused: only key and nonce change per event)
+  // and its supply of random nonces.
+  evp_cipher_ctx_st* seal_ctx_ = nullptr;
+  std::string nonce_pool_;
+  size_t nonce_used_ = 0;
 
   // Readers: unwrapped keys by key name, bounded; generation_ grows with
   // every forget so a reader that loaded a key before it never caches it.

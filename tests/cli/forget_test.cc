@@ -46,13 +46,12 @@ class ForgetCliTest : public ::testing::Test {
 
 TEST_F(ForgetCliTest, ForgetEraseVerifyExportImport) {
   WithKey(true);
-  const std::string input =
-      R"({"type":"Signed","data":{"name":"SECRET-ALICE"},"subject":"alice"})"
-      "\n"
-      R"({"type":"Plain","data":{"a":1}})"
-      "\n"
-      R"({"type":"Signed","data":{"name":"SECRET-BOB"},"subject":"bob"})"
-      "\n";
+  const std::string input = R"({"type":"Signed","data":{"name":"SECRET-ALICE"},"subject":"alice"})"
+                            "\n"
+                            R"({"type":"Plain","data":{"a":1}})"
+                            "\n"
+                            R"({"type":"Signed","data":{"name":"SECRET-BOB"},"subject":"bob"})"
+                            "\n";
   testing::CliRun r = Annals({"append", store(), "people"}, input);
   ASSERT_EQ(r.code, 0) << r.err;
   r = Annals({"all", store()});

@@ -84,12 +84,12 @@ PayloadEncoder::~PayloadEncoder() { ZSTD_freeCCtx(zstd_); }
 absl::Status PayloadEncoder::Encode(const EventView& envelope, std::string_view* stored,
                                     PayloadEncoding* encoding,
                                     std::vector<MetadataEntry>* plain_metadata) {
-  *plain_metadata = envelope.metadata;
   if (options_->cipher != nullptr) {
     if (const std::optional<StoredCompression> as_sealed = options_->cipher->PassThrough(envelope);
         as_sealed.has_value()) {
       *stored = envelope.payload;
       *encoding = PayloadEncoding{.compression = *as_sealed, .cipher = options_->cipher->id()};
+      *plain_metadata = envelope.metadata;
       return absl::OkStatus();
     }
   }
@@ -120,8 +120,10 @@ absl::Status PayloadEncoder::Encode(const EventView& envelope, std::string_view*
     body_.clear();
     body_.append(4, '\0');
     uint32_t personal = 0;
-    if (!options_->personal_metadata_keys.empty()) {
-      plain_metadata->clear();
+    plain_metadata->clear();
+    if (options_->personal_metadata_keys.empty()) {
+      *plain_metadata = envelope.metadata;
+    } else {
       for (const MetadataEntry& m : envelope.metadata) {
         const auto& keys = options_->personal_metadata_keys;
         if (std::find(keys.begin(), keys.end(), m.first) == keys.end()) {
@@ -139,8 +141,6 @@ absl::Status PayloadEncoder::Encode(const EventView& envelope, std::string_view*
     if (sealed) {
       stage = sealed_;
       how.cipher = cipher->id();
-    } else {
-      *plain_metadata = envelope.metadata;
     }
   }
   *stored = stage;

@@ -78,9 +78,10 @@ class PayloadEncoder {
   // Encodes envelope.payload (the payload as appended; the other fields
   // describe its event). Sets *stored to the bytes to store (envelope.payload
   // itself, or a buffer of this encoder valid until the next call) and
-  // *encoding to how they are stored, and *plain_metadata to the metadata
-  // that stays in the clear (all of envelope.metadata unless the payload was
-  // sealed with personal entries). Fails only when the cipher fails.
+  // *encoding to how they are stored, and, only when the payload was sealed,
+  // *plain_metadata to the metadata that stays in the clear (envelope.metadata
+  // without the personal entries; otherwise it is left unspecified, and the
+  // record keeps envelope.metadata). Fails only when the cipher fails.
   absl::Status Encode(const EventView& envelope, std::string_view* stored,
                       PayloadEncoding* encoding, std::vector<MetadataEntry>* plain_metadata);
 

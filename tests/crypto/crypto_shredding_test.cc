@@ -257,6 +257,50 @@ TEST(CryptoShreddingTest, ForgetDeletesTheWalThatHeldTheKey) {
   EXPECT_TRUE(ReadAll(*store).front().erased);
 }
 
+// A hook that fails the append holding an event of type "Fail".
+class FailingHook : public internal::CommitHook {
+ public:
+  absl::Status OnEvent(const EventView& e, rocksdb::WriteBatch&) override {
+    return e.type == "Fail" ? absl::InternalError("refused") : absl::OkStatus();
+  }
+};
+
+// A new subject's key rides in the batch of its first event; when that
+// append is rolled back (a hook failed after the key was staged), the key
+// is dropped with it and never used without being written.
+TEST(CryptoShreddingTest, ARolledBackAppendTakesItsNewKeyWithIt) {
+  testing::TempDir dir;
+  FailingHook hook;
+  {
+    auto store = OpenEncrypted(dir.path());
+    internal::StoreAccess::AddCommitHook(*store, &hook);
+    EventData fail{.type = "Fail", .payload = "{}"};
+    EXPECT_FALSE(store->Append("s", ExpectedVersion::Any(), {PersonEvent("new", 1), fail}).ok());
+    ASSERT_TRUE(store->Append("s", ExpectedVersion::Any(), {PersonEvent("new", 2)}).ok());
+    EXPECT_FALSE(ReadAll(*store).front().erased);
+    internal::StoreAccess::RemoveCommitHook(*store, &hook);
+  }
+  auto store = OpenEncrypted(dir.path());
+  const std::vector<RecordedEvent> events = ReadAll(*store);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_FALSE(events[0].erased);
+  EXPECT_EQ(events[0].payload, PersonEvent("new", 2).payload);
+}
+
+// A retry of an erased event cannot be compared: it is refused, not taken
+// for a replay.
+TEST(CryptoShreddingTest, ARetryOfAnErasedEventIsRefused) {
+  testing::TempDir dir;
+  auto store = OpenEncrypted(dir.path());
+  EventData e = PersonEvent("p", 1);
+  e.id = Uuid::V7();
+  ASSERT_TRUE(store->Append("s", ExpectedVersion::Any(), {e}).ok());
+  ASSERT_TRUE(store->ForgetSubject("p").ok());
+  absl::Status again = store->Append("s", ExpectedVersion::Any(), {e}).status();
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(again.message(), HasSubstr("erased"));
+}
+
 // Verify needs no key: a store opened without encryption still proves the
 // chain and counts erased events.
 TEST(CryptoShreddingTest, VerifyWithoutTheMasterKey) {

@@ -31,6 +31,7 @@ namespace cli {
   X(Replay)                       \
   X(Stats)                        \
   X(Scavenge)                     \
+  X(Forget)                       \
   X(Projections)
 
 #define ANNALS_CLI_DECLARE(name) void Define##name##Command(CLI::App& root, CommandSet& commands);

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <ostream>
 
@@ -121,8 +122,17 @@ int ReportError(CliContext& ctx, const absl::Status& status) {
   return ReportError(ctx, ExitCodeFor(status), message);
 }
 
+void AddEncryptionFromEnv(Options& options) {
+  // The master key never goes on a command line (visible to every user in
+  // ps): the path of a file holding it, through the environment.
+  if (const char* file = std::getenv("ANNALS_MASTER_KEY_FILE"); file != nullptr && *file != 0) {
+    options.encryption = EncryptionOptions{.master_key_file = file};
+  }
+}
+
 absl::StatusOr<std::unique_ptr<EventStore>> OpenStore(const std::string& path, bool read_only) {
   Options options;
+  AddEncryptionFromEnv(options);
   // Only append and import create stores (shared/cli-contract.md); they use
   // OpenStoreForWriting().
   options.read_only = read_only;
@@ -135,6 +145,7 @@ absl::StatusOr<std::unique_ptr<EventStore>> OpenStore(const std::string& path, b
 absl::StatusOr<std::unique_ptr<EventStore>> OpenStoreForWriting(const std::string& path,
                                                                 Durability durability) {
   Options options;
+  AddEncryptionFromEnv(options);
   options.create_if_missing = true;
   options.durability = durability;
   // A command line runs briefly: a small cache is enough and starts faster.

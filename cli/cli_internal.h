@@ -155,6 +155,13 @@ enum class RenderMode {
 // The JSON object of one event (docs/cli.md, "Events as JSON").
 Json RenderEvent(const EventView& event, const CliOptions& options, RenderMode mode);
 
+// An export line for a record whose payload is sealed (crypto-shredding):
+// the envelope, "subject", "sealed": {"cipher": C, "compression": "identity"
+// or "zstd"} and the ciphertext as "payload_base64". `event` is the
+// canonical view (payload as stored); keys never travel.
+Json RenderSealedEvent(const EventView& event, uint8_t cipher, uint8_t compression,
+                       const CliOptions& options);
+
 // An event read from JSON: a line of `append`'s stdin or of an export
 // (docs/cli.md). Owns every string that View() points into.
 struct ParsedEvent {
@@ -168,11 +175,17 @@ struct ParsedEvent {
   int64_t recorded_at_us = 0;  // 0 when absent.
   std::string correlation_id;
   std::string causation_id;
+  std::string subject;
   std::vector<std::pair<std::string, std::string>> metadata;
   ContentType content_type = ContentType::kJson;
   std::string payload;
   // The export's "hash" (lower-case hex), empty when absent.
   std::string hash_hex;
+  // An export's "sealed" (crypto-shredding): the payload is the ciphertext
+  // as stored, sealed by cipher `sealed_cipher` (0: not sealed) after
+  // compression `sealed_compression` (0 identity, 1 zstd).
+  uint8_t sealed_cipher = 0;
+  uint8_t sealed_compression = 0;
 
   // A NewEvent viewing this object's strings: valid while this object is
   // neither moved nor destroyed. `keep_recorded_at` passes recorded_at_us on

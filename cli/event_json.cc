@@ -104,6 +104,14 @@ Json RenderEvent(const EventView& e, const CliOptions& options, RenderMode mode)
   Json metadata = Json::object();
   for (const auto& [k, v] : e.metadata) metadata[std::string(k)] = v;
   j["metadata"] = std::move(metadata);
+  if (!e.subject.empty()) j["subject"] = e.subject;
+  if (e.erased) {
+    // Crypto-shredded (EventStore::ForgetSubject): no data to render.
+    j["erased"] = true;
+    j["content_type"] = ContentTypeName(e.content_type);
+    j["hash"] = HexEncode(e.hash);
+    return j;
+  }
 
   // Whether "data" alone lets import reproduce the payload.
   bool exact = false;
@@ -135,6 +143,20 @@ Json RenderEvent(const EventView& e, const CliOptions& options, RenderMode mode)
   return j;
 }
 
+Json RenderSealedEvent(const EventView& event, uint8_t cipher, uint8_t compression,
+                       const CliOptions& options) {
+  EventView envelope = event;
+  envelope.erased = true;  // Renders the envelope without data.
+  Json j = RenderEvent(envelope, options, RenderMode::kExport);
+  j.erase("erased");
+  Json sealed;
+  sealed["cipher"] = cipher;
+  sealed["compression"] = compression == 0 ? "identity" : "zstd";
+  j["sealed"] = std::move(sealed);
+  j["payload_base64"] = Base64(event.payload);
+  return j;
+}
+
 NewEvent ParsedEvent::View(bool keep_recorded_at) const {
   metadata_views_.clear();
   for (const auto& [k, v] : metadata) metadata_views_.emplace_back(k, v);
@@ -147,6 +169,7 @@ NewEvent ParsedEvent::View(bool keep_recorded_at) const {
   e.correlation_id = correlation_id;
   e.causation_id = causation_id;
   e.metadata = metadata_views_;
+  e.subject = subject;
   if (keep_recorded_at) e.recorded_at_us = recorded_at_us;
   return e;
 }
@@ -198,8 +221,9 @@ absl::StatusOr<ParsedEvent> ParseEvent(const Json& o) {
     if (*us <= 0) return FieldError("recorded_at", "must be after 1970-01-01T00:00:00Z");
     e.recorded_at_us = *us;
   }
-  for (auto [field, target] : {std::pair{"correlation_id", &e.correlation_id},
-                               std::pair{"causation_id", &e.causation_id}}) {
+  for (auto [field, target] :
+       {std::pair{"correlation_id", &e.correlation_id}, std::pair{"causation_id", &e.causation_id},
+        std::pair{"subject", &e.subject}}) {
     if (!o.contains(field) || o.at(field).is_null()) continue;
     absl::StatusOr<std::string> v = GetString(o, field);
     if (!v.ok()) return v.status();
@@ -243,6 +267,28 @@ absl::StatusOr<ParsedEvent> ParseEvent(const Json& o) {
     e.content_type = ContentType::kJson;
   } else {
     return FieldError("data", "is required (or data_base64 for a binary payload)");
+  }
+  if (o.contains("sealed") && !o.at("sealed").is_null()) {
+    const Json& sealed = o.at("sealed");
+    if (!sealed.is_object() || !sealed.contains("cipher") || !sealed.contains("compression") ||
+        !sealed.at("cipher").is_number_unsigned() || !sealed.at("compression").is_string()) {
+      return FieldError("sealed",
+                        "must be {\"cipher\": N, \"compression\": \"identity\"|\"zstd\"}");
+    }
+    const uint64_t cipher = sealed.at("cipher").get<uint64_t>();
+    const std::string compression = sealed.at("compression").get<std::string>();
+    if (cipher != 1) {
+      return FieldError("sealed", "names a cipher this annals does not know (only 1, AES-256-GCM)");
+    }
+    if (compression != "identity" && compression != "zstd") {
+      return FieldError("sealed", "has a compression other than \"identity\" or \"zstd\"");
+    }
+    if (!o.contains("payload_base64")) {
+      return FieldError("payload_base64", "is required for a sealed event (the ciphertext)");
+    }
+    if (e.subject.empty()) return FieldError("subject", "is required for a sealed event");
+    e.sealed_cipher = static_cast<uint8_t>(cipher);
+    e.sealed_compression = compression == "zstd" ? 1 : 0;
   }
   if (o.contains("hash")) {
     absl::StatusOr<std::string> v = GetString(o, "hash");

@@ -64,7 +64,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/cord.h"
 #include "cli/cli_internal.h"
+#include "codec/internal/payload_cipher.h"
 #include "common/coding.h"
+#include "common/mutex.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -309,7 +311,11 @@ class ChainHasher {
   std::string Next(std::string_view prev, const ParsedEvent& e) {
     sha_.Reset();
     sha_.Update(prev.data(), prev.size());
-    sha_.Update("ANR1", 4);
+    // "ANR3" for an event with a subject (format 4), "ANR2" for a sealed
+    // one without, "ANR1" otherwise.
+    const bool v3 = !e.subject.empty();
+    const bool sealed = e.sealed_cipher != 0;
+    sha_.Update(v3 ? "ANR3" : sealed ? "ANR2" : "ANR1", 4);
     U64(*e.position);
     Str(e.stream);
     U64(*e.version);
@@ -326,6 +332,12 @@ class ChainHasher {
     }
     const uint8_t content_type = static_cast<uint8_t>(e.content_type);
     sha_.Update(&content_type, 1);
+    if (v3 || sealed) {
+      const char markers[2] = {static_cast<char>(e.sealed_compression),
+                               static_cast<char>(e.sealed_cipher)};
+      sha_.Update(markers, 2);
+    }
+    if (v3) Str(e.subject);
     Str(e.payload);
     const Sha256::Digest digest = sha_.Finish();
     return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
@@ -352,6 +364,64 @@ class ChainHasher {
 
 // Checks that the store's events at the positions the export shares with it
 // are the export's own events.
+// Stores the sealed events of an export as they are (ciphertext and
+// markers), so that they hash as in the store they came from; the key is
+// not needed and not used. Installed in every store import writes; reads
+// of the sealed events it wrote see them as erased (it opens nothing),
+// which is all the import's read-back needs (ids and hashes).
+class SealedPassThrough : public codec_internal::PayloadCipher {
+ public:
+  uint8_t id() const override { return 1; }
+  absl::StatusOr<bool> Seal(const EventView&, std::string_view, std::string*) override {
+    return false;  // An event not sealed in the export stays unsealed.
+  }
+  absl::Status Open(const EventView&, std::string_view, std::string*) const override {
+    return absl::NotFoundError("import does not open sealed payloads");
+  }
+  std::optional<codec_internal::StoredCompression> PassThrough(
+      const EventView& envelope) const override {
+    auto it = sealed_.find(envelope.id);
+    if (it == sealed_.end()) return std::nullopt;
+    return static_cast<codec_internal::StoredCompression>(it->second);
+  }
+  // The sealed events of the batch about to be appended.
+  void Set(absl::Span<const ParsedEvent> batch) {
+    sealed_.clear();
+    for (const ParsedEvent& e : batch) {
+      if (e.sealed_cipher != 0) sealed_[e.id] = e.sealed_compression;
+    }
+  }
+
+ private:
+  absl::flat_hash_map<Uuid, uint8_t> sealed_;
+};
+
+// The pass-through of each store open for import, by address (set anew by
+// every OpenImportStore(), so a later store at the same address gets its own).
+Mutex pass_through_mu;
+absl::flat_hash_map<EventStore*, std::shared_ptr<SealedPassThrough>>& PassThroughs()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(pass_through_mu) {
+  static auto* of = new absl::flat_hash_map<EventStore*, std::shared_ptr<SealedPassThrough>>();
+  return *of;
+}
+
+SealedPassThrough& PassThroughOf(EventStore& store) {
+  MutexLock lock(&pass_through_mu);
+  return *PassThroughs().at(&store);
+}
+
+// OpenStoreForWriting() with the pass-through installed before any read or
+// append.
+absl::StatusOr<std::unique_ptr<EventStore>> OpenImportStore(const std::string& path) {
+  ASSIGN_OR_RETURN(std::unique_ptr<EventStore> store,
+                   OpenStoreForWriting(path, Durability::kBuffered));
+  auto p = std::make_shared<SealedPassThrough>();
+  internal::StoreAccess::SetPayloadCipher(*store, p);
+  MutexLock lock(&pass_through_mu);
+  PassThroughs()[store.get()] = std::move(p);
+  return store;
+}
+
 absl::Status CheckOverlap(EventStore& store, absl::Span<const ParsedEvent> overlap) {
   if (overlap.empty()) return absl::OkStatus();
   ReadAllOptions options;
@@ -416,6 +486,7 @@ absl::Status AppendBatch(EventStore& store, absl::Span<const ParsedEvent> batch)
     }
   }
   const std::string where = StrCat(" (positions ", first, "..", last, " of the export)");
+  PassThroughOf(store).Set(batch);
   absl::StatusOr<std::vector<AppendResult>> results = store.AppendMulti(parts);
   if (!results.ok()) {
     if (results.status().code() == absl::StatusCode::kAborted) {
@@ -686,8 +757,7 @@ absl::Status AppendIntoCheckpointAndExchange(std::unique_ptr<EventStore>& owner,
   // 2. Pass 2 into the copy.
   const long fail_after = FailAfterBatchesHook();
   {
-    absl::StatusOr<std::unique_ptr<EventStore>> opened =
-        OpenStoreForWriting(scratch.store().string(), Durability::kBuffered);
+    absl::StatusOr<std::unique_ptr<EventStore>> opened = OpenImportStore(scratch.store().string());
     if (!opened.ok()) return opened.status();
     EventStore& copy = **opened;
     FileLines spooled(spool);
@@ -803,8 +873,7 @@ absl::StatusOr<Imported> ImportIntoNewStore(CliContext& ctx, const ImportArgs& a
     // Batches are written buffered and made durable by one Sync() at the end:
     // an fsync per batch made interleaved logs, which split into many small
     // batches, about 15x slower to import.
-    absl::StatusOr<std::unique_ptr<EventStore>> opened =
-        OpenStoreForWriting(scratch.store().string(), Durability::kBuffered);
+    absl::StatusOr<std::unique_ptr<EventStore>> opened = OpenImportStore(scratch.store().string());
     if (!opened.ok()) return opened.status();
     EventStore& store = **opened;
     StreamLines lines(ctx.in);
@@ -851,8 +920,7 @@ absl::StatusOr<Imported> ImportIntoExistingStore(CliContext& ctx, const ImportAr
   std::error_code ec;
   fs::path target = fs::canonical(given, ec);
   if (ec) target = given;
-  absl::StatusOr<std::unique_ptr<EventStore>> opened =
-      OpenStoreForWriting(target.string(), Durability::kBuffered);
+  absl::StatusOr<std::unique_ptr<EventStore>> opened = OpenImportStore(target.string());
   if (!opened.ok()) return opened.status();
   std::unique_ptr<EventStore> owner = std::move(*opened);
   EventStore& store = *owner;

@@ -56,6 +56,7 @@ int RunVerify(CliContext& ctx, const VerifyArgs& a) {
   j["last_position"] = report->last_position;
   j["last_hash"] = report->last_hash;
   j["scavenged"] = report->scavenged;
+  j["erased"] = report->erased;
   WriteJson(ctx, j);
   return kExitOk;
 }

@@ -54,7 +54,10 @@ void FeedStr(Sink& sink, std::string_view s) {
 // The grammar of canonical.h, field by field.
 template <typename Sink>
 void FeedCanonical(const EventView& e, const PayloadEncoding& encoding, Sink& sink) {
-  sink.Update(encoding.sealed() ? "ANR2" : "ANR1", 4);
+  // "ANR3" (format 4): a subject, and the bracketed part always; records
+  // without a subject keep the bytes of "ANR1" and "ANR2".
+  const bool v3 = !e.subject.empty();
+  sink.Update(v3 ? "ANR3" : encoding.sealed() ? "ANR2" : "ANR1", 4);
   FeedU64(sink, e.position);
   FeedStr(sink, e.stream);
   FeedU64(sink, e.version);
@@ -70,10 +73,11 @@ void FeedCanonical(const EventView& e, const PayloadEncoding& encoding, Sink& si
     FeedStr(sink, v);
   }
   FeedU8(sink, static_cast<uint8_t>(e.content_type));
-  if (encoding.sealed()) {
+  if (v3 || encoding.sealed()) {
     FeedU8(sink, static_cast<uint8_t>(encoding.compression));
     FeedU8(sink, encoding.cipher);
   }
+  if (v3) FeedStr(sink, e.subject);
   FeedStr(sink, e.payload);
 }
 

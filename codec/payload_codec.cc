@@ -2,6 +2,9 @@
 
 #include <zstd.h>
 
+#include <algorithm>
+
+#include "common/coding.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
@@ -26,6 +29,28 @@ constexpr uint64_t kMaxPayloadBytes = (uint64_t{1} << 31) - 1;
 // every read for a few bytes.
 bool WorthIt(size_t compressed, size_t raw) { return compressed < raw - raw / 8; }
 
+void AppendStr(std::string& out, std::string_view s) {
+  char n[4];
+  coding::EncodeBigEndian32(n, static_cast<uint32_t>(s.size()));
+  out.append(n, 4);
+  out.append(s.data(), s.size());
+}
+
+bool TakeU32(std::string_view& in, uint32_t* v) {
+  if (in.size() < 4) return false;
+  *v = coding::DecodeBigEndian32(in);
+  in.remove_prefix(4);
+  return true;
+}
+
+bool TakeStr(std::string_view& in, std::string_view* s) {
+  uint32_t n = 0;
+  if (!TakeU32(in, &n) || in.size() < n) return false;
+  *s = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+
 }  // namespace
 
 absl::Status ValidateCodecOptions(const Options& options) {
@@ -46,6 +71,9 @@ PayloadCodecOptions CodecOptionsFrom(const Options& options) {
                         ? StoredCompression::kZstd
                         : StoredCompression::kIdentity;
   out.compression_min_bytes = options.payload_compression_min_bytes;
+  if (options.encryption.has_value()) {
+    out.personal_metadata_keys = options.encryption->personal_metadata_keys;
+  }
   return out;
 }
 
@@ -54,7 +82,17 @@ PayloadEncoder::PayloadEncoder(const PayloadCodecOptions* options) : options_(op
 PayloadEncoder::~PayloadEncoder() { ZSTD_freeCCtx(zstd_); }
 
 absl::Status PayloadEncoder::Encode(const EventView& envelope, std::string_view* stored,
-                                    PayloadEncoding* encoding) {
+                                    PayloadEncoding* encoding,
+                                    std::vector<MetadataEntry>* plain_metadata) {
+  if (options_->cipher != nullptr) {
+    if (const std::optional<StoredCompression> as_sealed = options_->cipher->PassThrough(envelope);
+        as_sealed.has_value()) {
+      *stored = envelope.payload;
+      *encoding = PayloadEncoding{.compression = *as_sealed, .cipher = options_->cipher->id()};
+      *plain_metadata = envelope.metadata;
+      return absl::OkStatus();
+    }
+  }
   std::string_view stage = envelope.payload;
   PayloadEncoding how;
   if (options_->compression == StoredCompression::kZstd && !stage.empty() &&
@@ -78,7 +116,28 @@ absl::Status PayloadEncoder::Encode(const EventView& envelope, std::string_view*
     if (cipher->id() == 0) {
       return absl::InternalError("a payload cipher has id 0, which means 'not sealed'");
     }
-    ASSIGN_OR_RETURN(const bool sealed, cipher->Seal(envelope, stage, &sealed_));
+    // The sealed body (payload_codec.h): personal entries, then the payload.
+    body_.clear();
+    body_.append(4, '\0');
+    uint32_t personal = 0;
+    plain_metadata->clear();
+    if (options_->personal_metadata_keys.empty()) {
+      *plain_metadata = envelope.metadata;
+    } else {
+      for (const MetadataEntry& m : envelope.metadata) {
+        const auto& keys = options_->personal_metadata_keys;
+        if (std::find(keys.begin(), keys.end(), m.first) == keys.end()) {
+          plain_metadata->push_back(m);
+          continue;
+        }
+        ++personal;
+        AppendStr(body_, m.first);
+        AppendStr(body_, m.second);
+      }
+    }
+    coding::EncodeBigEndian32(body_.data(), personal);
+    body_.append(stage.data(), stage.size());
+    ASSIGN_OR_RETURN(const bool sealed, cipher->Seal(envelope, body_, &sealed_));
     if (sealed) {
       stage = sealed_;
       how.cipher = cipher->id();
@@ -123,20 +182,40 @@ absl::StatusOr<std::string_view> PayloadDecoder::Canonical(std::string_view stor
   return Decompress(stored);
 }
 
-absl::StatusOr<std::string_view> PayloadDecoder::Plaintext(const EventView& envelope,
-                                                           std::string_view canonical,
-                                                           const PayloadEncoding& encoding) {
-  if (!encoding.sealed()) return canonical;
+absl::Status PayloadDecoder::OpenSealed(EventView* out, const PayloadEncoding& encoding) {
+  if (!encoding.sealed()) return absl::OkStatus();
   if (cipher_ == nullptr || cipher_->id() != encoding.cipher) {
     return absl::FailedPreconditionError(
-        StrCat("the payload of the event at position ", envelope.position, " is sealed by cipher ",
+        StrCat("the payload of the event at position ", out->position, " is sealed by cipher ",
                encoding.cipher,
-               ", which this store was not opened with; it cannot be read (the hash chain "
-               "still verifies)"));
+               ", which this store was not opened with; open it with Options::encryption (CLI: "
+               "ANNALS_MASTER_KEY_FILE) to read it (the hash chain verifies without it)"));
   }
-  RETURN_IF_ERROR(cipher_->Open(envelope, canonical, &opened_));
-  if (encoding.compression == StoredCompression::kIdentity) return std::string_view(opened_);
-  return Decompress(opened_);
+  absl::Status opened = cipher_->Open(*out, out->payload, &opened_);
+  if (absl::IsNotFound(opened)) {
+    out->erased = true;
+    out->payload = std::string_view();
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(opened);
+  std::string_view body(opened_);
+  auto damaged = [&] {
+    return absl::DataLossError(
+        StrCat("the sealed body of the event at position ", out->position, " does not parse"));
+  };
+  uint32_t personal = 0;
+  if (!TakeU32(body, &personal)) return damaged();
+  for (uint32_t i = 0; i < personal; ++i) {
+    std::string_view k, v;
+    if (!TakeStr(body, &k) || !TakeStr(body, &v)) return damaged();
+    out->metadata.emplace_back(k, v);
+  }
+  if (encoding.compression == StoredCompression::kIdentity) {
+    out->payload = body;
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(out->payload, Decompress(body));
+  return absl::OkStatus();
 }
 
 }  // namespace annals::codec_internal

@@ -66,6 +66,8 @@ absl::Status Parse(std::string_view bytes, EventView* out, PayloadEncoding* enco
                      : std::string_view(reinterpret_cast<const char*>(r->payload()->data()),
                                         r->payload()->size());
   out->hash = std::string_view(reinterpret_cast<const char*>(r->hash()->data()), r->hash()->size());
+  out->subject = View(r->subject());
+  out->erased = false;
   *checksum = r->checksum();
   return absl::OkStatus();
 }
@@ -98,6 +100,8 @@ void EncodeRecord(const EventView& e, const PayloadEncoding& encoding, uint32_t 
     }
     metadata = fbb.CreateVector(entries);
   }
+  flatbuffers::Offset<flatbuffers::String> subject;
+  if (!e.subject.empty()) subject = fbb.CreateString(e.subject.data(), e.subject.size());
   auto payload =
       fbb.CreateVector(reinterpret_cast<const uint8_t*>(e.payload.data()), e.payload.size());
   auto hash = fbb.CreateVector(reinterpret_cast<const uint8_t*>(e.hash.data()), e.hash.size());
@@ -122,6 +126,7 @@ void EncodeRecord(const EventView& e, const PayloadEncoding& encoding, uint32_t 
   const fb::PayloadEncoding how(static_cast<fb::PayloadCompression>(encoding.compression),
                                 encoding.cipher);
   if (!encoding.identity()) b.add_payload_encoding(&how);
+  if (!e.subject.empty()) b.add_subject(subject);
   fbb.Finish(b.Finish(), fb::RecordIdentifier());
 }
 
@@ -131,9 +136,10 @@ absl::StatusOr<Sha256::Digest> RecordEncoder::Encode(const EventView& e, std::st
                                                      flatbuffers::FlatBufferBuilder& fbb) {
   std::string_view stored_payload;
   PayloadEncoding encoding;
-  RETURN_IF_ERROR(payload_.Encode(e, &stored_payload, &encoding));
+  RETURN_IF_ERROR(payload_.Encode(e, &stored_payload, &encoding, &plain_metadata_));
   stored_ = e;
   stored_.payload = stored_payload;
+  if (encoding.sealed()) stored_.metadata = plain_metadata_;
   // canonical.h: an unsealed payload is hashed as appended, a sealed one as
   // stored.
   const EventView& canonical = encoding.sealed() ? stored_ : e;
@@ -195,9 +201,7 @@ absl::Status RecordDecoder::Decode(std::string_view bytes, bool verify_checksum,
   if (verify_checksum && RecordChecksum(*out, encoding, out->hash) != checksum) {
     return ChecksumMismatch();
   }
-  if (encoding.sealed()) {
-    ASSIGN_OR_RETURN(out->payload, payload_.Plaintext(*out, out->payload, encoding));
-  }
+  if (encoding.sealed()) RETURN_IF_ERROR(payload_.OpenSealed(out, encoding));
   return absl::OkStatus();
 }
 

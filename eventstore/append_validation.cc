@@ -4,6 +4,7 @@
 
 #include "eventstore/internal/append_validation.h"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -17,10 +18,11 @@ namespace {
 
 constexpr size_t kMaxStreamNameBytes = 512;
 constexpr size_t kMaxEventTypeBytes = 256;
+constexpr size_t kMaxSubjectBytes = 256;
 
 size_t EventBytes(const NewEvent& e) {
-  size_t n =
-      16 + e.type.size() + e.payload.size() + e.correlation_id.size() + e.causation_id.size();
+  size_t n = 16 + e.type.size() + e.payload.size() + e.correlation_id.size() +
+             e.causation_id.size() + e.subject.size();
   for (const auto& [k, v] : e.metadata) n += k.size() + v.size();
   return n;
 }
@@ -146,6 +148,13 @@ absl::StatusOr<size_t> ValidateAppend(absl::Span<const StreamAppend> parts,
       if (e.type.size() > kMaxEventTypeBytes || !IsValidUtf8(e.type)) {
         return absl::InvalidArgumentError(StrCat(
             where(), " has a type that is not UTF-8 of at most ", kMaxEventTypeBytes, " bytes"));
+      }
+      if (e.subject.size() > kMaxSubjectBytes || !IsValidUtf8(e.subject) ||
+          std::any_of(e.subject.begin(), e.subject.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+        return absl::InvalidArgumentError(
+            StrCat(where(), " has a subject that is not UTF-8 of at most ", kMaxSubjectBytes,
+                   " bytes without control characters; use an opaque id (e.g. a customer id)"));
       }
       if (e.schema_version == 0) {
         return absl::InvalidArgumentError(StrCat(where(), ": schema_version starts at 1"));

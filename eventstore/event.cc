@@ -30,6 +30,8 @@ RecordedEvent EventView::ToOwned() const {
   e.content_type = content_type;
   e.payload = std::string(payload);
   e.hash = std::string(hash);
+  e.subject = std::string(subject);
+  e.erased = erased;
   return e;
 }
 
@@ -49,6 +51,8 @@ EventView RecordedEvent::View() const {
   v.content_type = content_type;
   v.payload = payload;
   v.hash = hash;
+  v.subject = subject;
+  v.erased = erased;
   return v;
 }
 

@@ -42,6 +42,7 @@ class BorrowedEvents {
           .causation_id = e.causation_id,
           .metadata = absl::MakeConstSpan(metadata_.data() + first_entry, e.metadata.size()),
           .recorded_at_us = e.recorded_at_us,
+          .subject = e.subject,
       });
     }
     return absl::MakeConstSpan(events_.data() + first, owned.size());
@@ -181,6 +182,10 @@ absl::StatusOr<ScavengeReport> EventStore::Scavenge() { return impl_->Scavenge()
 absl::Status EventStore::SetCategoryCompaction(std::string_view category,
                                                const CompactionKey& key) {
   return impl_->SetCategoryCompaction(category, key);
+}
+
+absl::Status EventStore::ForgetSubject(std::string_view subject) {
+  return impl_->ForgetSubject(subject);
 }
 absl::StatusOr<StoreStats> EventStore::Stats() const { return impl_->Stats(); }
 bool EventStore::read_only() const { return impl_->read_only(); }

@@ -169,7 +169,113 @@ absl::StatusOr<std::unique_ptr<EventStore::Impl>> EventStore::Impl::Open(std::st
   // Scavenging (and Verify's check of every stub) follows the readers' rule:
   // what no reader can see any more is what a compaction may stub.
   impl->SetScavengePolicy(impl->RetentionPolicy());
+  RETURN_IF_ERROR(impl->OpenEncryption());
   return impl;
+}
+
+absl::Status EventStore::Impl::OpenEncryption() {
+  if (!options_.encryption.has_value()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::string master, crypto_internal::ResolveMasterKey(*options_.encryption));
+  rocksdb::ColumnFamilyHandle* keys = nullptr;
+  absl::StatusOr<rocksdb::ColumnFamilyHandle*> family =
+      ModuleFamily(crypto_internal::kSubjectKeysFamily);
+  if (family.ok()) {
+    keys = *family;
+  } else if (!(options_.read_only && absl::IsNotFound(family.status()))) {
+    return family.status();
+  }
+  ASSIGN_OR_RETURN(subject_cipher_, crypto_internal::SubjectCipher::Create(
+                                        db_.get(), keys, std::move(master), !options_.read_only));
+  codec_options_.cipher = subject_cipher_;
+  if (!options_.read_only) AddCommitHook(subject_cipher_.get());
+  return absl::OkStatus();
+}
+
+absl::Status EventStore::Impl::AcquireCommitter() {
+  MutexLock lock(&queue_mu_);
+  queue_cv_.Wait(lock, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) { return !committing_; });
+  if (!write_error_.ok()) {
+    return absl::FailedPreconditionError(
+        StrCat("store refuses writes after an earlier write error (", write_error_.message(),
+               "); reopen it"));
+  }
+  committing_ = true;
+  return absl::OkStatus();
+}
+
+void EventStore::Impl::ReleaseCommitter() {
+  MutexLock lock(&queue_mu_);
+  committing_ = false;
+  ++commit_generation_;
+  queue_cv_.NotifyAll();
+}
+
+absl::Status EventStore::Impl::ForgetSubject(std::string_view subject) {
+  if (options_.read_only) {
+    return absl::FailedPreconditionError(
+        "store is open read-only; open it without Options::read_only to forget a subject");
+  }
+  if (subject.empty()) return absl::InvalidArgumentError("the subject to forget is empty");
+  if (subject_cipher_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "the store is not open with Options::encryption, so it seals nothing and cannot forget "
+        "a subject; open it with its master key (CLI: ANNALS_MASTER_KEY_FILE)");
+  }
+  // Linearizable with appends: while this holds the committer role, no
+  // group is being sealed or written. A group committed before used the old
+  // key (its events now read as erased); one after finds no key and makes a
+  // new one.
+  RETURN_IF_ERROR(AcquireCommitter());
+  absl::Status forgot = subject_cipher_->ForgetLocked(subject);
+  ReleaseCommitter();
+  RETURN_IF_ERROR(forgot);
+
+  // Physically: the deletion is durable (synced); now make RocksDB drop the
+  // key's bytes from every file. Flushing every family moves all that the
+  // WALs hold into SSTs, which makes every WAL written before obsolete
+  // (recycle_log_file_num = 0, no WAL archive: RocksDB 7.8.3 unlinks an
+  // obsolete WAL in PurgeObsoleteFiles, db/db_impl/db_impl_files.cc); the
+  // forced bottommost compaction of subject_keys rewrites its files without
+  // the deleted keys and the range tombstone.
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  flush.allow_write_stall = true;
+  rocksdb::Status s = db_->Flush(flush, AllFamilies());
+  if (s.ok()) {
+    ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * keys,
+                     ModuleFamily(crypto_internal::kSubjectKeysFamily));
+    rocksdb::CompactRangeOptions compact;
+    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    s = db_->CompactRange(compact, keys, nullptr, nullptr);
+  }
+  // Purge obsolete files now rather than in a background job: with no other
+  // holder of DisableFileDeletions() (a checkpoint in progress), the enable
+  // finds and deletes every obsolete file before it returns.
+  if (s.ok()) s = db_->DisableFileDeletions();
+  if (s.ok()) s = db_->EnableFileDeletions(/*force=*/false);
+  if (!s.ok()) {
+    return internal::FromRocksDb(
+        s, StrCat("the keys of subject '", subject,
+                  "' are deleted (synced), but compacting them away failed; call ForgetSubject "
+                  "again to finish"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> EventStore::Impl::SealedErased(std::string_view subject,
+                                                    std::string_view sealed) {
+  ASSIGN_OR_RETURN(std::string name, crypto_internal::KeyNameOfSealed(subject, sealed));
+  absl::StatusOr<rocksdb::ColumnFamilyHandle*> keys =
+      ModuleFamily(crypto_internal::kSubjectKeysFamily);
+  if (!keys.ok()) {
+    if (absl::IsNotFound(keys.status())) return true;
+    return keys.status();
+  }
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), *keys, name, &value);
+  if (s.IsNotFound()) return true;
+  if (!s.ok()) return internal::FromRocksDb(s, "reading a subject key");
+  return false;
 }
 
 absl::Status EventStore::Impl::OpenDb() {

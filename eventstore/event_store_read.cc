@@ -263,6 +263,45 @@ absl::Status EventStore::Impl::ScanStream(std::string_view stream, const ReadStr
   return absl::OkStatus();
 }
 
+absl::Status EventStore::Impl::ScanCanonical(
+    uint64_t from_position,
+    absl::FunctionRef<bool(const EventView&, const codec_internal::PayloadEncoding&)> visit_event,
+    absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub) const {
+  ReaderLock follower_lock(&follower_mu_);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), families_[internal::kLogFamily]));
+  uint64_t expected = std::max<uint64_t>(1, from_position);
+  EventView view;
+  codec_internal::PayloadEncoding encoding;
+  codec_internal::RecordDecoder decoder;  // No cipher: nothing is opened.
+  std::string scratch;
+  for (it->Seek(coding::BigEndian64(expected)); it->Valid(); it->Next(), ++expected) {
+    const rocksdb::Slice key = it->key();
+    if (key.size() != 8 || coding::DecodeBigEndian64(std::string_view(key.data(), 8)) != expected) {
+      return absl::DataLossError(StrCat("the global log has a gap or a bad key at position ",
+                                        expected, "; run annals verify"));
+    }
+    const std::string_view bytes(it->value().data(), it->value().size());
+    if (codec_internal::IsStub(bytes)) {
+      codec_internal::StubView stub;
+      absl::Status st = codec_internal::DecodeStub(bytes, &scratch, &stub);
+      if (!st.ok()) return Damaged(expected, StdSv(st.message()));
+      if (stub.position != expected) return Damaged(expected, "its key and stub disagree");
+      if (!visit_stub(stub)) return absl::OkStatus();
+      continue;
+    }
+    absl::Status st = decoder.DecodeCanonical(bytes, /*verify_checksum=*/true, &view, &encoding);
+    if (!st.ok()) return absl::IsDataLoss(st) ? Damaged(expected, StdSv(st.message())) : st;
+    if (view.position != expected) return Damaged(expected, "its key and content disagree");
+    if (!visit_event(view, encoding)) return absl::OkStatus();
+  }
+  if (!it->status().ok()) {
+    return internal::FromRocksDb(it->status(),
+                                 StrCat("reading the global log near position ", expected));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
                                        absl::FunctionRef<bool(const EventView&)> visit) const {
   internal::ReadRecorder recorder(statistics(), Ticker::kAllScans);
@@ -369,40 +408,6 @@ absl::Status EventStore::Impl::ScanAll(const ReadAllOptions& options,
         StrCat("the global log lacks position ", expected, " and below; run annals verify"));
   }
   return absl::OkStatus();
-}
-
-absl::Status EventStore::Impl::ScanLog(
-    uint64_t from_position, absl::FunctionRef<bool(const EventView&)> visit_event,
-    absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub) const {
-  ReaderLock follower_lock(&follower_mu_);
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), families_[internal::kLogFamily]));
-  EventView view;
-  codec_internal::RecordDecoder decoder = NewRecordDecoder();
-  std::string scratch;
-  uint64_t expected = std::max<uint64_t>(1, from_position);
-  for (it->Seek(coding::BigEndian64(expected)); it->Valid(); it->Next(), ++expected) {
-    const rocksdb::Slice key = it->key();
-    if (key.size() != 8 || coding::DecodeBigEndian64(std::string_view(key.data(), 8)) != expected) {
-      return absl::DataLossError(StrCat("the global log has a gap or a bad key at position ",
-                                        expected, "; run annals verify"));
-    }
-    const std::string_view bytes(it->value().data(), it->value().size());
-    if (codec_internal::IsStub(bytes)) {
-      codec_internal::StubView stub;
-      absl::Status st = codec_internal::DecodeStub(bytes, &scratch, &stub);
-      if (!st.ok()) return Damaged(expected, StdSv(st.message()));
-      if (stub.position != expected) return Damaged(expected, "its key and stub disagree");
-      if (!visit_stub(stub)) return absl::OkStatus();
-      continue;
-    }
-    absl::Status st = decoder.Decode(bytes, options_.verify_checksums_on_read, &view);
-    if (!st.ok()) return absl::IsDataLoss(st) ? Damaged(expected, StdSv(st.message())) : st;
-    if (view.position != expected) return Damaged(expected, "its key and content disagree");
-    if (!visit_event(view)) return absl::OkStatus();
-  }
-  return internal::FromRocksDb(it->status(),
-                               StrCat("reading the global log near position ", expected));
 }
 
 absl::StatusOr<RecordedEvent> EventStore::Impl::ReadEvent(const Uuid& id) const {

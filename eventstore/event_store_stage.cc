@@ -39,16 +39,17 @@ struct EventContent {
   absl::Span<const MetadataEntry> metadata;
   std::string_view correlation_id;
   std::string_view causation_id;
+  std::string_view subject;
 };
 
 EventContent ContentOf(const NewEvent& e) {
   return {e.type,     e.schema_version, e.content_type, e.payload,
-          e.metadata, e.correlation_id, e.causation_id};
+          e.metadata, e.correlation_id, e.causation_id, e.subject};
 }
 
 EventContent ContentOf(const EventView& e) {
   return {e.type,     e.schema_version, e.content_type, e.payload,
-          e.metadata, e.correlation_id, e.causation_id};
+          e.metadata, e.correlation_id, e.causation_id, e.subject};
 }
 
 // The name of the first field in which `a` and `b` differ, or "" when they
@@ -60,6 +61,7 @@ std::string_view DifferingField(const EventContent& a, const EventContent& b) {
   if (a.payload != b.payload) return "data";
   if (a.correlation_id != b.correlation_id) return "correlation id";
   if (a.causation_id != b.causation_id) return "causation id";
+  if (a.subject != b.subject) return "subject";
   if (a.metadata.size() != b.metadata.size()) return "metadata";
   if (!std::equal(a.metadata.begin(), a.metadata.end(), b.metadata.begin())) {
     std::vector<MetadataEntry> x(a.metadata.begin(), a.metadata.end());
@@ -131,7 +133,9 @@ absl::Status CheckReplayContent(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* lo
                                           " at position ", known[i].entry.position,
                                           ", which holds ", stored.id.ToString(), "; run verify"));
       }
-      field = DifferingField(ContentOf(retry), ContentOf(stored));
+      // An erased payload (ForgetSubject) cannot be compared: not a replay.
+      field = stored.erased ? std::string_view("data, erased by ForgetSubject,")
+                            : DifferingField(ContentOf(retry), ContentOf(stored));
       if (i == 0) *recorded_at_us = stored.recorded_at_us;
     }
     if (!field.empty()) {
@@ -413,6 +417,7 @@ absl::Status EventStore::Impl::StageRequest(Request& request, GroupState& group,
       view.metadata.assign(e.metadata.begin(), e.metadata.end());
       view.content_type = e.content_type;
       view.payload = e.payload;
+      view.subject = e.subject;
       absl::StatusOr<Sha256::Digest> hash = record_encoder_.Encode(view, last_hash_, group.fbb);
       if (!hash.ok()) {
         return fail(hash.status(), StrCat("encoding event ", view.version, " of '", part.stream,

@@ -186,6 +186,12 @@ absl::StatusOr<VerifyReport> EventStore::Impl::Verify() {
                   "and its content (rewritten or reordered)");
     }
     prev_hash.assign(view.hash);
+    if (encoding.cipher == crypto_internal::kSubjectCipherId) {
+      // Crypto-shredded (its key is gone): intact, and counted.
+      absl::StatusOr<bool> erased = SealedErased(view.subject, view.payload);
+      if (!erased.ok()) return fail(position, std::string(erased.status().message()));
+      if (*erased) ++report.erased;
+    }
 
     StreamTally& tally = streams[Sv(view.stream)];
     if (view.version != tally.version + 1) {

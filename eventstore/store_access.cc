@@ -29,16 +29,16 @@ void StoreAccess::RemoveCommitHook(EventStore& store, CommitHook* hook) {
   store.impl_->RemoveCommitHook(hook);
 }
 
+absl::Status StoreAccess::ScanCanonical(
+    EventStore& store, uint64_t from_position,
+    absl::FunctionRef<bool(const EventView&, const codec_internal::PayloadEncoding&)> visit_event,
+    absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub) {
+  return store.impl_->ScanCanonical(from_position, visit_event, visit_stub);
+}
+
 void StoreAccess::SetPayloadCipher(EventStore& store,
                                    std::shared_ptr<codec_internal::PayloadCipher> cipher) {
   store.impl_->SetPayloadCipher(std::move(cipher));
-}
-
-absl::Status StoreAccess::ScanLog(
-    EventStore& store, uint64_t from_position,
-    absl::FunctionRef<bool(const EventView&)> visit_event,
-    absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub) {
-  return store.impl_->ScanLog(from_position, visit_event, visit_stub);
 }
 
 void StoreAccess::SetScavengePolicy(EventStore& store,

@@ -21,7 +21,7 @@ from .main import chosen_systems, parse_args
 from .report import baseline_table, build_source, check_output, render_markdown, render_only, \
     workload_table
 from .runner import make_row, run_rounds
-from .workloads import builtin_workloads, parse_set, resolved, select_workloads
+from .workloads import all_workloads, builtin_workloads, parse_set, resolved, select_workloads
 
 RESULTS = os.path.join(HERE, "results")
 
@@ -64,7 +64,13 @@ class WorkloadTest(unittest.TestCase):
         names = [w["name"] for w in select_workloads("durable-append,scan-all")]
         self.assertEqual(names, [f"durable-append-{t}" for t in (1, 2, 4, 8, 16, 32)]
                          + ["scan-all"])
-        self.assertEqual(len(select_workloads("all")), len(builtin_workloads()))
+        # "all": the built-in workloads first, then the plug-ins
+        # (bench/<name>/workloads.json, e.g. bench/crypto's).
+        chosen = [w["name"] for w in select_workloads("all")]
+        self.assertEqual(chosen, [w["name"] for w in all_workloads()])
+        self.assertEqual(chosen[:len(builtin_workloads())],
+                         [w["name"] for w in builtin_workloads()])
+        self.assertIn("crypto-append-encrypted", chosen)
         with self.assertRaises(SystemExit) as e:
             select_workloads("durable-app")  # A prefix is whole words, up to a dash.
         self.assertIn("no workload matches durable-app; known: durable-append-1",

@@ -1,5 +1,7 @@
 // The `annals` system: the public EventStore API, nothing else.
 
+#include <atomic>
+#include <string>
 #include <vector>
 
 #include "annals/event_store.h"
@@ -11,7 +13,9 @@ namespace {
 
 class AnnalsBackend : public Backend {
  public:
-  explicit AnnalsBackend(std::unique_ptr<EventStore> store) : store_(std::move(store)) {}
+  AnnalsBackend(std::unique_ptr<EventStore> store, int subjects) : store_(std::move(store)) {
+    for (int i = 0; i < subjects; ++i) subjects_.push_back("subject-" + std::to_string(i));
+  }
 
   absl::Status Append(int /*thread*/, const std::string& stream, uint64_t expected_version,
                       absl::Span<const BenchEvent> events) override {
@@ -22,6 +26,9 @@ class AnnalsBackend : public Backend {
       batch[i].type = events[i].type;
       batch[i].content_type = ContentType::kBytes;
       batch[i].payload = events[i].payload;
+      if (!subjects_.empty()) {
+        batch[i].subject = subjects_[next_subject_.fetch_add(1) % subjects_.size()];
+      }
     }
     absl::StatusOr<AppendResult> r =
         store_->Append(stream, ExpectedVersion::Exact(expected_version), batch);
@@ -54,6 +61,8 @@ class AnnalsBackend : public Backend {
   }
 
   std::unique_ptr<EventStore> store_;
+  std::vector<std::string> subjects_;
+  std::atomic<uint64_t> next_subject_{0};
 };
 
 }  // namespace
@@ -63,9 +72,11 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenAnnals(const BackendOptions& option
   o.durability = options.durable ? Durability::kSync : Durability::kBuffered;
   if (options.block_cache_bytes > 0) o.block_cache_bytes = options.block_cache_bytes;
   if (options.statistics) o.statistics = CreateStatistics();
+  // A fixed key: the bench measures the cipher's cost, not key management.
+  if (options.encrypt) o.encryption = EncryptionOptions{.master_key = std::string(32, '\x5a')};
   absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open(options.dir, o);
   if (!store.ok()) return store.status();
-  return std::unique_ptr<Backend>(new AnnalsBackend(std::move(*store)));
+  return std::unique_ptr<Backend>(new AnnalsBackend(std::move(*store), options.subjects));
 }
 
 }  // namespace annals::bench

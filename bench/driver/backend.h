@@ -39,6 +39,12 @@ struct BackendOptions {
   size_t block_cache_bytes = 0;
   // annals only: record into a Statistics object (Options::statistics).
   bool statistics = false;
+  // annals only: every event names one of this many data subjects
+  // (NewEvent::subject, round robin); 0 = none.
+  int subjects = 0;
+  // annals only: open with Options::encryption (a fixed master key), so
+  // events with a subject are sealed (crypto-shredding, docs/lifecycle.md).
+  bool encrypt = false;
 };
 
 class Backend {

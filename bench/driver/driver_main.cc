@@ -284,6 +284,8 @@ int Main(int argc, char** argv) {
   bo.durable = flags.Num("durable", 0) != 0;
   bo.block_cache_bytes = static_cast<size_t>(flags.Num("block-cache-mb", 0) * (1 << 20));
   bo.statistics = flags.Num("statistics", 0) != 0;
+  bo.subjects = static_cast<int>(flags.Num("subjects", 0));
+  bo.encrypt = flags.Num("encrypt", 0) != 0;
   if (bo.dir.empty()) Die("--dir is required");
 
   absl::StatusOr<std::unique_ptr<Backend>> backend;

@@ -7,13 +7,20 @@
 //   canonical := magic position:be64 str(stream) version:be64 id:16 str(type)
 //                schema_version:be32 recorded_at_us:be64 str(correlation_id)
 //                str(causation_id) metadata_count:be32 (str(key) str(value))*
-//                content_type:u8 [compression:u8 cipher:u8] str(payload)
-//   magic     := "ANR1"  a payload that is not sealed: no bracketed part, and
-//                        `payload` is the payload as appended (plaintext,
-//                        whether or not the record stores it compressed)
-//              | "ANR2"  a sealed payload (PayloadCipher): the bracketed part
-//                        is present, and `payload` is the payload as stored
-//                        (sealed after compression)
+//                content_type:u8 [compression:u8 cipher:u8] [str(subject)]
+//                str(payload)
+//   magic     := "ANR1"  no subject, a payload that is not sealed: no
+//                        bracketed part, and `payload` is the payload as
+//                        appended (plaintext, whether or not the record
+//                        stores it compressed)
+//              | "ANR2"  no subject, a sealed payload (PayloadCipher): the
+//                        first bracketed part is present, and `payload` is
+//                        the payload as stored (sealed after compression)
+//              | "ANR3"  a subject (format 4): both bracketed parts are
+//                        present; `payload` as for "ANR1" when cipher is 0,
+//                        as for "ANR2" otherwise. A record without a subject
+//                        keeps its "ANR1"/"ANR2" bytes, so no hash of an
+//                        older store changes.
 //   str(x)    := length:be32 bytes      (absent and empty are the same)
 //   hash      := SHA-256(previous record's hash || canonical)
 //                (32 zero bytes before position 1: kGenesisHash)

@@ -24,12 +24,14 @@
 #define ANNALS_CODEC_INTERNAL_PAYLOAD_CIPHER_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "annals/event.h"
+#include "codec/internal/canonical.h"
 
 namespace annals::codec_internal {
 
@@ -63,6 +65,16 @@ class PayloadCipher {
   // erased: issue 13 turns this into an erased flag on the event).
   virtual absl::Status Open(const EventView& envelope, std::string_view sealed,
                             std::string* payload) const = 0;
+
+  // Import of an export (cli/import_command.cc): when this returns a value,
+  // envelope.payload is already sealed (by the cipher with this id, in the
+  // store the export came from) and the encoder stores it as it is, with
+  // this compression marker, calling neither compression nor Seal(): the
+  // record then hashes exactly as it did there. Every other cipher: nullopt.
+  virtual std::optional<StoredCompression> PassThrough(const EventView& envelope) const {
+    (void)envelope;
+    return std::nullopt;
+  }
 };
 
 }  // namespace annals::codec_internal

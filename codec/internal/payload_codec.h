@@ -15,6 +15,13 @@
 //            stored bytes of a sealed one.
 //
 // Compression before sealing: ciphertext does not compress.
+//
+// What a cipher seals (format 4) is the sealed body, not the bare payload:
+//   body := personal_count:be32 (str(key) str(value))* payload
+// where the entries are the event's metadata entries whose keys are in
+// PayloadCodecOptions::personal_metadata_keys (they leave the record's plain
+// metadata, so the hash covers them only as ciphertext) and `payload` the
+// payload after compression. Readers get them back after the plain entries.
 
 #ifndef ANNALS_CODEC_INTERNAL_PAYLOAD_CODEC_H_
 #define ANNALS_CODEC_INTERNAL_PAYLOAD_CODEC_H_
@@ -24,6 +31,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -44,6 +52,9 @@ struct PayloadCodecOptions {
   size_t compression_min_bytes = 512;
   // Null: nothing is sealed, and reading a sealed record fails.
   std::shared_ptr<PayloadCipher> cipher;
+  // Metadata keys sealed with the payload of a sealed event
+  // (EncryptionOptions::personal_metadata_keys).
+  std::vector<std::string> personal_metadata_keys;
 };
 
 // kInvalidArgument naming the field when the payload options of `options`
@@ -67,14 +78,18 @@ class PayloadEncoder {
   // Encodes envelope.payload (the payload as appended; the other fields
   // describe its event). Sets *stored to the bytes to store (envelope.payload
   // itself, or a buffer of this encoder valid until the next call) and
-  // *encoding to how they are stored. Fails only when the cipher fails.
+  // *encoding to how they are stored, and, only when the payload was sealed,
+  // *plain_metadata to the metadata that stays in the clear (envelope.metadata
+  // without the personal entries; otherwise it is left unspecified, and the
+  // record keeps envelope.metadata). Fails only when the cipher fails.
   absl::Status Encode(const EventView& envelope, std::string_view* stored,
-                      PayloadEncoding* encoding);
+                      PayloadEncoding* encoding, std::vector<MetadataEntry>* plain_metadata);
 
  private:
   const PayloadCodecOptions* options_;
   ZSTD_CCtx_s* zstd_ = nullptr;  // Created on the first compression.
   std::string compressed_;
+  std::string body_;
   std::string sealed_;
 };
 
@@ -94,12 +109,15 @@ class PayloadDecoder {
   absl::StatusOr<std::string_view> Canonical(std::string_view stored,
                                              const PayloadEncoding& encoding);
 
-  // The payload as appended, from the canonical payload: `canonical` itself
-  // when not sealed; else opened with the cipher and decompressed (into this
-  // decoder's buffers). kFailedPrecondition without the record's cipher; the
-  // cipher's kDataLoss or kNotFound (see PayloadCipher::Open) otherwise.
-  absl::StatusOr<std::string_view> Plaintext(const EventView& envelope, std::string_view canonical,
-                                             const PayloadEncoding& encoding);
+  // Turns the canonical view of a sealed record (out->payload the sealed
+  // bytes) into what readers see: opens it with the cipher, sets
+  // out->payload to the payload as appended and appends the personal
+  // metadata to out->metadata (views into this decoder's buffers). When the
+  // cipher's key is gone (kNotFound) the payload was crypto-shredded: sets
+  // out->erased and an empty payload, and returns OK. kFailedPrecondition
+  // without the record's cipher; kDataLoss for bytes that are not authentic
+  // or a body that does not parse.
+  absl::Status OpenSealed(EventView* out, const PayloadEncoding& encoding);
 
  private:
   absl::StatusOr<std::string_view> Decompress(std::string_view frame);

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -55,6 +56,7 @@ class RecordEncoder {
  private:
   PayloadEncoder payload_;
   Sha256 sha_;
+  std::vector<MetadataEntry> plain_metadata_;
   EventView stored_;  // `e` with its payload as stored; reused across calls.
 };
 

@@ -46,6 +46,7 @@
 #include "codec/internal/stub_codec.h"
 #include "common/mutex.h"
 #include "common/sha256.h"
+#include "crypto/internal/subject_cipher.h"
 #include "eventstore/internal/column_family.h"
 #include "eventstore/internal/commit_hook.h"
 #include "eventstore/internal/keys.h"
@@ -105,12 +106,14 @@ class EventStore::Impl {
   absl::Status ScanAll(const ReadAllOptions& options,
                        absl::FunctionRef<bool(const EventView&)> visit) const;
   absl::StatusOr<RecordedEvent> ReadEvent(const Uuid& id) const;
-  // Every position of the log from `from_position` on, forward, stubs
-  // included (export): `visit_event` gets a record as readers see it,
-  // `visit_stub` a stub; either returns false to stop. One consistent view.
-  absl::Status ScanLog(uint64_t from_position,
-                       absl::FunctionRef<bool(const EventView&)> visit_event,
-                       absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub) const;
+  // StoreAccess::ScanCanonical(): every position of the log from
+  // `from_position` on, forward, in one consistent view; stubs included.
+  absl::Status ScanCanonical(
+      uint64_t from_position,
+      absl::FunctionRef<bool(const EventView&, const codec_internal::PayloadEncoding&)>
+          visit_event,
+      absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub) const
+      ABSL_LOCKS_EXCLUDED(follower_mu_);
   absl::StatusOr<StreamInfo> GetStream(std::string_view stream) const;
   absl::Status ListStreams(std::string_view prefix,
                            absl::FunctionRef<bool(const StreamInfo&)> visit) const;
@@ -146,6 +149,12 @@ class EventStore::Impl {
   void SetPayloadCipher(std::shared_ptr<codec_internal::PayloadCipher> cipher) {
     codec_options_.cipher = std::move(cipher);
   }
+  // Crypto-shredding (event_store_open.cc): kFailedPrecondition unless the
+  // store is writable and open with Options::encryption.
+  absl::Status ForgetSubject(std::string_view subject) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  // Whether the key that sealed a record of `subject` is gone (Verify's
+  // "erased" count). Needs no master key.
+  absl::StatusOr<bool> SealedErased(std::string_view subject, std::string_view sealed);
   // A record decoder for one reader (a scan); see RecordDecoder.
   codec_internal::RecordDecoder NewRecordDecoder() const {
     return codec_internal::RecordDecoder(codec_options_.cipher.get());
@@ -205,6 +214,12 @@ class EventStore::Impl {
   absl::Status TryCatchUp() ABSL_EXCLUSIVE_LOCKS_REQUIRED(follower_mu_)
       ABSL_LOCKS_EXCLUDED(module_families_mu_);
   absl::Status LoadState() ABSL_LOCKS_EXCLUDED(follower_mu_, position_mu_);
+  // Installs the subject cipher when Options::encryption is set.
+  absl::Status OpenEncryption() ABSL_LOCKS_EXCLUDED(queue_mu_, module_families_mu_);
+  // Takes the committer role (waits for a group in flight) and gives it back:
+  // while held, no group is staged or written.
+  absl::Status AcquireCommitter() ABSL_LOCKS_EXCLUDED(queue_mu_);
+  void ReleaseCommitter() ABSL_LOCKS_EXCLUDED(queue_mu_);
   // Writes the commit record and the current format_version into an older
   // store (the commit record is new to a version-1 store and rewritten
   // unchanged in a version-2 one).
@@ -331,6 +346,8 @@ class EventStore::Impl {
   absl::flat_hash_map<std::string, internal::Head> head_cache_;
   std::vector<internal::CommitHook*> group_hooks_;  // hooks_ as of the current group
   codec_internal::RecordEncoder record_encoder_{&codec_options_};
+  // Options::encryption: the cipher in codec_options_, also a commit hook.
+  std::shared_ptr<crypto_internal::SubjectCipher> subject_cipher_;
   std::atomic<bool> test_fail_next_write_{false};
 
   // Shared with the compaction filters of `log`, `stream_index` and

@@ -23,6 +23,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "annals/event_store.h"
+#include "codec/internal/canonical.h"
 #include "codec/internal/payload_cipher.h"
 #include "codec/internal/stub_codec.h"
 #include "eventstore/internal/column_family.h"
@@ -91,15 +92,21 @@ class StoreAccess {
   static void SetPayloadCipher(EventStore& store,
                                std::shared_ptr<codec_internal::PayloadCipher> cipher);
 
-  // Every position of the log from `from_position` on, stubs included
-  // (EventStore::Impl::ScanLog; the export of a scavenged store).
-  static absl::Status ScanLog(EventStore& store, uint64_t from_position,
-                              absl::FunctionRef<bool(const EventView&)> visit_event,
-                              absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub);
-
   // Installs the scavenge policy (eventstore/internal/scavenge_policy.h;
   // null: none). Thread-safe; compactions already running keep theirs.
   static void SetScavengePolicy(EventStore& store, std::shared_ptr<const ScavengePolicy> policy);
+
+  // Every record from `from_position` on, in position order, in its
+  // canonical view (RecordDecoder::DecodeCanonical): a sealed payload as
+  // stored (ciphertext, never opened: needs no key) with its encoding, an
+  // unsealed one as appended. For export, which must carry what the hash
+  // covers. A stub (a scavenged event) goes to `visit_stub`. Either visitor
+  // returns false to stop. kDataLoss for a damaged record or stub.
+  static absl::Status ScanCanonical(
+      EventStore& store, uint64_t from_position,
+      absl::FunctionRef<bool(const EventView&, const codec_internal::PayloadEncoding&)>
+          visit_event,
+      absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub);
 
   // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync
   // had failed, without writing anything.

@@ -76,6 +76,14 @@ struct NewEvent {
   // UTC microseconds since the Unix epoch. 0 (the default) means "now, as the
   // committer assigns it". Import uses this to keep original timestamps.
   int64_t recorded_at_us = 0;
+  // The data subject the event is about (a person, a customer id), or empty
+  // for none: at most 256 bytes of UTF-8 without control characters. Stored
+  // in the clear and covered by the hash. With Options::encryption, the
+  // payload (and the personal metadata) of an event with a subject is sealed
+  // under that subject's key, which EventStore::ForgetSubject() destroys
+  // (crypto-shredding, docs/lifecycle.md). Never put the personal data itself
+  // here: use an opaque id.
+  std::string_view subject{};
 };
 
 // An event to append that owns its bytes: the same fields, in the same order
@@ -94,6 +102,7 @@ struct EventData {
   std::string causation_id{};
   std::vector<std::pair<std::string, std::string>> metadata{};
   int64_t recorded_at_us = 0;
+  std::string subject{};
 };
 
 struct RecordedEvent;
@@ -116,6 +125,13 @@ struct EventView {
   std::string_view payload{};
   // SHA-256 chaining this record to the previous one in the global log.
   std::string_view hash{};
+  // The event's data subject (NewEvent::subject), empty for none.
+  std::string_view subject{};
+  // True when the payload was sealed under a subject key that
+  // EventStore::ForgetSubject() destroyed: `payload` is then empty and
+  // `metadata` holds only the entries that were not personal. Everything
+  // else (ids, type, hash) is as stored; the hash chain still verifies.
+  bool erased = false;
 
   RecordedEvent ToOwned() const;
 };
@@ -135,6 +151,9 @@ struct RecordedEvent {
   ContentType content_type = ContentType::kBytes;
   std::string payload{};
   std::string hash{};
+  std::string subject{};
+  // See EventView::erased.
+  bool erased = false;
 
   // A view of this event (the inverse of EventView::ToOwned()), for code
   // written against EventView; valid while this object is neither changed,

@@ -188,6 +188,9 @@ struct VerifyReport {
   // (format 4; docs/lifecycle.md, "Scavenging"). Counted in neither
   // `events` nor as damage: the chain runs through each stub.
   uint64_t scavenged = 0;
+  // Events whose payload was crypto-shredded (ForgetSubject): intact links
+  // of the chain (the hash covers their ciphertext), counted, not damage.
+  uint64_t erased = 0;
 };
 
 // What EventStore::Scavenge() did.
@@ -512,6 +515,23 @@ class EventStore {
   // ones become stubs (never undone). Stored in the store (synced).
   // kInvalidArgument for an empty category or one holding '-'.
   absl::Status SetCategoryCompaction(std::string_view category, const CompactionKey& key);
+
+  // EventStore::ForgetSubject()
+  //
+  // Crypto-shredding (docs/lifecycle.md): destroys every data key of
+  // `subject`, so the payload and personal metadata of its events can never
+  // be read again. Needs Options::encryption (kFailedPrecondition otherwise,
+  // and in a read-only store). The deletion is synced first; then every
+  // family is flushed, the key family compacted with its bottommost level
+  // forced and the obsolete WALs and SSTs deleted, so that no file of the
+  // store holds the keys when it returns (files another holder pins, e.g.
+  // a checkpoint in progress, go when it lets go). Linearizable with
+  // appends: an event of the subject appended before it returns reads as
+  // erased (EventView::erased, empty payload); one appended after gets a
+  // new key and reads normally. The events stay in the log, their hashes
+  // unchanged: Verify() passes and counts them as erased. Forgetting a
+  // subject with no key is OK (idempotent).
+  absl::Status ForgetSubject(std::string_view subject);
 
   // EventStore::Stats()
   absl::StatusOr<StoreStats> Stats() const;

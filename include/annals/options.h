@@ -13,7 +13,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
+#include "annals/encryption.h"
 #include "annals/log_sink.h"
 
 namespace annals {
@@ -184,6 +186,13 @@ struct Options {
   // With CreateStatistics() the cost is a few relaxed atomic adds per append
   // call and per group commit (docs/statistics.md has the measured figure).
   std::shared_ptr<Statistics> statistics{};
+
+  // Crypto-shredding (annals/encryption.h): seal the payload of every event
+  // with a subject under that subject's key, which ForgetSubject() destroys.
+  // Costs an AES-256-GCM seal per such event in the committer and a key
+  // lookup per new subject (docs/lifecycle.md has the measured overhead).
+  // Default: none; events with a subject are stored in the clear.
+  std::optional<EncryptionOptions> encryption{};
 };
 
 }  // namespace annals

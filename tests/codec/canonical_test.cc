@@ -161,6 +161,43 @@ TEST_F(ChainKat, SealedPayloadCanonicalBytes) {
   EXPECT_NE(CanonicalBytes(e, {.compression = StoredCompression::kZstd, .cipher = 8}), canonical);
 }
 
+// A record with a subject (format 4) is an "ANR3" record: the bracketed part
+// always (0 0 when neither compressed-and-sealed nor sealed) and str(subject)
+// before the payload. Records without a subject keep their "ANR1"/"ANR2"
+// bytes (the tests above), so no older hash changes.
+TEST_F(ChainKat, SubjectCanonicalBytes) {
+  EventView e = events_[0];
+  e.subject = "cust-42";
+  // clang-format off
+  EXPECT_EQ(Hex(CanonicalBytes(e, {})),
+            "414e5233"  // "ANR3"
+            "0000000000000001000000076f726465722d310000000000000001"
+            "101112131415161718191a1b1c1d1e1f0000000b4f72646572506c61636564"
+            "00000002000644df5da8c00100000006636f72722d3100000000"
+            "00000002000000047573657200000003616e6e0000000269700000000831302e302e302e31"
+            "01"    // content_type (json)
+            "0000"  // compression, cipher: as appended
+            "00000007637573742d3432"  // str(subject)
+            "000000147b22736b75223a224131222c22717479223a327d");  // str(payload as appended)
+  // clang-format on
+  Sha256 sha;
+  Sha256::Digest hash = ChainHash(sha, kGenesisHash, e, {});
+  EXPECT_EQ(Hex(DigestView(hash)),
+            "40597a91451b8e5bc37cc1494bb0347627ca5888c6ec77220974023372f115e3");
+  EXPECT_EQ(RecordChecksum(e, {}, DigestView(hash)), 0x3fc8ce5du);
+
+  e.payload = std::string_view("\x00sealed\xff", 8);
+  const PayloadEncoding sealed{.compression = StoredCompression::kZstd, .cipher = 7};
+  hash = ChainHash(sha, kGenesisHash, e, sealed);
+  EXPECT_EQ(Hex(DigestView(hash)),
+            "18a12a6fd1d8a2407eba63e88795984b655e3d6df8e13ddb480bc4e225702312");
+  EXPECT_EQ(RecordChecksum(e, sealed, DigestView(hash)), 0xfa2a53c0u);
+  // The subject is covered: another subject is another hash.
+  EventView other = e;
+  other.subject = "cust-43";
+  EXPECT_NE(CanonicalBytes(other, sealed), CanonicalBytes(e, sealed));
+}
+
 // ChainHash and RecordChecksum are the SHA-256 and CRC32C of CanonicalBytes:
 // the streaming feed and the materialised bytes are one definition.
 TEST_F(ChainKat, StreamingFeedMatchesTheBytes) {

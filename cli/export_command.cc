@@ -64,9 +64,9 @@ int RunExport(CliContext& ctx, const ExportArgs& a) {
                            policy->HardDeleted(candidate) ? "deleted" : "retention", e.hash,
                            previous_hash);
         } else if (how.sealed()) {
-          more = WriteJson(ctx, RenderSealedEvent(e, how.cipher,
-                                                  static_cast<uint8_t>(how.compression),
-                                                  ctx.options));
+          more = WriteJson(
+              ctx,
+              RenderSealedEvent(e, how.cipher, static_cast<uint8_t>(how.compression), ctx.options));
         } else {
           more = WriteJson(ctx, RenderEvent(e, ctx.options, RenderMode::kExport));
         }

@@ -9,8 +9,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/clock.h"
 #include "codec/internal/stub_codec.h"
+#include "common/clock.h"
 #include "common/coding.h"
 #include "common/status_macros.h"
 #include "common/strings.h"

@@ -110,8 +110,7 @@ class EventStore::Impl {
   // `from_position` on, forward, in one consistent view; stubs included.
   absl::Status ScanCanonical(
       uint64_t from_position,
-      absl::FunctionRef<bool(const EventView&, const codec_internal::PayloadEncoding&)>
-          visit_event,
+      absl::FunctionRef<bool(const EventView&, const codec_internal::PayloadEncoding&)> visit_event,
       absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub) const
       ABSL_LOCKS_EXCLUDED(follower_mu_);
   absl::StatusOr<StreamInfo> GetStream(std::string_view stream) const;

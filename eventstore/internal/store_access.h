@@ -104,8 +104,7 @@ class StoreAccess {
   // returns false to stop. kDataLoss for a damaged record or stub.
   static absl::Status ScanCanonical(
       EventStore& store, uint64_t from_position,
-      absl::FunctionRef<bool(const EventView&, const codec_internal::PayloadEncoding&)>
-          visit_event,
+      absl::FunctionRef<bool(const EventView&, const codec_internal::PayloadEncoding&)> visit_event,
       absl::FunctionRef<bool(const codec_internal::StubView&)> visit_stub);
 
   // TEST ONLY: makes the next group's RocksDB write fail as if the WAL sync

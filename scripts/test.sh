@@ -11,7 +11,8 @@
 # Stages, each in its own build directory, fast ones first:
 #   plain  gcc, Release: the whole suite, with the fuzz corpus replays       build/
 #   tsan   clang, TSan: the concurrency, projection, subscription, read-model,
-#          repository, append-semantics, mutex and statistics tests         build-tsan/
+#          repository, append-semantics, mutex and statistics tests, and the
+#          lifecycle tests (retention, deletes, scavenging, forget)            build-tsan/
 #   asan   clang, ASan+UBSan (any finding fails its test): the whole suite,
 #          the heaviest tests with fewer rounds (sanitizer_rounds below)    build-asan/
 #   fuzz   every libFuzzer target for ANNALS_FUZZ_SECONDS (default 45) from
@@ -34,7 +35,8 @@ fuzz_seconds=${ANNALS_FUZZ_SECONDS:-45}
 tsan_tests=(concurrency_test subscription_test projection_test projection_crash_test
             projection_exceptions_test read_model_test cafe_read_models_test
             append_semantics_test event_store_test repository_test aggregate_exceptions_test
-            mutex_test statistics_test store_statistics_test projection_statistics_test)
+            mutex_test statistics_test store_statistics_test projection_statistics_test
+            retention_test stream_delete_test scavenge_test crypto_shredding_test)
 
 # Rounds of the heaviest tests under ASan, where each round is several times
 # slower: enough to run every scenario and code path, while the plain stage

@@ -13,6 +13,7 @@
 // opened by FormatV1Test in integrity_test.cc.
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -97,83 +98,70 @@ class FormatUpgradeTest : public ::testing::Test {
     EXPECT_LT(raw.size(), doc.size() / 2) << "the new event should be stored compressed";
   }
 
+  // The fixtures of formats 2 and 3 hold the same 7 events (the same input
+  // file), so they share one chain. Each is read and verified as it is by a
+  // read-only open (which must not upgrade it; `check_events` looks at what
+  // was read), upgraded by a writer open that appends compressed events, and
+  // read back with its old records' hashes unchanged.
+  void ReadVerifyUpgradeAndAppend(
+      const std::string& fixture, const std::string& version,
+      const std::function<void(const std::vector<RecordedEvent>&)>& check_events) {
+    const std::string path = CopyFixture(fixture);
+    {
+      auto store = Open(path, /*read_only=*/true);
+      ASSERT_NE(store, nullptr);
+      EXPECT_EQ(FormatVersion(*store), version);
+      absl::StatusOr<std::vector<RecordedEvent>> events = store->ReadAll();
+      ASSERT_TRUE(events.ok()) << events.status();
+      ASSERT_EQ(events->size(), 7u);
+      check_events(*events);
+      const VerifyReport report = Verified(*store);
+      EXPECT_EQ(report.events, 7u);
+      EXPECT_EQ(report.last_hash, kFixtureLastHash);
+      EXPECT_EQ(FormatVersion(*store), version) << "a read-only open must not upgrade";
+    }
+    {
+      auto store = Open(path, /*read_only=*/false);
+      ASSERT_NE(store, nullptr);
+      EXPECT_EQ(FormatVersion(*store), StrCat(internal::kFormatVersion));
+      AppendCompressed(*store, 4);
+      EXPECT_EQ(Verified(*store).events, 9u);
+    }
+    auto store = Open(path, /*read_only=*/true);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(Verified(*store).events, 9u);
+    absl::StatusOr<std::vector<RecordedEvent>> old = store->ReadAll({.limit = 7});
+    ASSERT_TRUE(old.ok()) << old.status();
+    EXPECT_EQ(old->back().hash.size(), 32u);
+    EXPECT_EQ(HexEncode(old->back().hash), kFixtureLastHash);
+  }
+
+  static constexpr char kFixtureLastHash[] =
+      "857ecfd3f589c3ae8282b591f819a2c731d6ebe4add120c38405621f52cbe9e5";
   testing::TempDir dir_;
 };
 
 TEST_F(FormatUpgradeTest, AFormat2StoreReadsVerifiesUpgradesAndTakesCompressedEvents) {
-  const std::string path = CopyFixture("format_v2_store");
-  const std::string v2_last_hash =
-      "857ecfd3f589c3ae8282b591f819a2c731d6ebe4add120c38405621f52cbe9e5";
-  {
-    auto store = Open(path, /*read_only=*/true);
-    ASSERT_NE(store, nullptr);
-    EXPECT_EQ(FormatVersion(*store), "2");
-    absl::StatusOr<std::vector<RecordedEvent>> events = store->ReadAll();
-    ASSERT_TRUE(events.ok()) << events.status();
-    ASSERT_EQ(events->size(), 7u);
-    const RecordedEvent& first = (*events)[0];
+  ReadVerifyUpgradeAndAppend("format_v2_store", "2", [](const std::vector<RecordedEvent>& events) {
+    const RecordedEvent& first = events[0];
     EXPECT_EQ(first.stream, "order-1");
     EXPECT_EQ(first.id.ToString(), "0190a1b2-0000-7000-8000-000000000001");
     EXPECT_EQ(first.correlation_id, "corr-1");
     EXPECT_EQ(first.metadata.size(), 2u);
     std::string blob;
     ASSERT_TRUE(absl::Base64Unescape("AAECAwQFBgcICf/+/fz7", &blob));
-    EXPECT_EQ((*events)[3].payload, blob);
-    EXPECT_EQ((*events)[3].content_type, ContentType::kBytes);
-    EXPECT_THAT((*events)[4].payload, HasSubstr("lorem ipsum dolor sit amet"));
-    EXPECT_EQ((*events)[6].payload, R"({"carrier":"van"})");
-    const VerifyReport report = Verified(*store);
-    EXPECT_EQ(report.events, 7u);
-    EXPECT_EQ(report.last_hash, v2_last_hash);
-    EXPECT_EQ(FormatVersion(*store), "2") << "a read-only open must not upgrade";
-  }
-  {
-    auto store = Open(path, /*read_only=*/false);
-    ASSERT_NE(store, nullptr);
-    EXPECT_EQ(FormatVersion(*store), StrCat(internal::kFormatVersion));
-    AppendCompressed(*store, 4);
-    EXPECT_EQ(Verified(*store).events, 9u);
-  }
-  auto store = Open(path, /*read_only=*/true);
-  ASSERT_NE(store, nullptr);
-  const VerifyReport report = Verified(*store);
-  EXPECT_EQ(report.events, 9u);
-  absl::StatusOr<std::vector<RecordedEvent>> old = store->ReadAll({.limit = 7});
-  ASSERT_TRUE(old.ok()) << old.status();
-  EXPECT_EQ(old->back().hash.size(), 32u);
-  EXPECT_EQ(HexEncode(old->back().hash), v2_last_hash);
+    EXPECT_EQ(events[3].payload, blob);
+    EXPECT_EQ(events[3].content_type, ContentType::kBytes);
+    EXPECT_THAT(events[4].payload, HasSubstr("lorem ipsum dolor sit amet"));
+    EXPECT_EQ(events[6].payload, R"({"carrier":"van"})");
+  });
 }
 
 TEST_F(FormatUpgradeTest, AFormat3StoreReadsVerifiesUpgradesAndTakesCompressedEvents) {
-  const std::string path = CopyFixture("format_v3_store");
-  const std::string last_hash = "857ecfd3f589c3ae8282b591f819a2c731d6ebe4add120c38405621f52cbe9e5";
-  {
-    auto store = Open(path, /*read_only=*/true);
-    ASSERT_NE(store, nullptr);
-    EXPECT_EQ(FormatVersion(*store), "3");
-    absl::StatusOr<std::vector<RecordedEvent>> events = store->ReadAll();
-    ASSERT_TRUE(events.ok()) << events.status();
-    ASSERT_EQ(events->size(), 7u);
-    EXPECT_EQ((*events)[0].correlation_id, "corr-1");
-    EXPECT_THAT((*events)[4].payload, HasSubstr("lorem ipsum dolor sit amet"));
-    const VerifyReport report = Verified(*store);
-    EXPECT_EQ(report.events, 7u);
-    EXPECT_EQ(report.last_hash, last_hash);
-    EXPECT_EQ(FormatVersion(*store), "3") << "a read-only open must not upgrade";
-  }
-  {
-    auto store = Open(path, /*read_only=*/false);
-    ASSERT_NE(store, nullptr);
-    EXPECT_EQ(FormatVersion(*store), StrCat(internal::kFormatVersion));
-    AppendCompressed(*store, 4);
-    EXPECT_EQ(Verified(*store).events, 9u);
-  }
-  auto store = Open(path, /*read_only=*/true);
-  ASSERT_NE(store, nullptr);
-  EXPECT_EQ(Verified(*store).events, 9u);
-  absl::StatusOr<std::vector<RecordedEvent>> old = store->ReadAll({.limit = 7});
-  ASSERT_TRUE(old.ok()) << old.status();
-  EXPECT_EQ(HexEncode(old->back().hash), last_hash);
+  ReadVerifyUpgradeAndAppend("format_v3_store", "3", [](const std::vector<RecordedEvent>& events) {
+    EXPECT_EQ(events[0].correlation_id, "corr-1");
+    EXPECT_THAT(events[4].payload, HasSubstr("lorem ipsum dolor sit amet"));
+  });
 }
 
 TEST_F(FormatUpgradeTest, AFormat1StoreIsUpgradedToTheCurrentFormatAndTakesCompressedEvents) {
